@@ -1,0 +1,132 @@
+//! The payload layer (itsdangerous `URLSafeSerializerMixin`): base64url of the JSON, or of
+//! its zlib compression prefixed with `.` when that saves at least two bytes.
+
+use std::io::Read as _;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use flate2::read::ZlibDecoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+/// Why a payload segment could not be turned back into bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// Not valid base64url.
+    #[error("payload is not base64url")]
+    Base64,
+    /// Marked compressed, but not a valid zlib stream.
+    #[error("payload is not valid zlib data")]
+    Decompress(#[source] std::io::Error),
+    /// Decompresses to more than the limit (a zip bomb).
+    #[error("payload decompresses past the {limit}-byte limit")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+thread_local! {
+    // deflateInit allocates ~256 KiB; reset() reuses it and produces identical bytes.
+    static DEFLATE: std::cell::RefCell<(Compress, Vec<u8>)> =
+        std::cell::RefCell::new((Compress::new(Compression::default(), true), Vec::new()));
+}
+
+/// Appends the payload segment for `json` to `out`, compressing exactly when Flask would:
+/// `len(zlib.compress(json)) < len(json) - 1`, with zlib at its default level.
+pub fn push_payload(out: &mut String, json: &[u8]) {
+    let compressed = DEFLATE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut state) => {
+            let (deflate, buf) = &mut *state;
+            deflate_if_smaller(deflate, json, buf)
+        }
+        Err(_) => {
+            let mut fresh = Compress::new(Compression::default(), true);
+            let mut buf = Vec::new();
+            deflate_if_smaller(&mut fresh, json, &mut buf)
+        }
+    });
+    match compressed {
+        Some(bytes) => {
+            out.push('.');
+            URL_SAFE_NO_PAD.encode_string(bytes, out);
+        }
+        None => URL_SAFE_NO_PAD.encode_string(json, out),
+    }
+}
+
+/// The zlib bytes of `json` if they are at least two bytes shorter than it.
+fn deflate_if_smaller(deflate: &mut Compress, json: &[u8], buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    deflate.reset();
+    buf.clear();
+    // Output of json.len() - 1 bytes or more is useless: stop there instead of finishing.
+    let useful = json.len().saturating_sub(2);
+    buf.reserve(useful + 1);
+    match deflate.compress_vec(json, buf, FlushCompress::Finish) {
+        Ok(Status::StreamEnd) if buf.len() <= useful => Some(buf.clone()),
+        _ => None,
+    }
+}
+
+/// Decodes a payload segment (with its optional leading `.`) to the JSON bytes, refusing to
+/// inflate past `limit` bytes. Bytes after the end of the zlib stream are ignored, as in
+/// Python's `zlib.decompress`.
+pub fn load_payload(segment: &str, limit: usize) -> Result<Vec<u8>, PayloadError> {
+    let (compressed, text) = match segment.strip_prefix('.') {
+        Some(rest) => (true, rest),
+        None => (false, segment),
+    };
+    let raw = URL_SAFE_NO_PAD
+        .decode(text.as_bytes())
+        .map_err(|_| PayloadError::Base64)?;
+    if !compressed {
+        return if raw.len() > limit {
+            Err(PayloadError::TooLarge { limit })
+        } else {
+            Ok(raw)
+        };
+    }
+    let mut json = Vec::with_capacity(raw.len() * 3);
+    ZlibDecoder::new(raw.as_slice())
+        .take(limit as u64 + 1)
+        .read_to_end(&mut json)
+        .map_err(PayloadError::Decompress)?;
+    if json.len() > limit {
+        return Err(PayloadError::TooLarge { limit });
+    }
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compresses_only_when_two_bytes_are_saved() {
+        let mut out = String::new();
+        push_payload(&mut out, b"{\"a\":1}");
+        assert_eq!(out, "eyJhIjoxfQ");
+        out.clear();
+        let repetitive = vec![b'a'; 200];
+        push_payload(&mut out, &repetitive);
+        assert!(out.starts_with('.'));
+        assert_eq!(load_payload(&out, 1000).unwrap(), repetitive);
+    }
+
+    #[test]
+    fn zip_bombs_stop_at_the_limit() {
+        let mut out = String::new();
+        push_payload(&mut out, &vec![b'x'; 1 << 20]);
+        assert!(out.len() < 2000);
+        assert!(matches!(
+            load_payload(&out, 64 * 1024),
+            Err(PayloadError::TooLarge { limit: 65536 })
+        ));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(matches!(load_payload("!!", 10), Err(PayloadError::Base64)));
+        assert!(matches!(load_payload(".bm90", 10), Err(PayloadError::Decompress(_))));
+    }
+}

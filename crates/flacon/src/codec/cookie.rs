@@ -1,0 +1,242 @@
+//! The composition Flask uses for its session cookie: tagged JSON, then the payload layer
+//! (zlib + base64url), then the timestamp signer with salt `cookie-session` and HMAC key
+//! derivation over SHA-1 (`flask/sessions.py SecureCookieSessionInterface`).
+
+use super::compress::{load_payload, push_payload, PayloadError};
+use super::python_json::{self, JsonError};
+use super::signer::{KeyDerivation, SignatureError, Signer};
+use super::tagged::{self, TagError};
+use super::timestamp::{TimedError, TimestampSigner};
+use crate::keys::{KeyMatch, KeyRing};
+use crate::value::Value;
+
+/// The salt Flask's session serializer signs with.
+pub const FLASK_SALT: &[u8] = b"cookie-session";
+
+/// Bounds on what a decoder will do for one untrusted cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Longest cookie value accepted, in bytes. Browsers send at most about 4 KiB per cookie.
+    pub max_cookie_len: usize,
+    /// Largest payload after decompression, in bytes.
+    pub max_payload_len: usize,
+    /// Deepest nesting of lists and dicts.
+    pub max_depth: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_cookie_len: 16 * 1024,
+            max_payload_len: 256 * 1024,
+            max_depth: 64,
+        }
+    }
+}
+
+/// Why a cookie was rejected. Each variant maps to one itsdangerous exception class.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Longer than [`DecodeLimits::max_cookie_len`]; nothing else was looked at.
+    #[error("cookie is {len} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// The cookie's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No separator, or a signature that no key produced over an untimed value.
+    #[error("bad signature: {0}")]
+    BadSignature(#[source] SignatureError),
+    /// A signature no key produced, or a malformed timestamp.
+    #[error("bad signature: {0}")]
+    BadTimeSignature(#[source] SignatureError),
+    /// Validly signed, but older than the maximum age or signed in the future.
+    #[error("expired: signed {age}s ago, max age {max_age}s")]
+    Expired {
+        /// `now - timestamp`; negative when the timestamp is in the future.
+        age: i128,
+        /// The limit.
+        max_age: u64,
+    },
+    /// Validly signed, but the payload does not decode.
+    #[error("bad payload: {0}")]
+    BadPayload(#[source] BadPayload),
+}
+
+/// What was wrong inside a validly signed payload.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadPayload {
+    /// base64 or zlib failed, or the payload was too large.
+    #[error(transparent)]
+    Encoding(#[from] PayloadError),
+    /// The JSON is not UTF-8.
+    #[error("payload is not UTF-8")]
+    Utf8(#[source] std::str::Utf8Error),
+    /// The JSON is malformed or too deep.
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    /// A tagged value is malformed.
+    #[error(transparent)]
+    Tag(#[from] TagError),
+}
+
+impl DecodeError {
+    /// A stable short name for logs and the CLI: `too-large`, `bad-signature`, `expired`,
+    /// or `bad-payload`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } => "too-large",
+            DecodeError::BadSignature(_) | DecodeError::BadTimeSignature(_) => "bad-signature",
+            DecodeError::Expired { .. } => "expired",
+            DecodeError::BadPayload(_) => "bad-payload",
+        }
+    }
+
+    /// The itsdangerous exception Python raises for the same cookie.
+    pub fn itsdangerous_class(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } | DecodeError::BadSignature(_) => "BadSignature",
+            DecodeError::BadTimeSignature(_) => "BadTimeSignature",
+            DecodeError::Expired { .. } => "SignatureExpired",
+            DecodeError::BadPayload(_) => "BadPayload",
+        }
+    }
+}
+
+impl From<TimedError> for DecodeError {
+    fn from(e: TimedError) -> Self {
+        match e {
+            TimedError::BadSignature(cause) => DecodeError::BadSignature(cause),
+            TimedError::BadTimeSignature(cause) => DecodeError::BadTimeSignature(cause),
+            TimedError::Expired { age, max_age } => DecodeError::Expired { age, max_age },
+        }
+    }
+}
+
+impl<E: Into<BadPayload>> From<E> for DecodeError {
+    fn from(e: E) -> Self {
+        DecodeError::BadPayload(e.into())
+    }
+}
+
+/// A cookie that verified and decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The session value (a dict for any cookie Flask wrote).
+    pub value: Value,
+    /// When the cookie was signed, in Unix seconds.
+    pub timestamp: u64,
+    /// Which key signed it; anything but `Current` is due for re-signing.
+    pub key: KeyMatch,
+}
+
+/// Encodes and decodes Flask session cookies.
+///
+/// ```
+/// use flacon::codec::CookieCodec;
+/// use flacon::{KeyRing, SecretKey, Value};
+/// let codec = CookieCodec::flask(&KeyRing::new(SecretKey::from_text("dev-secret-key")));
+/// let session = flacon::codec::from_tagged_json(r#"{"a":1}"#).unwrap();
+/// let cookie = codec.encode(&session, 1_700_000_000);
+/// assert_eq!(cookie, "eyJhIjoxfQ.ZVPxAA.tnwKd8EGenglSGAk3sS75AOJh7w");
+/// let decoded = codec.decode(&cookie, Some(2_678_400), 1_700_000_001).unwrap();
+/// assert_eq!(decoded.value, session);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CookieCodec {
+    signer: TimestampSigner,
+    limits: DecodeLimits,
+}
+
+impl CookieCodec {
+    /// Flask's configuration: salt `cookie-session`, HMAC key derivation, SHA-1.
+    pub fn flask(keys: &KeyRing) -> Self {
+        Self::with_salt(keys, FLASK_SALT, KeyDerivation::Hmac)
+    }
+
+    /// Another itsdangerous configuration of the same layers.
+    pub fn with_salt(keys: &KeyRing, salt: &[u8], derivation: KeyDerivation) -> Self {
+        CookieCodec {
+            signer: TimestampSigner::new(Signer::new(keys, salt, derivation)),
+            limits: DecodeLimits::default(),
+        }
+    }
+
+    /// Replaces the decoding limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The decoding limits in force.
+    pub fn limits(&self) -> DecodeLimits {
+        self.limits
+    }
+
+    /// The cookie value for `value` signed at `timestamp` (Unix seconds).
+    pub fn encode(&self, value: &Value, timestamp: u64) -> String {
+        let json = to_tagged_json(value);
+        let mut cookie = String::with_capacity(json.len() * 4 / 3 + 40);
+        push_payload(&mut cookie, json.as_bytes());
+        self.signer.sign_in_place(&mut cookie, timestamp);
+        cookie
+    }
+
+    /// Verifies `cookie` (signature, then age when `max_age` is given, at time `now`) and
+    /// decodes its payload. The MAC is checked before any byte of the payload is decoded.
+    pub fn decode(&self, cookie: &str, max_age: Option<u64>, now: u64) -> Result<Decoded, DecodeError> {
+        self.check_len(cookie)?;
+        let unsigned = self.signer.unsign(cookie, max_age, now)?;
+        Ok(Decoded {
+            value: self.decode_payload(unsigned.value)?,
+            timestamp: unsigned.timestamp,
+            key: unsigned.key,
+        })
+    }
+
+    /// Decodes the payload of `cookie` without checking its signature or age: for
+    /// inspecting a cookie whose key you do not have. Never trust the result.
+    pub fn decode_unverified(&self, cookie: &str) -> Result<Value, DecodeError> {
+        self.check_len(cookie)?;
+        let mut parts = cookie.rsplitn(3, '.');
+        let (_signature, _timestamp) = (parts.next(), parts.next());
+        let payload = parts
+            .next()
+            .ok_or(DecodeError::BadSignature(SignatureError::NoSeparator))?;
+        self.decode_payload(payload)
+    }
+
+    fn check_len(&self, cookie: &str) -> Result<(), DecodeError> {
+        if cookie.len() > self.limits.max_cookie_len {
+            return Err(DecodeError::TooLarge {
+                len: cookie.len(),
+                limit: self.limits.max_cookie_len,
+            });
+        }
+        Ok(())
+    }
+
+    fn decode_payload(&self, segment: &str) -> Result<Value, DecodeError> {
+        let json = load_payload(segment, self.limits.max_payload_len)?;
+        let text = std::str::from_utf8(&json).map_err(BadPayload::Utf8)?;
+        let parsed = python_json::parse(text, self.limits.max_depth)?;
+        Ok(tagged::untag(parsed)?)
+    }
+}
+
+/// `value` as Flask's tagged JSON text: sorted keys, compact, ASCII-escaped.
+pub fn to_tagged_json(value: &Value) -> String {
+    let mut out = String::with_capacity(128);
+    tagged::write(&mut out, value);
+    out
+}
+
+/// Parses Flask's tagged JSON text into a value, with the default depth limit.
+pub fn from_tagged_json(text: &str) -> Result<Value, BadPayload> {
+    let parsed = python_json::parse(text, DecodeLimits::default().max_depth)?;
+    Ok(tagged::untag(parsed)?)
+}

@@ -1,0 +1,463 @@
+//! Python's JSON dialect, as `json.dumps(..., separators=(",", ":"), ensure_ascii=True,
+//! allow_nan=True)` writes it and `json.loads` reads it.
+//!
+//! Writing: ASCII only with lowercase `\uXXXX` escapes and surrogate pairs, Python float
+//! `repr` (`1.0`, `1e+16`, `1e-05`), bare `NaN` / `Infinity` tokens. Reading: the same plus
+//! what `json.loads` tolerates (whitespace, duplicate keys where the last wins, `1E400` as
+//! infinity), with a nesting limit because the input comes from attackers.
+
+use std::fmt::Write as _;
+
+use crate::value::{BigInt, Map, Value};
+
+/// Why a JSON text was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The text is not JSON; `offset` is the byte where parsing stopped.
+    #[error("invalid JSON at byte {offset}: {reason}")]
+    Syntax {
+        /// Byte offset of the problem.
+        offset: usize,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// Containers nest deeper than the limit.
+    #[error("JSON nests deeper than {limit} levels")]
+    TooDeep {
+        /// The nesting limit.
+        limit: usize,
+    },
+}
+
+/// Appends `s` as a Python `ensure_ascii` JSON string literal.
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut plain_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            continue;
+        }
+        if b >= 0x80 && !s.is_char_boundary(i) {
+            continue;
+        }
+        out.push_str(s.get(plain_start..i).unwrap_or_default());
+        let ch = s.get(i..).and_then(|rest| rest.chars().next()).unwrap_or('\0');
+        plain_start = i + ch.len_utf8();
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            _ => {
+                let mut units = [0_u16; 2];
+                for unit in ch.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push_str(s.get(plain_start..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Appends an integer.
+pub fn write_int(out: &mut String, i: i64) {
+    out.push_str(itoa::Buffer::new().format(i));
+}
+
+/// Appends a float as Python's `repr` writes it, with `NaN`, `Infinity`, `-Infinity`.
+pub fn write_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    // ryu gives the shortest round-tripping digits; only the layout differs from Python's.
+    let mut buf = ryu::Buffer::new();
+    let shortest = buf.format_finite(f);
+    let (negative, unsigned) = match shortest.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, shortest),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (unsigned, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = int_part.chars().chain(frac_part.chars()).collect();
+    // `point` is where the decimal point sits within `digits`.
+    let mut point = int_part.len() as i32 + exponent;
+    let leading_zeros = digits.len() - digits.trim_start_matches('0').len();
+    if leading_zeros == digits.len() {
+        digits = "0".to_owned();
+        point = 1;
+    } else {
+        digits.drain(..leading_zeros);
+        point -= leading_zeros as i32;
+    }
+    let kept = digits.trim_end_matches('0').len().max(1);
+    digits.truncate(kept);
+    if negative {
+        out.push('-');
+    }
+    // Python's float_repr_style 'short' uses exponent form when point < -3 or point > 16.
+    if point > 16 || point < -3 {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let exp = point - 1;
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-point) as usize));
+        out.push_str(&digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
+        out.push_str(".0");
+    } else {
+        let (whole, frac) = digits.split_at(point as usize);
+        out.push_str(whole);
+        out.push('.');
+        out.push_str(frac);
+    }
+}
+
+/// Parses Python-dialect JSON into a [`Value`] made of JSON types only (no tags applied).
+pub fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        text,
+        pos: 0,
+        max_depth,
+    };
+    parser.skip_ws();
+    let value = parser.value(0)?;
+    parser.skip_ws();
+    if parser.pos != parser.bytes.len() {
+        return Err(parser.error("extra data after the value"));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    max_depth: usize,
+}
+
+impl Parser<'_> {
+    fn error(&self, reason: &'static str) -> JsonError {
+        JsonError::Syntax {
+            offset: self.pos,
+            reason,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, literal: &str) -> bool {
+        let end = self.pos + literal.len();
+        if self.bytes.get(self.pos..end) == Some(literal.as_bytes()) {
+            self.pos = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        match self.peek() {
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(Value::Str),
+            Some(b'n') if self.eat("null") => Ok(Value::Null),
+            Some(b't') if self.eat("true") => Ok(Value::Bool(true)),
+            Some(b'f') if self.eat("false") => Ok(Value::Bool(false)),
+            Some(b'N') if self.eat("NaN") => Ok(Value::Float(f64::NAN)),
+            Some(b'I') if self.eat("Infinity") => Ok(Value::Float(f64::INFINITY)),
+            Some(b'-') if self.eat("-Infinity") => Ok(Value::Float(f64::NEG_INFINITY)),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.error("expected a value")),
+        }
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<(), JsonError> {
+        if depth > self.max_depth {
+            Err(JsonError::TooDeep {
+                limit: self.max_depth,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+        self.check_depth(depth)?;
+        self.pos += 1;
+        let mut map = Map::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Dict(map));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a string key"));
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if !self.eat(":") {
+                return Err(self.error("expected ':'"));
+            }
+            self.skip_ws();
+            let value = self.value(depth)?;
+            // Python's dict keeps the first position of a repeated key and the last value.
+            map.insert(key, value);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Dict(map));
+                }
+                _ => return Err(self.error("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+        self.check_depth(depth)?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::List(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value(depth)?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::List(items));
+                }
+                _ => return Err(self.error("expected ',' or ']'")),
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.skip_digits(),
+            _ => return Err(self.error("expected a digit")),
+        }
+        let mut is_float = false;
+        if self.peek() == Some(b'.')
+            && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9'))
+        {
+            is_float = true;
+            self.pos += 1;
+            self.skip_digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            let mark = self.pos;
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if matches!(self.peek(), Some(b'0'..=b'9')) {
+                is_float = true;
+                self.skip_digits();
+            } else {
+                // Python's number regex stops before an exponent with no digits.
+                self.pos = mark;
+            }
+        }
+        let literal = self.text.get(start..self.pos).unwrap_or_default();
+        if is_float {
+            return literal
+                .parse::<f64>()
+                .map(Value::Float)
+                .map_err(|_| self.error("bad number"));
+        }
+        match literal.parse::<i64>() {
+            Ok(i) => Ok(Value::Int(i)),
+            Err(_) => BigInt::parse(literal)
+                .map(Value::BigInt)
+                .ok_or_else(|| self.error("bad integer")),
+        }
+    }
+
+    fn skip_digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while matches!(self.peek(), Some(b) if b != b'"' && b != b'\\' && b >= 0x20) {
+                self.pos += 1;
+            }
+            out.push_str(self.text.get(start..self.pos).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let escaped = self.peek().ok_or_else(|| self.error("unterminated escape"))?;
+                    self.pos += 1;
+                    match escaped {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => out.push(self.unicode_escape()?),
+                        _ => return Err(self.error("invalid escape")),
+                    }
+                }
+                Some(_) => return Err(self.error("control character in string")),
+                None => return Err(self.error("unterminated string")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let digits = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        self.pos += 4;
+        u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid \\u escape"))
+    }
+
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let first = self.hex4()?;
+        let code = if (0xd800..0xdc00).contains(&first) && self.eat("\\u") {
+            let second = self.hex4()?;
+            if !(0xdc00..0xe000).contains(&second) {
+                return Err(self.error("lone surrogate"));
+            }
+            0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00)
+        } else {
+            first
+        };
+        // Python accepts lone surrogates, but a Rust string cannot hold one.
+        char::from_u32(code).ok_or_else(|| self.error("lone surrogate"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(f: f64) -> String {
+        let mut s = String::new();
+        write_float(&mut s, f);
+        s
+    }
+
+    #[test]
+    fn floats_follow_python_repr() {
+        let cases = [
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (2.5e-7, "2.5e-07"),
+            (123.456, "123.456"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (0.30000000000000004, "0.30000000000000004"),
+            (1234567890123456.7, "1234567890123456.8"),
+            (12345678901234567.0, "1.2345678901234568e+16"),
+            (-1.5e100, "-1.5e+100"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(float(f), want, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn strings_are_ascii_escaped_like_python() {
+        let mut s = String::new();
+        write_str(&mut s, "a\"b\\c/\n\u{7f}é😀\u{1}");
+        assert_eq!(s, r#""a\"b\\c/\n\u007f\u00e9\ud83d\ude00\u0001""#);
+    }
+
+    #[test]
+    fn parser_accepts_python_leniencies() {
+        let v = parse(r#" { "a" : 1 , "a" : 2 , "n" : NaN , "e" : 1E400 } "#, 8).unwrap();
+        let m = v.as_dict().unwrap();
+        assert_eq!(m.get("a"), Some(&Value::Int(2)));
+        assert_eq!(m.get("e"), Some(&Value::Float(f64::INFINITY)));
+        assert!(matches!(m.get("n"), Some(Value::Float(f)) if f.is_nan()));
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "n", "e"]);
+    }
+
+    #[test]
+    fn parser_rejects_garbage_and_depth_bombs() {
+        for bad in ["", "{", "[1,]", "01", "\"\\ud800\"", "\"\u{1}\"", "1 2", "{'a':1}"] {
+            assert!(parse(bad, 8).is_err(), "{bad:?}");
+        }
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        assert_eq!(parse(&deep, 64), Err(JsonError::TooDeep { limit: 64 }));
+        assert!(parse(&deep, 100).is_ok());
+    }
+
+    #[test]
+    fn big_and_negative_integers() {
+        assert_eq!(
+            parse("18446744073709551617", 1).unwrap(),
+            Value::BigInt(BigInt::parse("18446744073709551617").unwrap())
+        );
+        assert_eq!(parse("-0", 1).unwrap(), Value::Int(0));
+        assert_eq!(parse("-7", 1).unwrap(), Value::Int(-7));
+    }
+}
