@@ -1,1 +1,58 @@
-fn main() {}
+//! `flacon`: serve the article's demo app, inspect, verify and sign Flask session cookies,
+//! and generate or check secret keys.
+
+mod cookie_cmd;
+mod key_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Flask-compatible sessions for Rust.
+#[derive(Debug, Parser)]
+#[command(name = "flacon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign, decode and verify Flask session cookies.
+    #[command(subcommand)]
+    Cookie(cookie_cmd::CookieCommand),
+    /// Generate and check secret keys.
+    #[command(subcommand)]
+    Key(key_cmd::KeyCommand),
+}
+
+/// A failure the CLI reports as `error: <kind>: <detail>` with exit status 1.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    kind: &'static str,
+    detail: String,
+}
+
+impl CliError {
+    pub(crate) fn new(kind: &'static str, detail: impl std::fmt::Display) -> Self {
+        CliError {
+            kind,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Cookie(cmd) => cookie_cmd::run(cmd),
+        Command::Key(cmd) => key_cmd::run(&cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}: {}", e.kind, e.detail);
+            ExitCode::FAILURE
+        }
+    }
+}

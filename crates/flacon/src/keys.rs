@@ -247,9 +247,10 @@ const KNOWN_EXAMPLE_KEYS: &[&str] = &[
 fn check_strength(key: &[u8]) -> Result<(), WeakKey> {
     let normalized = String::from_utf8_lossy(key);
     let normalized = normalized.trim().trim_matches(|c| c == '"' || c == '\'');
-    if let Some(known) = KNOWN_EXAMPLE_KEYS.iter().find(|k| {
-        k.eq_ignore_ascii_case(normalized) || k.as_bytes() == key
-    }) {
+    if let Some(known) = KNOWN_EXAMPLE_KEYS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(normalized) || k.as_bytes() == key)
+    {
         return Err(WeakKey::KnownExample(known));
     }
     // Flask's docs print `b'_5#y2L"F4Q8z\n\xec]/'`; Django's generated keys carry this marker.
@@ -281,7 +282,13 @@ mod tests {
 
     #[test]
     fn the_article_key_and_published_keys_are_refused() {
-        for key in ["BAD_SECRET_KEY", "dev", "secret", "changeme", "Keyboard Cat"] {
+        for key in [
+            "BAD_SECRET_KEY",
+            "dev",
+            "secret",
+            "changeme",
+            "Keyboard Cat",
+        ] {
             assert!(
                 matches!(
                     SecretKey::from_text(key).check_strength(),

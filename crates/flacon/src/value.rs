@@ -258,8 +258,10 @@ impl DateTime {
             .position(|m| m.eq_ignore_ascii_case(month_text))? as i64
             + 1;
         let mut year: i64 = parts.next()?.parse().ok()?;
+        // Python's email.utils reads any year below 100 as two-digit: 69-99 are 19xx and
+        // 0-68 are 20xx. So Flask cannot round-trip datetimes before year 100 either.
         if year < 100 {
-            year += if year < 50 { 2000 } else { 1900 };
+            year += if year > 68 { 1900 } else { 2000 };
         }
         let mut clock = parts.next()?.split(':');
         let hour: i64 = clock.next()?.parse().ok()?;
@@ -360,6 +362,15 @@ mod tests {
         assert_eq!(d.offset_seconds, 7200);
         assert_eq!(d.to_http_date(), "Tue, 02 Jan 2024 01:04:05 GMT");
         assert_eq!(DateTime::parse_http_date("garbage"), None);
+        let two_digit = |text| DateTime::parse_http_date(text).unwrap().to_http_date();
+        assert_eq!(
+            two_digit("16 Aug 0071 20:35:07 GMT"),
+            "Mon, 16 Aug 1971 20:35:07 GMT"
+        );
+        assert_eq!(
+            two_digit("16 Aug 0068 20:35:07 GMT"),
+            "Thu, 16 Aug 2068 20:35:07 GMT"
+        );
         assert_eq!(DateTime::parse_http_date("02 Foo 2024 03:04:05 GMT"), None);
     }
 

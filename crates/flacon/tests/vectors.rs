@@ -1,5 +1,10 @@
 //! Every `sign` and `verify` case produced by real Flask 3.1.3 / itsdangerous 2.2.0.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -26,7 +31,11 @@ fn every_sign_vector_is_reproduced_byte_for_byte() {
             "{id}: payload JSON"
         );
         let derived = derive_key(ring.current().as_bytes(), FLASK_SALT, KeyDerivation::Hmac);
-        assert_eq!(hex::encode(derived), str_of(expect, "derived_key_hex"), "{id}: derived key");
+        assert_eq!(
+            hex::encode(derived),
+            str_of(expect, "derived_key_hex"),
+            "{id}: derived key"
+        );
         let cookie = codec.encode(&session, timestamp);
         assert_eq!(cookie, str_of(expect, "cookie"), "{id}: cookie");
         assert_eq!(
@@ -37,9 +46,17 @@ fn every_sign_vector_is_reproduced_byte_for_byte() {
 
         let decoded = codec.decode(&cookie, None, timestamp).unwrap();
         let want = from_convention(expect.get("decoded").unwrap());
-        assert!(same(&decoded.value, &want), "{id}: decoded {:?}", decoded.value);
+        assert!(
+            same(&decoded.value, &want),
+            "{id}: decoded {:?}",
+            decoded.value
+        );
         // Decoding a Flask cookie and encoding it again yields the identical cookie.
-        assert_eq!(codec.encode(&decoded.value, timestamp), cookie, "{id}: re-encode");
+        assert_eq!(
+            codec.encode(&decoded.value, timestamp),
+            cookie,
+            "{id}: re-encode"
+        );
     }
 }
 
@@ -67,7 +84,9 @@ fn every_verify_vector_gives_flasks_result() {
                 assert!(lenient, "{id}: Flask accepts it, flacon says {e}");
                 lenient_rejected.push(id.to_owned());
             }
-            (_, Ok(decoded)) => panic!("{id}: Flask rejects it, flacon accepts {:?}", decoded.value),
+            (_, Ok(decoded)) => {
+                panic!("{id}: Flask rejects it, flacon accepts {:?}", decoded.value)
+            }
             (_, Err(e)) => {
                 let want = str_of(expect, "error");
                 // A lenient case Flask rejects for another reason may fail earlier here.

@@ -127,6 +127,9 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(matches!(load_payload("!!", 10), Err(PayloadError::Base64)));
-        assert!(matches!(load_payload(".bm90", 10), Err(PayloadError::Decompress(_))));
+        assert!(matches!(
+            load_payload(".bm90", 10),
+            Err(PayloadError::Decompress(_))
+        ));
     }
 }

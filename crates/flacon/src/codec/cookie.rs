@@ -188,7 +188,12 @@ impl CookieCodec {
 
     /// Verifies `cookie` (signature, then age when `max_age` is given, at time `now`) and
     /// decodes its payload. The MAC is checked before any byte of the payload is decoded.
-    pub fn decode(&self, cookie: &str, max_age: Option<u64>, now: u64) -> Result<Decoded, DecodeError> {
+    pub fn decode(
+        &self,
+        cookie: &str,
+        max_age: Option<u64>,
+        now: u64,
+    ) -> Result<Decoded, DecodeError> {
         self.check_len(cookie)?;
         let unsigned = self.signer.unsign(cookie, max_age, now)?;
         Ok(Decoded {

@@ -14,8 +14,8 @@ pub mod tagged;
 pub mod timestamp;
 
 pub use cookie::{
-    from_tagged_json, to_tagged_json, BadPayload, CookieCodec, DecodeError, DecodeLimits,
-    Decoded, FLASK_SALT,
+    from_tagged_json, to_tagged_json, BadPayload, CookieCodec, DecodeError, DecodeLimits, Decoded,
+    FLASK_SALT,
 };
 pub use signer::{KeyDerivation, SignatureError, Signer};
 pub use timestamp::{TimedError, TimestampSigner, Unsigned};

@@ -43,7 +43,10 @@ pub fn write_str(out: &mut String, s: &str) {
             continue;
         }
         out.push_str(s.get(plain_start..i).unwrap_or_default());
-        let ch = s.get(i..).and_then(|rest| rest.chars().next()).unwrap_or('\0');
+        let ch = s
+            .get(i..)
+            .and_then(|rest| rest.chars().next())
+            .unwrap_or('\0');
         plain_start = i + ch.len_utf8();
         match ch {
             '"' => out.push_str("\\\""),
@@ -282,9 +285,7 @@ impl Parser<'_> {
             _ => return Err(self.error("expected a digit")),
         }
         let mut is_float = false;
-        if self.peek() == Some(b'.')
-            && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9'))
-        {
+        if self.peek() == Some(b'.') && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9')) {
             is_float = true;
             self.pos += 1;
             self.skip_digits();
@@ -340,7 +341,9 @@ impl Parser<'_> {
                 }
                 Some(b'\\') => {
                     self.pos += 1;
-                    let escaped = self.peek().ok_or_else(|| self.error("unterminated escape"))?;
+                    let escaped = self
+                        .peek()
+                        .ok_or_else(|| self.error("unterminated escape"))?;
                     self.pos += 1;
                     match escaped {
                         b'"' => out.push('"'),
@@ -443,7 +446,16 @@ mod tests {
 
     #[test]
     fn parser_rejects_garbage_and_depth_bombs() {
-        for bad in ["", "{", "[1,]", "01", "\"\\ud800\"", "\"\u{1}\"", "1 2", "{'a':1}"] {
+        for bad in [
+            "",
+            "{",
+            "[1,]",
+            "01",
+            "\"\\ud800\"",
+            "\"\u{1}\"",
+            "1 2",
+            "{'a':1}",
+        ] {
             assert!(parse(bad, 8).is_err(), "{bad:?}");
         }
         let deep = "[".repeat(100) + &"]".repeat(100);

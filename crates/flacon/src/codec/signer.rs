@@ -148,7 +148,8 @@ impl Signer {
 
 fn keyed_mac(key: &[u8]) -> HmacSha1 {
     // HMAC takes keys of any length, so this cannot fail.
-    <HmacSha1 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+    <HmacSha1 as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
 }
 
 /// The derived signing key for `secret` and `salt`.
@@ -159,7 +160,11 @@ pub fn derive_key(secret: &[u8], salt: &[u8], derivation: KeyDerivation) -> Vec<
             mac.update(salt);
             mac.finalize().into_bytes().to_vec()
         }
-        KeyDerivation::Concat => Sha1::new().chain_update(salt).chain_update(secret).finalize().to_vec(),
+        KeyDerivation::Concat => Sha1::new()
+            .chain_update(salt)
+            .chain_update(secret)
+            .finalize()
+            .to_vec(),
         KeyDerivation::DjangoConcat => Sha1::new()
             .chain_update(salt)
             .chain_update(b"signer")

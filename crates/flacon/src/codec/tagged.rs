@@ -168,7 +168,11 @@ pub fn untag(value: Value) -> Result<Value, TagError> {
 
 fn untag_dict(mut map: Map) -> Result<Value, TagError> {
     let tag = match single_tag_key(&map) {
-        Some((key, _)) => TAG_KEYS.iter().find(|t| **t == key).copied().unwrap_or(" di"),
+        Some((key, _)) => TAG_KEYS
+            .iter()
+            .find(|t| **t == key)
+            .copied()
+            .unwrap_or(" di"),
         None => return Ok(Value::Dict(map)),
     };
     let inner = map.swap_remove(tag).unwrap_or(Value::Null);
@@ -200,7 +204,9 @@ fn untag_dict(mut map: Map) -> Result<Value, TagError> {
         (" b", Value::Str(s)) => decode_standard_base64(&s).map(Value::Bytes),
         (" m", Value::Str(s)) => Ok(Value::Markup(s)),
         (" u", Value::Str(s)) => parse_uuid(&s).map(Value::Uuid).ok_or(TagError::BadUuid),
-        (" d", Value::Str(s)) => Ok(DateTime::parse_http_date(&s).map_or(Value::Null, Value::DateTime)),
+        (" d", Value::Str(s)) => {
+            Ok(DateTime::parse_http_date(&s).map_or(Value::Null, Value::DateTime))
+        }
         (_, other) => Err(wrong_type(&other)),
     }
 }
@@ -252,7 +258,10 @@ mod tests {
     #[test]
     fn one_key_dicts_that_look_like_tags_are_escaped_and_restored() {
         let mut inner = Map::new();
-        inner.insert(" t".to_owned(), Value::List(vec![Value::Int(1), Value::Int(2)]));
+        inner.insert(
+            " t".to_owned(),
+            Value::List(vec![Value::Int(1), Value::Int(2)]),
+        );
         let v = Value::Dict(inner);
         assert_eq!(tagged(&v), r#"{" di":{" t__":[1,2]}}"#);
         assert_eq!(from_json(&tagged(&v)).unwrap(), v);
@@ -270,7 +279,10 @@ mod tests {
     fn bad_tag_contents_are_typed_errors() {
         assert_eq!(from_json(r#"{" b":"A"}"#), Err(TagError::BadBase64));
         assert_eq!(from_json(r#"{" u":"nope"}"#), Err(TagError::BadUuid));
-        assert!(matches!(from_json(r#"{" m":1}"#), Err(TagError::WrongType { .. })));
+        assert!(matches!(
+            from_json(r#"{" m":1}"#),
+            Err(TagError::WrongType { .. })
+        ));
         assert_eq!(from_json(r#"{" d":"garbage"}"#), Ok(Value::Null));
         assert_eq!(from_json(r#"{" x":1}"#).unwrap().type_name(), "dict");
     }

@@ -105,9 +105,12 @@ impl TimestampSigner {
                 TimedError::BadSignature(cause)
             }
         })?;
-        let (value, time_segment) = value_and_time
-            .rsplit_once(SEPARATOR)
-            .ok_or(TimedError::BadTimeSignature(SignatureError::MalformedTimestamp))?;
+        let (value, time_segment) =
+            value_and_time
+                .rsplit_once(SEPARATOR)
+                .ok_or(TimedError::BadTimeSignature(
+                    SignatureError::MalformedTimestamp,
+                ))?;
         let timestamp = parse_timestamp(time_segment).map_err(TimedError::BadTimeSignature)?;
         if let Some(max_age) = max_age {
             let age = i128::from(now) - i128::from(timestamp);
@@ -145,6 +148,9 @@ mod tests {
             parse_timestamp("AAAAAAAAAAAA"),
             Err(SignatureError::MalformedTimestamp)
         );
-        assert_eq!(parse_timestamp("!!"), Err(SignatureError::MalformedTimestamp));
+        assert_eq!(
+            parse_timestamp("!!"),
+            Err(SignatureError::MalformedTimestamp)
+        );
     }
 }

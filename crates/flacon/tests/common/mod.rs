@@ -1,6 +1,16 @@
 //! Loads the Flask-produced vectors in `tests/data/flask-vectors.json` and turns their value
 //! convention (`{"$tuple": [..]}`, `{"$bytes": ".."}`, ...) into flacon values.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod python;
+pub mod strategy;
 
 use flacon::codec::python_json;
 use flacon::value::{DateTime, Map, Value};

@@ -1,0 +1,162 @@
+//! `flacon cookie sign` and `flacon cookie decode`.
+
+use std::io::Read as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand};
+use flacon::codec::{from_tagged_json, to_tagged_json, CookieCodec};
+use flacon::{KeyMatch, KeyRing, SecretKey};
+
+use crate::CliError;
+
+/// Flask's default `PERMANENT_SESSION_LIFETIME`, which is also its age limit for every cookie.
+const FLASK_DEFAULT_MAX_AGE: u64 = 31 * 24 * 3600;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CookieCommand {
+    /// Sign a session read on stdin as Flask's tagged JSON; print the cookie value.
+    Sign {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Signing time in Unix seconds (default: now).
+        #[arg(long)]
+        timestamp: Option<u64>,
+    },
+    /// Verify a cookie and print its session as Flask's tagged JSON.
+    Decode {
+        #[command(flatten)]
+        key: OptionalKeyArgs,
+        /// An older key still accepted (repeatable).
+        #[arg(long = "fallback-key", value_name = "K")]
+        fallback_keys: Vec<String>,
+        /// An older key given as hex bytes (repeatable).
+        #[arg(long = "fallback-key-hex", value_name = "HEX")]
+        fallback_keys_hex: Vec<String>,
+        /// Reject cookies signed more than SECS ago (Flask's default lifetime, 31 days,
+        /// unless given).
+        #[arg(long, value_name = "SECS", conflicts_with = "no_max_age")]
+        max_age: Option<u64>,
+        /// Skip the age check entirely.
+        #[arg(long)]
+        no_max_age: bool,
+        /// The time to check the age against, in Unix seconds (default: now).
+        #[arg(long, value_name = "SECS")]
+        now: Option<u64>,
+        /// Decode without checking the signature (no key needed; never trust the result).
+        #[arg(long, conflicts_with_all = ["secret_key", "secret_key_hex"])]
+        unverified: bool,
+        /// The cookie value.
+        cookie: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct KeyArgs {
+    /// The secret key as text (its UTF-8 bytes are used).
+    #[arg(long, value_name = "K")]
+    secret_key: Option<String>,
+    /// The secret key as hex bytes.
+    #[arg(long, value_name = "HEX")]
+    secret_key_hex: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub(crate) struct OptionalKeyArgs {
+    /// The secret key as text (its UTF-8 bytes are used).
+    #[arg(long, value_name = "K")]
+    secret_key: Option<String>,
+    /// The secret key as hex bytes.
+    #[arg(long, value_name = "HEX")]
+    secret_key_hex: Option<String>,
+}
+
+fn parse_key(text: Option<&String>, hex: Option<&String>) -> Result<Option<SecretKey>, CliError> {
+    match (text, hex) {
+        (Some(text), _) => Ok(Some(SecretKey::from_text(text))),
+        (None, Some(hex)) => SecretKey::from_hex(hex)
+            .map(Some)
+            .map_err(|e| CliError::new("usage", e)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn run(cmd: CookieCommand) -> Result<(), CliError> {
+    match cmd {
+        CookieCommand::Sign { key, timestamp } => {
+            let key = parse_key(key.secret_key.as_ref(), key.secret_key_hex.as_ref())?
+                .ok_or_else(|| CliError::new("usage", "a key is required"))?;
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| CliError::new("io", e))?;
+            let session =
+                from_tagged_json(input.trim()).map_err(|e| CliError::new("bad-input", e))?;
+            let codec = CookieCodec::flask(&KeyRing::new(key));
+            println!(
+                "{}",
+                codec.encode(&session, timestamp.unwrap_or_else(now_unix))
+            );
+            Ok(())
+        }
+        CookieCommand::Decode {
+            key,
+            fallback_keys,
+            fallback_keys_hex,
+            max_age,
+            no_max_age,
+            now,
+            unverified,
+            cookie,
+        } => {
+            let cookie = cookie.trim();
+            let current = parse_key(key.secret_key.as_ref(), key.secret_key_hex.as_ref())?;
+            let Some(current) = current else {
+                if !unverified {
+                    return Err(CliError::new(
+                        "usage",
+                        "give --secret-key, --secret-key-hex or --unverified",
+                    ));
+                }
+                eprintln!("warning: --unverified: the signature and age were NOT checked");
+                let codec = CookieCodec::flask(&KeyRing::new(SecretKey::from_text("")));
+                let value = codec
+                    .decode_unverified(cookie)
+                    .map_err(|e| CliError::new(e.kind(), e))?;
+                println!("{}", to_tagged_json(&value));
+                return Ok(());
+            };
+            let mut ring = KeyRing::new(current);
+            for text in &fallback_keys {
+                ring = ring.with_fallback(SecretKey::from_text(text));
+            }
+            for hex in &fallback_keys_hex {
+                let key = SecretKey::from_hex(hex).map_err(|e| CliError::new("usage", e))?;
+                ring = ring.with_fallback(key);
+            }
+            let max_age = if no_max_age {
+                None
+            } else {
+                Some(max_age.unwrap_or(FLASK_DEFAULT_MAX_AGE))
+            };
+            let decoded = CookieCodec::flask(&ring)
+                .decode(cookie, max_age, now.unwrap_or_else(now_unix))
+                .map_err(|e| CliError::new(e.kind(), e))?;
+            if let KeyMatch::Fallback(index) = decoded.key {
+                eprintln!(
+                    "note: signed with fallback key #{}; re-sign it with the current key",
+                    index + 1
+                );
+            }
+            println!("{}", to_tagged_json(&decoded.value));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The Flask vectors through the `flacon` binary, exactly as a user runs it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "../../flacon/tests/common/mod.rs"]
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use flacon::codec::to_tagged_json;
+use flacon::Value;
+
+fn flacon(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flacon"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flacon runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn sign_reproduces_every_sign_vector() {
+    for case in cases_of("sign") {
+        let id = str_of(&case, "id");
+        let expect = dict_of(&case, "expect");
+        let hex = key_hex(case.get("secret_key").unwrap());
+        let timestamp = int_of(&case, "timestamp").unwrap().to_string();
+        let out = flacon(
+            &[
+                "cookie",
+                "sign",
+                "--secret-key-hex",
+                &hex,
+                "--timestamp",
+                &timestamp,
+            ],
+            Some(str_of(expect, "payload_json")),
+        );
+        assert!(out.status.success(), "{id}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            format!("{}\n", str_of(expect, "cookie")),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn decode_gives_flasks_result_for_every_verify_vector() {
+    for case in cases_of("verify") {
+        let id = str_of(&case, "id");
+        let expect = dict_of(&case, "expect");
+        let lenient = case.get("python_lenient") == Some(&Value::Bool(true));
+        let mut args: Vec<String> =
+            vec!["cookie".into(), "decode".into(), "--secret-key-hex".into()];
+        args.push(key_hex(case.get("secret_key").unwrap()));
+        if let Some(Value::List(fallbacks)) = case.get("fallback_keys") {
+            for key in fallbacks {
+                args.push("--fallback-key-hex".into());
+                args.push(key_hex(key));
+            }
+        }
+        match int_of(&case, "max_age") {
+            Some(max_age) => args.extend(["--max-age".into(), max_age.to_string()]),
+            None => args.push("--no-max-age".into()),
+        }
+        args.extend(["--now".into(), int_of(&case, "now").unwrap().to_string()]);
+        args.push(str_of(&case, "cookie").to_owned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = flacon(&args, None);
+        let stderr = text(&out.stderr);
+        if expect.get("ok") == Some(&Value::Bool(true)) {
+            if lenient && !out.status.success() {
+                continue;
+            }
+            assert!(out.status.success(), "{id}: {stderr}");
+            let want = to_tagged_json(&from_convention(expect.get("session").unwrap()));
+            assert_eq!(text(&out.stdout), format!("{want}\n"), "{id}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{id}");
+            let first = stderr.lines().next().unwrap_or_default();
+            let kind = match str_of(expect, "error") {
+                "BadSignature" | "BadTimeSignature" => "bad-signature",
+                "SignatureExpired" => "expired",
+                "BadPayload" => "bad-payload",
+                _ => "",
+            };
+            assert!(first.starts_with("error: "), "{id}: {first}");
+            if !kind.is_empty() && !lenient {
+                assert!(
+                    first.starts_with(&format!("error: {kind}: ")),
+                    "{id}: {first}"
+                );
+            }
+            assert!(out.stdout.is_empty(), "{id}: nothing on stdout");
+        }
+    }
+}
+
+#[test]
+fn unverified_decode_says_so() {
+    let out = flacon(
+        &[
+            "cookie",
+            "decode",
+            "--unverified",
+            "eyJhIjoxfQ.ZVPxAA.AAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "{\"a\":1}\n");
+    assert!(text(&out.stderr).contains("NOT checked"));
+}
+
+#[test]
+fn sign_then_decode_with_a_fallback_key_reports_the_fallback() {
+    let out = flacon(
+        &[
+            "cookie",
+            "sign",
+            "--secret-key",
+            "old-key",
+            "--timestamp",
+            "1700000000",
+        ],
+        Some(r#"{"cart":{" t":["bike"]},"n":NaN}"#),
+    );
+    let cookie = text(&out.stdout);
+    let out = flacon(
+        &[
+            "cookie",
+            "decode",
+            "--secret-key",
+            "new-key",
+            "--fallback-key",
+            "old-key",
+            "--now",
+            "1700000001",
+            cookie.trim(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"cart\":{\" t\":[\"bike\"]},\"n\":NaN}\n"
+    );
+    assert!(text(&out.stderr).contains("fallback key #1"));
+}
+
+#[test]
+fn key_generate_and_check() {
+    let out = flacon(&["key", "generate"], None);
+    assert!(out.status.success());
+    let key = text(&out.stdout);
+    assert_eq!(key.trim().len(), 64);
+    assert!(flacon(&["key", "check", key.trim()], None).status.success());
+    for weak in ["BAD_SECRET_KEY", "dev", "secret", "changeme", "short"] {
+        let out = flacon(&["key", "check", weak], None);
+        assert_eq!(out.status.code(), Some(1), "{weak}");
+        assert!(text(&out.stderr).starts_with("error: weak-key: "), "{weak}");
+    }
+}
+
+#[test]
+fn malformed_input_is_an_error_not_a_crash() {
+    let out = flacon(&["cookie", "sign", "--secret-key", "k"], Some("{not json"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: bad-input: "));
+    let out = flacon(
+        &[
+            "cookie",
+            "decode",
+            "--secret-key",
+            "k",
+            "\u{00e9}\u{00e9}.\u{00e9}",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: bad-signature: "));
+}

@@ -1,0 +1,111 @@
+//! Live interop with real Flask (installed from PyPI into a private venv): cookies flacon
+//! signs load in Flask and Flask re-signs them to the same bytes; cookies Flask signs load
+//! in flacon and re-encode to the same bytes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use common::{python, strategy};
+use flacon::codec::{to_tagged_json, CookieCodec};
+use flacon::{KeyRing, SecretKey};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, TestRng, TestRunner};
+
+const KEY: &str = "interop-key-3f9a1c77b2";
+const TS: u64 = 1_700_000_000;
+
+fn codec() -> CookieCodec {
+    CookieCodec::flask(&KeyRing::new(SecretKey::from_text(KEY)))
+}
+
+fn json_field<'a>(line: &'a serde_json::Value, key: &str) -> &'a str {
+    line.get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_else(|| panic!("{key} in {line}"))
+}
+
+#[test]
+fn flask_loads_flacon_cookies_and_signs_them_identically() {
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(Default::default()),
+    );
+    let strategy = strategy::session();
+    let sessions: Vec<_> = (0..400)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect();
+    let cookies: Vec<String> = sessions.iter().map(|s| codec().encode(s, TS)).collect();
+
+    let mut child = Command::new(python::python())
+        .arg(python::script("flask_codec.py"))
+        .args(["resign", KEY, &TS.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input: String = cookies.iter().map(|c| format!("{c}\n")).collect();
+    // Feed stdin from another thread so neither side blocks on a full pipe.
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), cookies.len());
+    for ((session, cookie), line) in sessions.iter().zip(&cookies).zip(&lines) {
+        assert_eq!(
+            line.get("ok"),
+            Some(&serde_json::Value::Bool(true)),
+            "Flask rejected {cookie}: {line}"
+        );
+        assert_eq!(
+            json_field(line, "payload"),
+            to_tagged_json(session),
+            "{cookie}"
+        );
+        assert_eq!(
+            json_field(line, "cookie"),
+            cookie,
+            "Flask signs {session:?} differently"
+        );
+    }
+}
+
+#[test]
+fn flacon_loads_flask_cookies_and_signs_them_identically() {
+    let out = Command::new(python::python())
+        .arg(python::script("flask_codec.py"))
+        .args(["generate", KEY, &TS.to_string(), "400", "20261126"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut count = 0;
+    for line in text.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        let cookie = json_field(&line, "cookie");
+        let decoded = codec()
+            .decode(cookie, Some(31 * 24 * 3600), TS + 1)
+            .unwrap_or_else(|e| panic!("{cookie}: {e}"));
+        assert_eq!(to_tagged_json(&decoded.value), json_field(&line, "payload"));
+        assert_eq!(codec().encode(&decoded.value, TS), cookie);
+        count += 1;
+    }
+    assert_eq!(count, 400);
+}
