@@ -2,9 +2,17 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod config;
+pub mod cookie;
+pub mod http;
 pub mod keys;
+pub mod session;
+pub mod typed;
 pub mod value;
 
 pub use codec::{CookieCodec, DecodeError};
+pub use config::SessionConfig;
+pub use http::SessionLayer;
 pub use keys::{KeyMatch, KeyRing, SecretKey, WeakKey};
+pub use session::Session;
 pub use value::{Map, Value};

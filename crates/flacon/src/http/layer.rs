@@ -1,0 +1,353 @@
+//! The tower middleware: [`SessionLayer`] wraps a service in [`SessionService`], whose
+//! [`ResponseFuture`] writes the session back into the response as Flask's
+//! `SecureCookieSessionInterface.save_session` does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::response::{ErrorResponder, OversizedCookie};
+use crate::codec::{to_tagged_json, CookieCodec};
+use crate::config::{OversizePolicy, SessionConfig};
+use crate::cookie::{deletion_cookie, find_cookie, set_cookie, Expiry};
+use crate::keys::{KeyMatch, KeyRing};
+use crate::session::{Loaded, Outcome, Session, PERMANENT_KEY};
+use crate::value::{Map, Value};
+
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Everything the middleware shares across requests.
+#[derive(Clone)]
+struct Engine {
+    codec: CookieCodec,
+    config: SessionConfig,
+    clock: Clock,
+    on_oversize: ErrorResponder,
+}
+
+/// Adds a Flask-compatible cookie session to every request.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use flacon::{KeyRing, SecretKey, Session, SessionLayer};
+///
+/// async fn count(session: Session) -> String {
+///     let visits = session.modify("visits", |n: &mut u64| { *n += 1; *n }).unwrap();
+///     format!("visit {visits}")
+/// }
+///
+/// let key = SecretKey::from_text("a long random secret, from the environment");
+/// let app: Router = Router::new()
+///     .route("/", get(count))
+///     .layer(SessionLayer::new(KeyRing::new(key)));
+/// ```
+#[derive(Clone)]
+pub struct SessionLayer {
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.engine.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn system_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl SessionLayer {
+    /// Signed-cookie sessions with `keys` and Flask's default settings.
+    pub fn new(keys: KeyRing) -> Self {
+        SessionLayer {
+            engine: Arc::new(Engine {
+                codec: CookieCodec::flask(&keys),
+                config: SessionConfig::default(),
+                clock: Arc::new(system_clock),
+                on_oversize: ErrorResponder::default(),
+            }),
+        }
+    }
+
+    fn engine_mut(&mut self) -> &mut Engine {
+        Arc::make_mut(&mut self.engine)
+    }
+
+    /// Replaces the settings.
+    #[must_use]
+    pub fn with_config(mut self, config: SessionConfig) -> Self {
+        self.engine_mut().config = config;
+        self
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &SessionConfig {
+        &self.engine.config
+    }
+
+    /// Replaces the clock (Unix seconds), for tests that pin time.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.engine_mut().clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the response sent when the session cookie would be too large (with
+    /// [`OversizePolicy::Error`]).
+    #[must_use]
+    pub fn on_oversize(mut self, responder: ErrorResponder) -> Self {
+        self.engine_mut().on_oversize = responder;
+        self
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+/// The middleware service made by [`SessionLayer`].
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    engine: Arc<Engine>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let engine = &self.engine;
+        let raw = find_cookie(request.headers(), &engine.config.cookie_name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        let had_cookie = raw.is_some();
+        let loader = raw.map(|raw| {
+            let engine = engine.clone();
+            Box::new(move || engine.load(&raw)) as crate::session::Loader
+        });
+        let session = Session::lazy(loader, engine.config.rewrite_on_equal_assignment);
+        request.extensions_mut().insert(session.clone());
+        ResponseFuture {
+            inner: self.inner.call(request),
+            session: Some((session, had_cookie)),
+            engine: engine.clone(),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`SessionService`]: the inner response with the session
+    /// written back.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        session: Option<(Session, bool)>,
+        engine: Arc<Engine>,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: From<String>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some((session, had_cookie)) = this.session.take() {
+            if let Err(oversized) = this
+                .engine
+                .save(&session, had_cookie, response.headers_mut())
+            {
+                response = this
+                    .engine
+                    .on_oversize
+                    .respond(&oversized)
+                    .map(ResBody::from);
+            }
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl Engine {
+    fn max_age(&self) -> u64 {
+        self.config.permanent_lifetime.as_secs()
+    }
+
+    /// Verifies and decodes the request's cookie. A bad cookie is an empty session, logged
+    /// with its kind, and left in the browser (Flask does not delete it either).
+    fn load(&self, raw: &str) -> Loaded {
+        match self.codec.decode(raw, Some(self.max_age()), (self.clock)()) {
+            Ok(decoded) => match decoded.value {
+                Value::Dict(data) => Loaded {
+                    data,
+                    signed_with: Some(decoded.key),
+                },
+                Value::Null => Loaded::default(),
+                other => {
+                    // Flask answers 500 on every request for such a cookie; an empty session
+                    // lets the user carry on.
+                    tracing::warn!(
+                        kind = "bad-payload",
+                        found = other.type_name(),
+                        "session cookie is not a dict; using an empty session"
+                    );
+                    Loaded::default()
+                }
+            },
+            Err(error) => {
+                tracing::warn!(kind = error.kind(), %error, "rejected session cookie; using an empty session");
+                Loaded::default()
+            }
+        }
+    }
+
+    /// Flask's `save_session`, plus the size check. Returns the oversize report when the
+    /// policy turns it into an error response.
+    fn save(
+        &self,
+        session: &Session,
+        had_cookie: bool,
+        headers: &mut HeaderMap,
+    ) -> Result<(), OversizedCookie> {
+        let config = &self.config;
+        // Permanent sessions are re-sent on every request, so an untouched cookie must be
+        // opened to learn whether it is permanent.
+        let (data, accessed, modified, signed_with) =
+            match session.outcome(had_cookie && config.refresh_each_request) {
+                Outcome::Untouched => return Ok(()),
+                Outcome::Done {
+                    data,
+                    accessed,
+                    modified,
+                    signed_with,
+                } => (data, accessed, modified, signed_with),
+            };
+        if accessed {
+            add_vary_cookie(headers);
+        }
+        if data.is_empty() {
+            if modified {
+                append_set_cookie(headers, &deletion_cookie(config));
+                add_vary_cookie(headers);
+            }
+            return Ok(());
+        }
+        let permanent = data.get(PERMANENT_KEY).is_some_and(Value::is_truthy);
+        let resign =
+            config.resign_fallback_cookies && matches!(signed_with, Some(KeyMatch::Fallback(_)));
+        if !(modified || resign || (permanent && config.refresh_each_request)) {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let expiry = if permanent {
+            Expiry::At(i64::try_from(now.saturating_add(self.max_age())).unwrap_or(i64::MAX))
+        } else {
+            Expiry::BrowserSession
+        };
+        let data = Value::Dict(data);
+        let header = set_cookie(config, &self.codec.encode(&data, now), expiry);
+        if config.max_cookie_size > 0 && header.len() > config.max_cookie_size {
+            let oversized = OversizedCookie {
+                size: header.len(),
+                limit: config.max_cookie_size,
+                largest_keys: largest_keys(data.as_dict()),
+            };
+            match config.oversize_policy {
+                OversizePolicy::Error => {
+                    tracing::error!(
+                        size = oversized.size,
+                        limit = oversized.limit,
+                        "{oversized}; the session was NOT saved"
+                    );
+                    return Err(oversized);
+                }
+                OversizePolicy::Warn => {
+                    tracing::warn!(
+                        size = oversized.size,
+                        limit = oversized.limit,
+                        "{oversized}; sent anyway, browsers may drop it"
+                    );
+                }
+            }
+        }
+        append_set_cookie(headers, &header);
+        add_vary_cookie(headers);
+        Ok(())
+    }
+}
+
+fn largest_keys(data: Option<&Map>) -> Vec<(String, usize)> {
+    let mut sizes: Vec<(String, usize)> = data
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), k.len() + to_tagged_json(v).len()))
+        .collect();
+    sizes.sort_by(|a, b| b.1.cmp(&a.1));
+    sizes.truncate(3);
+    sizes
+}
+
+fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
+    match HeaderValue::from_str(cookie) {
+        Ok(value) => {
+            headers.append(SET_COOKIE, value);
+        }
+        Err(_) => {
+            tracing::error!("session cookie attributes are not a valid header; check SessionConfig")
+        }
+    }
+}
+
+/// Adds `Cookie` to `Vary` unless it is already listed (Werkzeug's `vary.add`).
+fn add_vary_cookie(headers: &mut HeaderMap) {
+    let listed = headers
+        .get_all(VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*");
+    if !listed {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}

@@ -1,0 +1,380 @@
+//! [`Session`]: the per-request handle to the session, Flask's `session` with types.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::keys::KeyMatch;
+use crate::typed::{self, ValueError};
+use crate::value::{Map, Value};
+
+/// The key Flask stores permanence under, inside the session itself.
+pub const PERMANENT_KEY: &str = "_permanent";
+
+/// What a lazily loaded session turned out to hold.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub(crate) data: Map,
+    /// Which key signed the cookie, when there was a valid one.
+    pub(crate) signed_with: Option<KeyMatch>,
+}
+
+pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
+
+#[derive(Default)]
+struct State {
+    pending: Option<Loader>,
+    data: Map,
+    signed_with: Option<KeyMatch>,
+    accessed: bool,
+    modified: bool,
+    rewrite_on_equal_assignment: bool,
+}
+
+impl State {
+    fn load(&mut self) -> &mut Map {
+        if let Some(loader) = self.pending.take() {
+            let loaded = loader();
+            self.data = loaded.data;
+            self.signed_with = loaded.signed_with;
+        }
+        &mut self.data
+    }
+}
+
+/// The session of one request: a dict of [`Value`]s with Flask's `permanent`, `modified` and
+/// `accessed` flags.
+///
+/// Cheap to clone (all clones share one session), `Send + Sync`, and never held locked
+/// across an `.await`, so any number of extractors in one handler cannot deadlock. The
+/// cookie is verified only when the session is first read or written.
+///
+/// Unlike Flask, writes are detected without `session.modified = True`: [`Session::update`]
+/// and [`Session::modify`] compare before and after, and assigning an equal value is not a
+/// change.
+///
+/// ```
+/// use flacon::Session;
+/// let session = Session::detached();
+/// session.insert("email", "someone@example.com").unwrap();
+/// session.modify("cart", |cart: &mut Vec<String>| cart.push("bike".into())).unwrap();
+/// assert_eq!(session.get::<Vec<String>>("cart").unwrap(), ["bike"]);
+/// assert!(session.is_modified());
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Session")
+            .field("loaded", &state.pending.is_none())
+            .field("accessed", &state.accessed)
+            .field("modified", &state.modified)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// An empty session attached to no request (for tests and examples).
+    pub fn detached() -> Self {
+        Self::with_state(State::default())
+    }
+
+    pub(crate) fn lazy(loader: Option<Loader>, rewrite_on_equal_assignment: bool) -> Self {
+        Self::with_state(State {
+            pending: loader,
+            rewrite_on_equal_assignment,
+            ..State::default()
+        })
+    }
+
+    fn with_state(state: State) -> Self {
+        Session {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A handler that panicked mid-write leaves the data as it was; keep serving it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the loaded data, marking the session accessed.
+    fn read<R>(&self, f: impl FnOnce(&Map) -> R) -> R {
+        let mut state = self.lock();
+        state.accessed = true;
+        f(state.load())
+    }
+
+    /// Runs `f` on the loaded data; the session is modified if `f` says it changed something.
+    fn write<R>(&self, f: impl FnOnce(&mut Map, bool) -> (R, bool)) -> R {
+        let mut state = self.lock();
+        state.accessed = true;
+        let rewrite = state.rewrite_on_equal_assignment;
+        let (result, changed) = f(state.load(), rewrite);
+        state.modified |= changed;
+        result
+    }
+
+    /// The value at `key` as a `T`; `None` when missing or not convertible to `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.try_get(key).ok().flatten()
+    }
+
+    /// The value at `key` as a `T`, with the conversion error when it is not one.
+    pub fn try_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ValueError> {
+        self.read(|data| data.get(key).map(typed::from_value).transpose())
+    }
+
+    /// A copy of the raw value at `key`, with Flask's types intact.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        self.read(|data| data.get(key).cloned())
+    }
+
+    /// Stores `value` at `key`. Assigning the value already there is not a change.
+    pub fn insert<T: Serialize + ?Sized>(
+        &self,
+        key: impl Into<String>,
+        value: &T,
+    ) -> Result<(), ValueError> {
+        let value = typed::to_value(value)?;
+        self.insert_value(key, value);
+        Ok(())
+    }
+
+    /// Stores a raw [`Value`] (a tuple, bytes, Markup, UUID or datetime included).
+    pub fn insert_value(&self, key: impl Into<String>, value: Value) {
+        let key = key.into();
+        self.write(|data, rewrite| {
+            let changed = rewrite || data.get(&key) != Some(&value);
+            data.insert(key, value);
+            ((), changed)
+        });
+    }
+
+    /// Removes `key` and returns its value; a change only if it was there.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.write(|data, _| {
+            let old = data.shift_remove(key);
+            let changed = old.is_some();
+            (old, changed)
+        })
+    }
+
+    /// Empties the session; the response then deletes the cookie (as Flask, even when the
+    /// session was already empty, which also clears a cookie that failed to verify).
+    pub fn clear(&self) {
+        self.write(|data, _| {
+            data.clear();
+            ((), true)
+        });
+    }
+
+    /// Edits the session in place; it counts as modified if the data differs afterwards.
+    /// This replaces Flask's `session.modified = True` after an in-place change.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Map) -> R) -> R {
+        self.write(|data, _| {
+            let before = data.clone();
+            let result = f(data);
+            let changed = *data != before;
+            (result, changed)
+        })
+    }
+
+    /// Edits the value at `key` as a `T` (starting from `T::default()` when missing) and
+    /// stores it back; a change only if the stored value differs.
+    pub fn modify<T, R>(&self, key: &str, f: impl FnOnce(&mut T) -> R) -> Result<R, ValueError>
+    where
+        T: DeserializeOwned + Serialize + Default,
+    {
+        self.write(|data, _| {
+            let attempt = (|| {
+                let mut typed_value: T = match data.get(key) {
+                    Some(v) => typed::from_value(v)?,
+                    None => T::default(),
+                };
+                let result = f(&mut typed_value);
+                let new = typed::to_value(&typed_value)?;
+                let changed = data.get(key) != Some(&new);
+                if changed {
+                    data.insert(key.to_owned(), new);
+                }
+                Ok((result, changed))
+            })();
+            match attempt {
+                Ok((result, changed)) => (Ok(result), changed),
+                Err(e) => (Err(e), false),
+            }
+        })
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.read(|data| data.contains_key(key))
+    }
+
+    /// The number of keys (`_permanent` included, as in Flask).
+    pub fn len(&self) -> usize {
+        self.read(Map::len)
+    }
+
+    /// Whether the session holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.read(Map::is_empty)
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.read(|data| data.keys().cloned().collect())
+    }
+
+    /// A copy of the whole session.
+    pub fn snapshot(&self) -> Map {
+        self.read(Map::clone)
+    }
+
+    /// Flask's `session.permanent`: stored as `_permanent` inside the session.
+    pub fn permanent(&self) -> bool {
+        self.read(|data| data.get(PERMANENT_KEY).is_some_and(Value::is_truthy))
+    }
+
+    /// Makes the session permanent (a cookie with `Expires`) or a browser-session one.
+    pub fn set_permanent(&self, permanent: bool) {
+        self.insert_value(PERMANENT_KEY, Value::Bool(permanent));
+    }
+
+    /// Flask's `session.modified = True`, for changes made through a copy.
+    pub fn mark_modified(&self) {
+        self.lock().modified = true;
+    }
+
+    /// Whether the session will be written back.
+    pub fn is_modified(&self) -> bool {
+        self.lock().modified
+    }
+
+    /// Whether anything read or wrote the session (the response then carries
+    /// `Vary: Cookie`).
+    pub fn is_accessed(&self) -> bool {
+        self.lock().accessed
+    }
+
+    /// The state the response needs, loading the session only if `load` is set or it was
+    /// already touched.
+    pub(crate) fn outcome(&self, load_untouched: bool) -> Outcome {
+        let mut state = self.lock();
+        let untouched = state.pending.is_some();
+        if untouched && !load_untouched {
+            return Outcome::Untouched;
+        }
+        let data = std::mem::take(state.load());
+        Outcome::Done {
+            data,
+            accessed: state.accessed,
+            modified: state.modified,
+            signed_with: state.signed_with,
+        }
+    }
+}
+
+/// The session as the response sees it.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Never loaded, and nothing requires loading it.
+    Untouched,
+    /// Loaded: the data and flags.
+    Done {
+        data: Map,
+        accessed: bool,
+        modified: bool,
+        signed_with: Option<KeyMatch>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(data: Map) -> Session {
+        Session::lazy(
+            Some(Box::new(move || Loaded {
+                data,
+                signed_with: Some(KeyMatch::Current),
+            })),
+            false,
+        )
+    }
+
+    #[test]
+    fn reads_mark_accessed_but_not_modified() {
+        let mut data = Map::new();
+        data.insert("email".into(), Value::from("a@b.c"));
+        let session = loaded(data);
+        assert!(!session.is_accessed());
+        assert_eq!(session.get::<String>("email").as_deref(), Some("a@b.c"));
+        assert!(session.is_accessed());
+        assert!(!session.is_modified());
+    }
+
+    #[test]
+    fn equal_writes_are_not_changes_unless_configured() {
+        let session = Session::detached();
+        session.insert("a", &1).unwrap();
+        assert!(session.is_modified());
+        let mut data = Map::new();
+        data.insert("a".into(), Value::Int(1));
+        let session = loaded(data.clone());
+        session.insert("a", &1).unwrap();
+        session.update(|m| m.insert("a".into(), Value::Int(1)));
+        assert!(session.remove("missing").is_none());
+        assert!(!session.is_modified());
+        let flask_like = Session::lazy(
+            Some(Box::new(move || Loaded {
+                data,
+                signed_with: None,
+            })),
+            true,
+        );
+        flask_like.insert("a", &1).unwrap();
+        assert!(flask_like.is_modified());
+    }
+
+    #[test]
+    fn in_place_changes_are_detected() {
+        let session = Session::detached();
+        session
+            .modify("cart", |cart: &mut Vec<String>| cart.push("bike".into()))
+            .unwrap();
+        assert!(session.is_modified());
+        assert!(session.modify("cart", |n: &mut u32| *n += 1).is_err());
+        assert_eq!(session.get::<Vec<String>>("cart").unwrap(), ["bike"]);
+    }
+
+    #[test]
+    fn nested_handles_do_not_deadlock() {
+        let a = Session::detached();
+        let b = a.clone();
+        a.update(|_| ());
+        b.insert("x", &1).unwrap();
+        assert_eq!(a.get::<i64>("x"), Some(1));
+    }
+
+    #[test]
+    fn permanence_lives_in_the_data() {
+        let session = Session::detached();
+        assert!(!session.permanent());
+        session.set_permanent(true);
+        assert_eq!(session.get_value(PERMANENT_KEY), Some(Value::Bool(true)));
+        assert!(session.permanent());
+    }
+
+    #[test]
+    fn handle_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+        assert_send_sync::<Session>();
+    }
+}

@@ -1,0 +1,225 @@
+//! The `http` cases recorded from real Flask, replayed through `SessionLayer` in an axum
+//! router whose handler applies each case's actions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use common::*;
+use flacon::config::{OversizePolicy, SameSite, SessionConfig};
+use flacon::{Map, Session, SessionLayer, Value};
+use http::header::{COOKIE, SET_COOKIE, VARY};
+use http::Request;
+use tower::ServiceExt as _;
+
+struct Outcome {
+    status: u16,
+    set_cookie: Vec<String>,
+    vary: Option<String>,
+}
+
+fn config_of(case: &Map) -> SessionConfig {
+    let mut config = SessionConfig::default();
+    for (key, value) in dict_of(case, "config") {
+        match (key.as_str(), value) {
+            ("SESSION_COOKIE_NAME", Value::Str(s)) => config.cookie_name = s.clone(),
+            ("SESSION_COOKIE_DOMAIN", Value::Str(s)) => config.cookie_domain = Some(s.clone()),
+            ("SESSION_COOKIE_PATH", Value::Str(s)) => config.cookie_path = s.clone(),
+            ("SESSION_COOKIE_SECURE", Value::Bool(b)) => config.cookie_secure = *b,
+            ("SESSION_COOKIE_HTTPONLY", Value::Bool(b)) => config.cookie_http_only = *b,
+            ("SESSION_COOKIE_PARTITIONED", Value::Bool(b)) => config.cookie_partitioned = *b,
+            ("SESSION_COOKIE_SAMESITE", Value::Str(s)) => {
+                config.cookie_same_site = SameSite::parse(s)
+            }
+            ("SESSION_REFRESH_EACH_REQUEST", Value::Bool(b)) => config.refresh_each_request = *b,
+            ("PERMANENT_SESSION_LIFETIME", Value::Int(secs)) => {
+                config.permanent_lifetime = Duration::from_secs(*secs as u64);
+            }
+            other => panic!("config not mapped: {other:?}"),
+        }
+    }
+    config
+}
+
+fn apply(session: &Session, actions: &[Value]) {
+    for action in actions {
+        let Value::List(parts) = action else {
+            panic!("action {action:?}")
+        };
+        let key = parts
+            .get(1)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match parts[0].as_str().unwrap() {
+            "get" => drop(session.get_value(&key)),
+            "set" => session.insert_value(key, from_convention(&parts[2])),
+            "pop" => drop(session.remove(&key)),
+            "clear" => session.clear(),
+            "permanent" => session.set_permanent(parts[1] == Value::Bool(true)),
+            "mutate_nested" => {
+                let item = from_convention(&parts[2]);
+                session.update(|data| {
+                    if let Some(Value::List(list)) = data.get_mut(&key) {
+                        list.push(item);
+                    }
+                });
+            }
+            "mark_modified" => session.mark_modified(),
+            other => panic!("unknown action {other}"),
+        }
+    }
+}
+
+async fn replay(case: &Map, config: SessionConfig) -> Outcome {
+    let now = int_of(case, "now").unwrap();
+    let actions = match case.get("actions") {
+        Some(Value::List(actions)) => actions.clone(),
+        _ => Vec::new(),
+    };
+    let layer = SessionLayer::new(ring_of(case))
+        .with_config(config.clone())
+        .with_clock(move || now);
+    let app = Router::new()
+        .route(
+            "/",
+            get(move |session: Session| async move {
+                apply(&session, &actions);
+                "ok"
+            }),
+        )
+        .layer(layer);
+    let mut request = Request::get("/");
+    if let Some(Value::Str(cookie)) = case.get("request_cookie") {
+        request = request.header(COOKIE, format!("{}={cookie}", config.cookie_name));
+    }
+    let response = app
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    Outcome {
+        status: response.status().as_u16(),
+        set_cookie: response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect(),
+        vary: response
+            .headers()
+            .get(VARY)
+            .map(|v| v.to_str().unwrap().to_owned()),
+    }
+}
+
+fn expected(case: &Map) -> Outcome {
+    let expect = dict_of(case, "expect");
+    Outcome {
+        status: u16::try_from(int_of(expect, "status").unwrap()).unwrap(),
+        set_cookie: match expect.get("set_cookie") {
+            Some(Value::List(items)) => items
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect(),
+            _ => Vec::new(),
+        },
+        vary: expect
+            .get("vary")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }
+}
+
+fn case(id: &str) -> Map {
+    cases_of("http")
+        .into_iter()
+        .find(|c| str_of(c, "id") == id)
+        .unwrap_or_else(|| panic!("no case {id}"))
+}
+
+fn assert_same(id: &str, got: &Outcome, want: &Outcome) {
+    assert_eq!(got.status, want.status, "{id}: status");
+    assert_eq!(got.set_cookie, want.set_cookie, "{id}: Set-Cookie");
+    assert_eq!(got.vary, want.vary, "{id}: Vary");
+}
+
+/// Where flacon's defaults knowingly differ from Flask, each case below pins both sides.
+const DIFFERS: &[&str] = &[
+    "pub-http-set",
+    "pub-http-nested-mutation",
+    "pub-http-too-large",
+    "pub-http-no-secret",
+];
+
+#[tokio::test]
+async fn flask_http_cases_replay_identically() {
+    let cases = cases_of("http");
+    assert_eq!(cases.len(), 15);
+    let mut replayed = 0;
+    for case in &cases {
+        let id = str_of(case, "id");
+        if DIFFERS.contains(&id) {
+            continue;
+        }
+        assert_same(id, &replay(case, config_of(case)).await, &expected(case));
+        replayed += 1;
+    }
+    assert_eq!(replayed, 11);
+}
+
+#[tokio::test]
+async fn equal_assignment_is_not_a_change_unless_flask_mode() {
+    let case = case("pub-http-set");
+    let flask_mode = SessionConfig {
+        rewrite_on_equal_assignment: true,
+        ..config_of(&case)
+    };
+    assert_same(
+        "set (Flask mode)",
+        &replay(&case, flask_mode).await,
+        &expected(&case),
+    );
+    let default = replay(&case, config_of(&case)).await;
+    assert!(default.set_cookie.is_empty(), "same value: nothing to send");
+    assert_eq!(default.vary.as_deref(), Some("Cookie"));
+}
+
+#[tokio::test]
+async fn in_place_mutation_is_detected_without_a_flag() {
+    // Flask needs `session.modified = True`; flacon sends what Flask sends with the flag.
+    let without_flag = replay(&case("pub-http-nested-mutation"), SessionConfig::default()).await;
+    assert_same(
+        "nested mutation",
+        &without_flag,
+        &expected(&case("pub-http-nested-mutation-flag")),
+    );
+}
+
+#[tokio::test]
+async fn oversized_cookie_is_an_error_by_default_and_flasks_warning_on_request() {
+    let case = case("pub-http-too-large");
+    let default = replay(&case, config_of(&case)).await;
+    assert_eq!(default.status, 500);
+    assert!(
+        default.set_cookie.is_empty(),
+        "the old cookie stays; nothing is half-written"
+    );
+    let warn = SessionConfig {
+        oversize_policy: OversizePolicy::Warn,
+        ..config_of(&case)
+    };
+    assert_same(
+        "too large (warn)",
+        &replay(&case, warn).await,
+        &expected(&case),
+    );
+}
