@@ -2,7 +2,9 @@
 //! and generate or check secret keys.
 
 mod cookie_cmd;
+mod demo;
 mod key_cmd;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the article's demo app (`/set_email`, `/get_email`, `/delete_email`, ...).
+    Serve(serve::ServeArgs),
     /// Sign, decode and verify Flask session cookies.
     #[command(subcommand)]
     Cookie(cookie_cmd::CookieCommand),
@@ -42,9 +46,23 @@ impl CliError {
     }
 }
 
+/// Request logs and session warnings on stderr; `RUST_LOG` overrides the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=debug"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            serve::run(&args)
+        }
         Command::Cookie(cmd) => cookie_cmd::run(cmd),
         Command::Key(cmd) => key_cmd::run(&cmd),
     };

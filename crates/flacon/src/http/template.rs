@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, Value as Jinja};
+use minijinja::{AutoEscape, Environment, Output, State};
 
 use crate::session::Session;
 use crate::typed::hyphenated_uuid;
@@ -65,4 +66,59 @@ pub fn to_jinja(value: &Value) -> Jinja {
         Value::Uuid(bytes) => Jinja::from(hyphenated_uuid(bytes)),
         Value::DateTime(d) => Jinja::from(d.to_http_date()),
     }
+}
+
+/// Makes `env` escape exactly as Jinja with MarkupSafe does in Flask: `&`, `<`, `>`, `"` and
+/// `'` become `&amp;`, `&lt;`, `&gt;`, `&#34;` and `&#39;`, and nothing else is touched
+/// (minijinja's own HTML escaping also rewrites `/` and spells quotes differently).
+///
+/// ```
+/// let mut env = minijinja::Environment::new();
+/// flacon::http::template::escape_like_jinja(&mut env);
+/// env.add_template("t.html", "{{ v }}").unwrap();
+/// let out = env.get_template("t.html").unwrap().render(minijinja::context! { v => "<a href='/x'>\"&" }).unwrap();
+/// assert_eq!(out, "&lt;a href=&#39;/x&#39;&gt;&#34;&amp;");
+/// ```
+pub fn escape_like_jinja(env: &mut Environment<'_>) {
+    env.set_formatter(markupsafe_formatter);
+}
+
+fn markupsafe_formatter(
+    out: &mut Output<'_>,
+    state: &State<'_, '_>,
+    value: &Jinja,
+) -> Result<(), minijinja::Error> {
+    let escape = !matches!(state.auto_escape(), AutoEscape::None) && !value.is_safe();
+    if value.is_none() || value.is_undefined() {
+        return if value.is_none() {
+            write_str(out, "None")
+        } else {
+            Ok(())
+        };
+    }
+    let text = value.to_string();
+    if !escape {
+        return write_str(out, &text);
+    }
+    let mut last = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&#34;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        write_str(out, text.get(last..i).unwrap_or_default())?;
+        write_str(out, entity)?;
+        last = i + 1;
+    }
+    write_str(out, text.get(last..).unwrap_or_default())
+}
+
+fn write_str(out: &mut Output<'_>, s: &str) -> Result<(), minijinja::Error> {
+    out.write_str(s).map_err(|_| {
+        minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "template output failed")
+    })
 }

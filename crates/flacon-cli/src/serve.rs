@@ -1,0 +1,119 @@
+//! `flacon serve`: the article's app with cookie sessions.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use flacon::config::SessionConfig;
+use flacon::{KeyRing, SecretKey, SessionLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::CliError;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    addr: SocketAddr,
+    /// Where sessions live: `cookie` (signed cookies, Flask's default).
+    #[arg(long, default_value = "cookie")]
+    store: String,
+    /// The signing key (default: a random one, announced on stderr).
+    #[arg(long, env = "FLACON_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// An older key whose cookies are still accepted, and re-signed (repeatable).
+    #[arg(long = "fallback-key", value_name = "K")]
+    fallback_keys: Vec<String>,
+    /// `PERMANENT_SESSION_LIFETIME` in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 31 * 24 * 3600)]
+    permanent_lifetime: u64,
+    /// Accept a weak key (short, repetitive, or a published example). Never in production.
+    #[arg(long)]
+    allow_weak_key: bool,
+}
+
+fn signing_key(args: &ServeArgs) -> Result<SecretKey, CliError> {
+    let Some(text) = args.secret_key.as_deref() else {
+        let key = SecretKey::generate().map_err(|e| CliError::new("random", e))?;
+        eprintln!(
+            "notice: no --secret-key or FLACON_SECRET_KEY given: generated a random key; \
+             sessions will not survive a restart"
+        );
+        return Ok(key);
+    };
+    let key = SecretKey::from_text(text);
+    if let Err(weakness) = key.check_strength() {
+        if !args.allow_weak_key {
+            return Err(CliError::new(
+                "weak-key",
+                format!(
+                    "refusing to sign cookies with this key: {weakness}. \
+                     Generate one with `flacon key generate`, or pass --allow-weak-key for a demo"
+                ),
+            ));
+        }
+        eprintln!("warning: serving with a weak key ({weakness}); anyone may forge sessions");
+    }
+    Ok(key)
+}
+
+pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
+    if args.store != "cookie" {
+        return Err(CliError::new(
+            "usage",
+            format!("unknown store {:?}: this build serves `cookie`", args.store),
+        ));
+    }
+    let mut ring = KeyRing::new(signing_key(args)?);
+    for key in &args.fallback_keys {
+        ring = ring.with_fallback(SecretKey::from_text(key));
+    }
+    let config = SessionConfig {
+        permanent_lifetime: Duration::from_secs(args.permanent_lifetime),
+        ..SessionConfig::default()
+    };
+    let app = crate::demo::router()
+        .map_err(|e| CliError::new("template", e))?
+        .layer(SessionLayer::new(ring).with_config(config))
+        .layer(TraceLayer::new_for_http());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new("io", e))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| CliError::new("io", format!("cannot listen on {}: {e}", args.addr)))?;
+        let local = listener.local_addr().map_err(|e| CliError::new("io", e))?;
+        eprintln!("flacon: listening on http://{local}/get_email");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| CliError::new("io", e))?;
+        eprintln!("flacon: shut down cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,231 @@
+//! `flacon serve` and the article's app on real Flask, with one key, answer the same request
+//! sequences the same way, and each honours the other's cookies.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use support::{flacon_serve, flask_app, Reply, Server};
+
+const KEY: &str = "side-by-side-key-7c1e0b9d4a";
+
+/// A Set-Cookie header with the parts that depend on the second it was made masked: the
+/// timestamp and signature inside the value, and the `Expires` date.
+fn shape(set_cookie: &str) -> String {
+    let mut parts: Vec<String> = set_cookie.split("; ").map(str::to_owned).collect();
+    if let Some(value) = parts[0].strip_prefix("session=") {
+        let payload = value.rsplitn(3, '.').nth(2).unwrap_or_default();
+        parts[0] = if value.is_empty() {
+            "session=".into()
+        } else {
+            format!("session={payload}.<ts>.<sig>")
+        };
+    }
+    for p in &mut parts {
+        if p.starts_with("Expires=") && p != "Expires=Thu, 01 Jan 1970 00:00:00 GMT" {
+            *p = "Expires=<date>".into();
+        }
+    }
+    parts.join("; ")
+}
+
+fn comparable(reply: &Reply) -> Vec<String> {
+    let mut out = vec![
+        format!("status {}", reply.status),
+        format!("body {:?}", reply.body),
+    ];
+    for name in ["content-type", "location", "vary"] {
+        out.push(format!("{name}: {:?}", reply.header(name)));
+    }
+    for cookie in reply.all("set-cookie") {
+        out.push(format!("set-cookie: {}", shape(cookie)));
+    }
+    out
+}
+
+/// A browser-like client: sends back whatever session cookie it was last given.
+struct Client<'a> {
+    server: &'a Server,
+    cookie: Option<String>,
+}
+
+impl Client<'_> {
+    fn keep(&mut self, reply: Reply) -> Reply {
+        if let Some(cookie) = reply.session_cookie() {
+            self.cookie = (!cookie.is_empty()).then_some(cookie);
+        }
+        reply
+    }
+    fn get(&mut self, path: &str) -> Reply {
+        let reply = self.server.get(path, self.cookie.as_deref());
+        self.keep(reply)
+    }
+    fn post(&mut self, path: &str, form: &str) -> Reply {
+        let reply = self.server.post_form(path, self.cookie.as_deref(), form);
+        self.keep(reply)
+    }
+}
+
+enum Step {
+    Get(&'static str),
+    Post(&'static str, &'static str),
+    Tamper,
+}
+
+#[test]
+fn same_requests_same_responses() {
+    let flask = flask_app(KEY);
+    let flacon = flacon_serve(&["--secret-key", KEY]);
+    let steps = [
+        Step::Get("/get_email"),
+        Step::Get("/set_email"),
+        Step::Post("/set_email", "email_address=someone%40example.com"),
+        Step::Get("/get_email"),
+        Step::Post(
+            "/set_email",
+            "email_address=%3Ca%26b%3E%22%27%2F%C3%A9%40x.com",
+        ),
+        Step::Get("/get_email"),
+        Step::Get("/cart"),
+        Step::Get("/cart/add/bike"),
+        Step::Get("/cart/add/h%C3%A9lmet"),
+        Step::Get("/cart"),
+        Step::Get("/permanent"),
+        Step::Get("/get_email"),
+        Step::Get("/cart"),
+        Step::Get("/delete_email"),
+        Step::Get("/get_email"),
+        Step::Get("/clear"),
+        Step::Get("/get_email"),
+        Step::Post("/set_email", "email_address=back%40example.com"),
+        Step::Tamper,
+        Step::Get("/get_email"),
+        Step::Get("/nope"),
+    ];
+    let mut a = Client {
+        server: &flask,
+        cookie: None,
+    };
+    let mut b = Client {
+        server: &flacon,
+        cookie: None,
+    };
+    for (i, step) in steps.iter().enumerate() {
+        let (ra, rb) = match step {
+            Step::Get(path) => (a.get(path), b.get(path)),
+            Step::Post(path, form) => (a.post(path, form), b.post(path, form)),
+            Step::Tamper => {
+                for c in [&mut a, &mut b] {
+                    let cookie = c.cookie.take().unwrap();
+                    c.cookie = Some(format!("x{}", &cookie[1..]));
+                }
+                continue;
+            }
+        };
+        if matches!(step, Step::Get("/nope")) {
+            assert_eq!((ra.status, rb.status), (404, 404));
+            continue;
+        }
+        assert_eq!(comparable(&ra), comparable(&rb), "step {i}");
+    }
+}
+
+#[test]
+fn an_equal_assignment_is_the_one_documented_difference() {
+    let flask = flask_app(KEY);
+    let flacon = flacon_serve(&["--secret-key", KEY]);
+    let mut a = Client {
+        server: &flask,
+        cookie: None,
+    };
+    let mut b = Client {
+        server: &flacon,
+        cookie: None,
+    };
+    a.post("/set_email", "email_address=same%40example.com");
+    b.post("/set_email", "email_address=same%40example.com");
+    let (ra, rb) = (
+        a.post("/set_email", "email_address=same%40example.com"),
+        b.post("/set_email", "email_address=same%40example.com"),
+    );
+    assert!(
+        ra.session_cookie().is_some(),
+        "Flask re-sends an unchanged session"
+    );
+    assert!(
+        rb.session_cookie().is_none(),
+        "flacon does not: nothing changed"
+    );
+    assert_eq!((ra.status, ra.body.clone()), (rb.status, rb.body.clone()));
+}
+
+#[test]
+fn each_honours_the_others_cookie() {
+    let flask = flask_app(KEY);
+    let flacon = flacon_serve(&["--secret-key", KEY]);
+    let minted_by_flask = flask
+        .post_form(
+            "/set_email",
+            None,
+            "email_address=from%2Bflask%40example.com",
+        )
+        .session_cookie()
+        .unwrap();
+    let minted_by_flacon = flacon
+        .post_form(
+            "/set_email",
+            None,
+            "email_address=from%2Bflacon%40example.com",
+        )
+        .session_cookie()
+        .unwrap();
+    assert!(flacon
+        .get("/get_email", Some(&minted_by_flask))
+        .body
+        .contains("<h1>Welcome from+flask@example.com!</h1>"));
+    assert!(flask
+        .get("/get_email", Some(&minted_by_flacon))
+        .body
+        .contains("<h1>Welcome from+flacon@example.com!</h1>"));
+    // A cart started on one side and extended on the other.
+    let cart = flask
+        .get("/cart/add/bike", Some(&minted_by_flask))
+        .session_cookie()
+        .unwrap();
+    let reply = flacon.get("/cart/add/helmet", Some(&cart));
+    assert_eq!(reply.body, "{\"cart\":[\"bike\",\"helmet\"]}\n");
+    let back = flask.get("/cart", Some(&reply.session_cookie().unwrap()));
+    assert_eq!(back.body, "{\"cart\":[\"bike\",\"helmet\"]}\n");
+}
+
+#[test]
+fn weak_keys_are_refused_unless_allowed() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flacon"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--secret-key",
+            "BAD_SECRET_KEY",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: weak-key: "));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flacon"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("FLACON_SECRET_KEY", "dev")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the environment variable is checked too"
+    );
+    let flacon = flacon_serve(&["--secret-key", "BAD_SECRET_KEY", "--allow-weak-key"]);
+    assert_eq!(flacon.get("/get_email", None).status, 200);
+}

@@ -1,0 +1,192 @@
+//! Test support: start `flacon serve` and the reference Flask app on free ports, and a
+//! minimal HTTP/1.1 client that shows exactly what went over the wire.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[path = "../../../flacon/tests/common/python.rs"]
+pub mod python;
+
+/// A server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        request(self.port, "GET", path, cookie, None)
+    }
+
+    pub fn post_form(&self, path: &str, cookie: Option<&str>, form: &str) -> Reply {
+        request(self.port, "POST", path, cookie, Some(form))
+    }
+
+    /// Log lines printed so far.
+    pub fn drain_log(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+}
+
+/// Reads lines from a child's pipe until one contains `marker`; returns the text after it.
+fn wait_for_line(
+    reader: impl std::io::Read + Send + 'static,
+    marker: &'static str,
+) -> (String, mpsc::Receiver<String>) {
+    let (found_tx, found_rx) = mpsc::channel();
+    let (log_tx, log_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if let Some(i) = line.find(marker) {
+                let _ = found_tx.send(line[i + marker.len()..].to_owned());
+            }
+            let _ = log_tx.send(line);
+        }
+    });
+    let found = found_rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("server never printed {marker:?}"));
+    (found, log_rx)
+}
+
+/// `flacon serve` on a free port with `args`.
+pub fn flacon_serve(args: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flacon"))
+        .arg("serve")
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("FLACON_SECRET_KEY")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flacon serve starts");
+    let (rest, log) = wait_for_line(
+        child.stderr.take().unwrap(),
+        "listening on http://127.0.0.1:",
+    );
+    let port = rest.split('/').next().unwrap().parse().unwrap();
+    Server { child, port, log }
+}
+
+/// The reference Flask app (`tests/python/article_app.py`) with `key`.
+pub fn flask_app(key: &str) -> Server {
+    let mut child = Command::new(python::python())
+        .arg(python::script("article_app.py"))
+        .arg(key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flask app starts");
+    let (rest, log) = wait_for_line(child.stdout.take().unwrap(), "listening on ");
+    Server {
+        child,
+        port: rest.trim().parse().unwrap(),
+        log,
+    }
+}
+
+/// One HTTP response.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The session cookie value this response sets (`Some("")` for a deletion).
+    pub fn session_cookie(&self) -> Option<String> {
+        self.all("set-cookie").iter().find_map(|c| {
+            c.strip_prefix("session=")
+                .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+        })
+    }
+}
+
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    if let Some(cookie) = cookie {
+        head.push_str(&format!("Cookie: session={cookie}\r\n"));
+    }
+    let body = form.unwrap_or_default();
+    if form.is_some() {
+        head.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("header end");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap();
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}

@@ -1,0 +1,64 @@
+"""The article's Flask app ("Sessions in Flask"), plus the cart / permanent / clear routes of
+its additional notes, written as a Flask developer would. flacon's side-by-side tests run it
+next to `flacon serve` with the same key and compare every response.
+
+Usage: article_app.py SECRET_KEY   (prints "listening on PORT", serves on 127.0.0.1)
+"""
+
+import sys
+
+from flask import Flask, redirect, render_template_string, request, session, url_for
+from werkzeug.serving import make_server
+
+app = Flask(__name__)
+app.secret_key = sys.argv[1]
+
+
+@app.route("/set_email", methods=["GET", "POST"])
+def set_email():
+    if request.method == "POST":
+        session["email"] = request.form["email_address"]
+        return redirect(url_for("get_email"))
+
+    return "\n <form method=\"post\">\n <label for=\"email\">Enter your email address:</label>\n <input type=\"email\" id=\"email\" name=\"email_address\" required />\n <button type=\"submit\">Submit</button>\n </form>\n "
+
+
+@app.route("/get_email")
+def get_email():
+    return render_template_string("\n {% if session['email'] %}\n <h1>Welcome {{ session['email'] }}!</h1>\n {% else %}\n <h1>Welcome! Please enter your email <a href=\"{{ url_for('set_email') }}\">here.</a></h1>\n {% endif %}\n ")
+
+
+@app.route("/delete_email")
+def delete_email():
+    session.pop("email", default=None)
+    return "<h1>Session deleted!</h1>"
+
+
+@app.route("/cart/add/<item>")
+def cart_add(item):
+    session.setdefault("cart", []).append(item)
+    session.modified = True  # Flask does not see the in-place append by itself
+    return {"cart": session["cart"]}
+
+
+@app.route("/cart")
+def cart():
+    return {"cart": session.get("cart", [])}
+
+
+@app.route("/permanent")
+def permanent():
+    session.permanent = True
+    return "permanent"
+
+
+@app.route("/clear")
+def clear():
+    session.clear()
+    return "cleared"
+
+
+if __name__ == "__main__":
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    print(f"listening on {server.port}", flush=True)
+    server.serve_forever()
