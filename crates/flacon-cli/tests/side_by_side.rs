@@ -160,7 +160,7 @@ fn an_equal_assignment_is_the_one_documented_difference() {
         rb.session_cookie().is_none(),
         "flacon does not: nothing changed"
     );
-    assert_eq!((ra.status, ra.body.clone()), (rb.status, rb.body.clone()));
+    assert_eq!((ra.status, &ra.body), (rb.status, &rb.body));
 }
 
 #[test]

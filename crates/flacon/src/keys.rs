@@ -36,7 +36,7 @@ impl SecretKey {
     /// A key from hexadecimal text of its bytes.
     pub fn from_hex(hex: &str) -> Result<Self, KeyError> {
         let hex = hex.trim();
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(KeyError::BadHex);
         }
         let bytes = hex

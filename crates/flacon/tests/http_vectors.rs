@@ -38,7 +38,7 @@ fn config_of(case: &Map) -> SessionConfig {
             ("SESSION_COOKIE_HTTPONLY", Value::Bool(b)) => config.cookie_http_only = *b,
             ("SESSION_COOKIE_PARTITIONED", Value::Bool(b)) => config.cookie_partitioned = *b,
             ("SESSION_COOKIE_SAMESITE", Value::Str(s)) => {
-                config.cookie_same_site = SameSite::parse(s)
+                config.cookie_same_site = SameSite::parse(s);
             }
             ("SESSION_REFRESH_EACH_REQUEST", Value::Bool(b)) => config.refresh_each_request = *b,
             ("PERMANENT_SESSION_LIFETIME", Value::Int(secs)) => {

@@ -47,7 +47,7 @@ proptest! {
         let codec = codec();
         let cookie = codec.encode(&session, 1_700_000_000);
         let i = position.index(cookie.len());
-        let mut bytes = cookie.clone().into_bytes();
+        let mut bytes = cookie.into_bytes();
         let mut c = ALPHABET[replacement.index(ALPHABET.len())];
         if c == bytes[i] {
             c = if c == b'A' { b'B' } else { b'A' };

@@ -112,7 +112,7 @@ pub fn write_float(out: &mut String, f: f64) {
         out.push('-');
     }
     // Python's float_repr_style 'short' uses exponent form when point < -3 or point > 16.
-    if point > 16 || point < -3 {
+    if !(-3..=16).contains(&point) {
         let (first, rest) = digits.split_at(1);
         out.push_str(first);
         if !rest.is_empty() {

@@ -27,6 +27,7 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// Everything the middleware shares across requests.
 #[derive(Clone)]
 struct Engine {
+    keys: KeyRing,
     codec: CookieCodec,
     config: SessionConfig,
     clock: Clock,
@@ -74,6 +75,7 @@ impl SessionLayer {
         SessionLayer {
             engine: Arc::new(Engine {
                 codec: CookieCodec::flask(&keys),
+                keys,
                 config: SessionConfig::default(),
                 clock: Arc::new(system_clock),
                 on_oversize: ErrorResponder::default(),
@@ -90,6 +92,11 @@ impl SessionLayer {
     pub fn with_config(mut self, config: SessionConfig) -> Self {
         self.engine_mut().config = config;
         self
+    }
+
+    /// The keys sessions are signed and verified with.
+    pub fn keys(&self) -> &KeyRing {
+        &self.engine.keys
     }
 
     /// The settings in force.
@@ -323,7 +330,7 @@ fn largest_keys(data: Option<&Map>) -> Vec<(String, usize)> {
         .flatten()
         .map(|(k, v)| (k.clone(), k.len() + to_tagged_json(v).len()))
         .collect();
-    sizes.sort_by(|a, b| b.1.cmp(&a.1));
+    sizes.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     sizes.truncate(3);
     sizes
 }
@@ -334,7 +341,9 @@ fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
             headers.append(SET_COOKIE, value);
         }
         Err(_) => {
-            tracing::error!("session cookie attributes are not a valid header; check SessionConfig")
+            tracing::error!(
+                "session cookie attributes are not a valid header; check SessionConfig"
+            );
         }
     }
 }

@@ -44,7 +44,9 @@ impl std::fmt::Display for OversizedCookie {
 /// # let _ = responder;
 /// ```
 #[derive(Clone)]
-pub struct ErrorResponder(Arc<dyn Fn(&OversizedCookie) -> Response<String> + Send + Sync>);
+pub struct ErrorResponder(Arc<RespondFn>);
+
+type RespondFn = dyn Fn(&OversizedCookie) -> Response<String> + Send + Sync;
 
 impl ErrorResponder {
     /// A responder from a function.

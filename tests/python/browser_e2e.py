@@ -1,0 +1,71 @@
+"""Drives headless Chromium (Debian's chromium + chromedriver) through the article's five
+steps against BASE_URL, then checks that two isolated browsers keep separate sessions.
+
+Usage: browser_e2e.py BASE_URL SCREENSHOT_PATH
+Prints one JSON object of what the browsers saw; the Rust test asserts on it.
+"""
+
+import json
+import sys
+import tempfile
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+BASE, SHOT = sys.argv[1], sys.argv[2]
+
+
+def browser(profile_dir):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 "--window-size=900,500", f"--user-data-dir={profile_dir}"]:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def heading(driver):
+    return driver.find_element(By.TAG_NAME, "h1").text
+
+
+seen = {}
+with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
+    a = browser(one)
+    b = browser(two)
+    try:
+        # 1. open /get_email: the prompt
+        a.get(BASE + "/get_email")
+        seen["a_first"] = heading(a)
+        # 2. follow the link to the form
+        a.find_element(By.LINK_TEXT, "here.").click()
+        seen["a_form_url"] = a.current_url
+        # 3. submit an email through the form
+        a.find_element(By.ID, "email").send_keys("ada@example.com")
+        a.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        # 4. the welcome page
+        seen["a_after_submit_url"] = a.current_url
+        seen["a_welcome"] = heading(a)
+        a.save_screenshot(SHOT)
+        seen["a_cookie_http_only"] = all(c.get("httpOnly") for c in a.get_cookies())
+        seen["a_cookie_names"] = sorted(c["name"] for c in a.get_cookies())
+        # a second, isolated browser sets a different email
+        b.get(BASE + "/set_email")
+        b.find_element(By.ID, "email").send_keys("grace@example.com")
+        b.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        seen["b_welcome"] = heading(b)
+        a.get(BASE + "/get_email")
+        seen["a_again"] = heading(a)
+        # 5. /delete_email, then the prompt again
+        a.get(BASE + "/delete_email")
+        seen["a_deleted"] = heading(a)
+        a.get(BASE + "/get_email")
+        seen["a_after_delete"] = heading(a)
+        b.get(BASE + "/get_email")
+        seen["b_after_a_deleted"] = heading(b)
+    finally:
+        a.quit()
+        b.quit()
+print(json.dumps(seen))
