@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Args;
 use flacon::config::SessionConfig;
 use flacon::{KeyRing, SecretKey, SessionLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::CliError;
 
@@ -75,7 +76,12 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let app = crate::demo::router()
         .map_err(|e| CliError::new("template", e))?
         .layer(SessionLayer::new(ring).with_config(config))
-        .layer(TraceLayer::new_for_http());
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -45,6 +45,30 @@ impl Server {
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()
     }
+
+    /// Log lines up to and including the first that contains `needle` (the server writes
+    /// its log from another thread, so a line may arrive after the response). Panics with
+    /// what was seen if no such line comes within 10 seconds.
+    pub fn wait_log(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.log.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    seen.push(line);
+                    if found {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no log line containing {needle:?}; saw:\n{}",
+            seen.join("\n")
+        );
+    }
 }
 
 /// Reads lines from a child's pipe until one contains `marker`; returns the text after it.

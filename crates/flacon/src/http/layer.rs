@@ -237,7 +237,7 @@ impl Engine {
                     tracing::warn!(
                         kind = "bad-payload",
                         found = other.type_name(),
-                        "session cookie is not a dict; using an empty session"
+                        "rejected session cookie: payload is not a dict; using an empty session"
                     );
                     Loaded::default()
                 }
