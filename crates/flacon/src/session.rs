@@ -1,5 +1,7 @@
 //! [`Session`]: the per-request handle to the session, Flask's `session` with types.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::de::DeserializeOwned;
@@ -18,30 +20,66 @@ pub(crate) struct Loaded {
     pub(crate) data: Map,
     /// Which key signed the cookie, when there was a valid one.
     pub(crate) signed_with: Option<KeyMatch>,
+    /// For a server-side session found in its store: when the record expires.
+    pub(crate) stored_until: Option<u64>,
 }
 
 pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
+pub(crate) type AsyncLoader =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Loaded, ()>> + Send>> + Send>;
+
+/// How the session's data will be obtained on first use.
+pub(crate) enum Pending {
+    /// Decoding a cookie: done on the spot.
+    Sync(Loader),
+    /// Fetching from a store: done by [`Session::load`] (the extractor calls it).
+    Async(AsyncLoader),
+}
 
 #[derive(Default)]
 struct State {
-    pending: Option<Loader>,
+    pending: Option<Pending>,
+    loading: bool,
+    failed: bool,
     data: Map,
     signed_with: Option<KeyMatch>,
+    stored_until: Option<u64>,
     accessed: bool,
     modified: bool,
+    cycle_id: bool,
     rewrite_on_equal_assignment: bool,
 }
 
 impl State {
+    fn accept(&mut self, loaded: Loaded) {
+        self.data = loaded.data;
+        self.signed_with = loaded.signed_with;
+        self.stored_until = loaded.stored_until;
+    }
+
     fn load(&mut self) -> &mut Map {
-        if let Some(loader) = self.pending.take() {
-            let loaded = loader();
-            self.data = loaded.data;
-            self.signed_with = loaded.signed_with;
+        match self.pending.take() {
+            Some(Pending::Sync(loader)) => {
+                let loaded = loader();
+                self.accept(loaded);
+            }
+            Some(Pending::Async(_)) => {
+                // Serving an empty stand-in could later overwrite the real session.
+                tracing::error!("a server-side session was used before it was loaded; the request fails instead");
+                self.failed = true;
+            }
+            None if self.loading => self.failed = true,
+            None => {}
         }
         &mut self.data
     }
 }
+
+/// The session's store could not be reached; the layer answers with its store-error
+/// response (503 by default).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the session store is unavailable")]
+pub struct SessionUnavailable;
 
 /// The session of one request: a dict of [`Value`]s with Flask's `permanent`, `modified` and
 /// `accessed` flags.
@@ -84,12 +122,59 @@ impl Session {
         Self::with_state(State::default())
     }
 
-    pub(crate) fn lazy(loader: Option<Loader>, rewrite_on_equal_assignment: bool) -> Self {
+    pub(crate) fn lazy(
+        pending: Option<Pending>,
+        initial: Map,
+        rewrite_on_equal_assignment: bool,
+    ) -> Self {
         Self::with_state(State {
-            pending: loader,
+            pending,
+            data: initial,
             rewrite_on_equal_assignment,
             ..State::default()
         })
+    }
+
+    /// Loads a server-side session from its store; a no-op for cookie sessions and for a
+    /// session already loaded. The axum extractor calls this, so handlers need not.
+    pub async fn load(&self) -> Result<(), SessionUnavailable> {
+        let loader = {
+            let mut state = self.lock();
+            match state.pending.take() {
+                Some(Pending::Async(loader)) => {
+                    state.loading = true;
+                    loader
+                }
+                other => {
+                    state.pending = other;
+                    return if state.failed {
+                        Err(SessionUnavailable)
+                    } else {
+                        Ok(())
+                    };
+                }
+            }
+        };
+        let result = loader().await;
+        let mut state = self.lock();
+        state.loading = false;
+        match result {
+            Ok(loaded) => {
+                state.accept(loaded);
+                Ok(())
+            }
+            Err(()) => {
+                state.failed = true;
+                Err(SessionUnavailable)
+            }
+        }
+    }
+
+    /// Gives a server-side session a new id at the end of the request, keeping its data and
+    /// killing the old id: call it at login, against session fixation. (A cookie session
+    /// has no id; this is a no-op there.)
+    pub fn cycle_id(&self) {
+        self.lock().cycle_id = true;
     }
 
     fn with_state(state: State) -> Self {
@@ -276,7 +361,10 @@ impl Session {
             data,
             accessed: state.accessed,
             modified: state.modified,
+            failed: state.failed,
+            cycle_id: state.cycle_id,
             signed_with: state.signed_with,
+            stored_until: state.stored_until,
         }
     }
 }
@@ -291,7 +379,11 @@ pub(crate) enum Outcome {
         data: Map,
         accessed: bool,
         modified: bool,
+        /// The store failed (or the session was used before loading): write nothing.
+        failed: bool,
+        cycle_id: bool,
         signed_with: Option<KeyMatch>,
+        stored_until: Option<u64>,
     },
 }
 
@@ -301,10 +393,12 @@ mod tests {
 
     fn loaded(data: Map) -> Session {
         Session::lazy(
-            Some(Box::new(move || Loaded {
+            Some(Pending::Sync(Box::new(move || Loaded {
                 data,
                 signed_with: Some(KeyMatch::Current),
-            })),
+                stored_until: None,
+            }))),
+            Map::new(),
             false,
         )
     }
@@ -333,10 +427,11 @@ mod tests {
         assert!(session.remove("missing").is_none());
         assert!(!session.is_modified());
         let flask_like = Session::lazy(
-            Some(Box::new(move || Loaded {
+            Some(Pending::Sync(Box::new(move || Loaded {
                 data,
-                signed_with: None,
-            })),
+                ..Loaded::default()
+            }))),
+            Map::new(),
             true,
         );
         flask_like.insert("a", &1).unwrap();

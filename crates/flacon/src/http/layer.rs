@@ -6,23 +6,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::header::{SET_COOKIE, VARY};
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::response::{ErrorResponder, OversizedCookie};
+use super::common::{add_vary_cookie, append_set_cookie, system_clock, Clock};
+use super::response::{ErrorResponder, OversizedCookie, SessionFailure};
 use crate::codec::{to_tagged_json, CookieCodec};
 use crate::config::{OversizePolicy, SessionConfig};
 use crate::cookie::{deletion_cookie, find_cookie, set_cookie, Expiry};
 use crate::keys::{KeyMatch, KeyRing};
-use crate::session::{Loaded, Outcome, Session, PERMANENT_KEY};
+use crate::session::{Loaded, Outcome, Pending, Session, PERMANENT_KEY};
 use crate::value::{Map, Value};
-
-type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Everything the middleware shares across requests.
 #[derive(Clone)]
@@ -31,7 +28,7 @@ struct Engine {
     codec: CookieCodec,
     config: SessionConfig,
     clock: Clock,
-    on_oversize: ErrorResponder,
+    on_error: ErrorResponder,
 }
 
 /// Adds a Flask-compatible cookie session to every request.
@@ -63,12 +60,6 @@ impl std::fmt::Debug for SessionLayer {
     }
 }
 
-fn system_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl SessionLayer {
     /// Signed-cookie sessions with `keys` and Flask's default settings.
     pub fn new(keys: KeyRing) -> Self {
@@ -78,7 +69,7 @@ impl SessionLayer {
                 keys,
                 config: SessionConfig::default(),
                 clock: Arc::new(system_clock),
-                on_oversize: ErrorResponder::default(),
+                on_error: ErrorResponder::default(),
             }),
         }
     }
@@ -111,11 +102,11 @@ impl SessionLayer {
         self
     }
 
-    /// Replaces the response sent when the session cookie would be too large (with
-    /// [`OversizePolicy::Error`]).
+    /// Replaces the response sent when the session cannot be saved (a cookie too large,
+    /// with [`OversizePolicy::Error`]).
     #[must_use]
-    pub fn on_oversize(mut self, responder: ErrorResponder) -> Self {
-        self.engine_mut().on_oversize = responder;
+    pub fn on_error(mut self, responder: ErrorResponder) -> Self {
+        self.engine_mut().on_error = responder;
         self
     }
 }
@@ -167,9 +158,13 @@ where
         let had_cookie = raw.is_some();
         let loader = raw.map(|raw| {
             let engine = engine.clone();
-            Box::new(move || engine.load(&raw)) as crate::session::Loader
+            Pending::Sync(Box::new(move || engine.load(&raw)))
         });
-        let session = Session::lazy(loader, engine.config.rewrite_on_equal_assignment);
+        let session = Session::lazy(
+            loader,
+            Map::new(),
+            engine.config.rewrite_on_equal_assignment,
+        );
         request.extensions_mut().insert(session.clone());
         ResponseFuture {
             inner: self.inner.call(request),
@@ -205,11 +200,8 @@ where
                 .engine
                 .save(&session, had_cookie, response.headers_mut())
             {
-                response = this
-                    .engine
-                    .on_oversize
-                    .respond(&oversized)
-                    .map(ResBody::from);
+                let failure = SessionFailure::CookieTooLarge(oversized);
+                response = this.engine.on_error.respond(&failure).map(ResBody::from);
             }
         }
         Poll::Ready(Ok(response))
@@ -229,6 +221,7 @@ impl Engine {
                 Value::Dict(data) => Loaded {
                     data,
                     signed_with: Some(decoded.key),
+                    stored_until: None,
                 },
                 Value::Null => Loaded::default(),
                 other => {
@@ -268,6 +261,7 @@ impl Engine {
                     accessed,
                     modified,
                     signed_with,
+                    ..
                 } => (data, accessed, modified, signed_with),
             };
         if accessed {
@@ -333,30 +327,4 @@ fn largest_keys(data: Option<&Map>) -> Vec<(String, usize)> {
     sizes.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     sizes.truncate(3);
     sizes
-}
-
-fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
-    match HeaderValue::from_str(cookie) {
-        Ok(value) => {
-            headers.append(SET_COOKIE, value);
-        }
-        Err(_) => {
-            tracing::error!(
-                "session cookie attributes are not a valid header; check SessionConfig"
-            );
-        }
-    }
-}
-
-/// Adds `Cookie` to `Vary` unless it is already listed (Werkzeug's `vary.add`).
-fn add_vary_cookie(headers: &mut HeaderMap) {
-    let listed = headers
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*");
-    if !listed {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-    }
 }

@@ -1,8 +1,10 @@
 //! Sessions over HTTP: a tower [`SessionLayer`] for any tower/hyper stack, the axum
 //! extractor, and the minijinja glue.
 
+mod common;
 mod layer;
 mod response;
+mod store_layer;
 
 #[cfg(feature = "axum")]
 mod extract;
@@ -10,6 +12,7 @@ mod extract;
 pub mod template;
 
 #[cfg(feature = "axum")]
-pub use extract::SessionMissing;
+pub use extract::SessionRejection;
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
-pub use response::{ErrorResponder, OversizedCookie};
+pub use response::{ErrorResponder, OversizedCookie, SessionFailure};
+pub use store_layer::{ServerSideConfig, StoreLayer, StoreResponseFuture, StoreService};

@@ -29,44 +29,71 @@ impl std::fmt::Display for OversizedCookie {
     }
 }
 
-/// Builds the response sent when the session cannot be written. The default answers
-/// `500 Internal Server Error` with a short plain-text body that reveals nothing internal.
+/// Why the session layer replaced the handler's response.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionFailure {
+    /// The session cookie would exceed the browser limit.
+    CookieTooLarge(OversizedCookie),
+    /// The session store could not be reached to load or save the session.
+    StoreUnavailable,
+}
+
+/// Builds the response sent when the session cannot be loaded or saved. The defaults are
+/// short plain-text bodies that reveal nothing internal: `500 Internal Server Error` for a
+/// cookie too large, `503 Service Unavailable` (with `Retry-After: 5`) for a store outage.
 ///
 /// ```
-/// use flacon::http::ErrorResponder;
+/// use flacon::http::{ErrorResponder, SessionFailure};
 /// use http::{Response, StatusCode};
-/// let responder = ErrorResponder::new(|_oversized| {
-///     Response::builder()
-///         .status(StatusCode::PAYLOAD_TOO_LARGE)
-///         .body("your cart is too big".to_owned())
-///         .unwrap()
+/// let responder = ErrorResponder::new(|failure| match failure {
+///     SessionFailure::StoreUnavailable => Response::builder()
+///         .status(StatusCode::SERVICE_UNAVAILABLE)
+///         .body("<h1>Back in a moment</h1>".to_owned())
+///         .unwrap(),
+///     _ => ErrorResponder::default_response(failure),
 /// });
 /// # let _ = responder;
 /// ```
 #[derive(Clone)]
 pub struct ErrorResponder(Arc<RespondFn>);
 
-type RespondFn = dyn Fn(&OversizedCookie) -> Response<String> + Send + Sync;
+type RespondFn = dyn Fn(&SessionFailure) -> Response<String> + Send + Sync;
 
 impl ErrorResponder {
     /// A responder from a function.
-    pub fn new(f: impl Fn(&OversizedCookie) -> Response<String> + Send + Sync + 'static) -> Self {
+    pub fn new(f: impl Fn(&SessionFailure) -> Response<String> + Send + Sync + 'static) -> Self {
         ErrorResponder(Arc::new(f))
     }
 
-    pub(crate) fn respond(&self, oversized: &OversizedCookie) -> Response<String> {
-        (self.0)(oversized)
+    /// flacon's default response for `failure`.
+    pub fn default_response(failure: &SessionFailure) -> Response<String> {
+        match failure {
+            SessionFailure::CookieTooLarge(_) => plain_text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The session is too large to store.\n",
+            ),
+            SessionFailure::StoreUnavailable => {
+                let mut response = plain_text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Session storage is temporarily unavailable. Please retry.\n",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+            }
+        }
+    }
+
+    pub(crate) fn respond(&self, failure: &SessionFailure) -> Response<String> {
+        (self.0)(failure)
     }
 }
 
 impl Default for ErrorResponder {
     fn default() -> Self {
-        ErrorResponder::new(|_| {
-            plain_text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The session is too large to store.\n",
-            )
-        })
+        ErrorResponder::new(Self::default_response)
     }
 }
 

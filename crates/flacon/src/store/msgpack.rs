@@ -143,7 +143,11 @@ fn write(out: &mut Vec<u8>, value: &Value) {
 
 /// Decodes one value that must span all of `bytes`.
 pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Value, MsgpackError> {
-    let mut reader = Reader { bytes, pos: 0, max_depth };
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        max_depth,
+    };
     let value = reader.value(0)?;
     if reader.pos != bytes.len() {
         return Err(MsgpackError::Trailing);
@@ -160,13 +164,19 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], MsgpackError> {
         let end = self.pos.checked_add(n).ok_or(MsgpackError::Truncated)?;
-        let slice = self.bytes.get(self.pos..end).ok_or(MsgpackError::Truncated)?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(MsgpackError::Truncated)?;
         self.pos = end;
         Ok(slice)
     }
 
     fn uint(&mut self, n: usize) -> Result<u64, MsgpackError> {
-        Ok(self.take(n)?.iter().fold(0, |acc, b| (acc << 8) | u64::from(*b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0, |acc, b| (acc << 8) | u64::from(*b)))
     }
 
     fn len(&mut self, n: usize) -> Result<usize, MsgpackError> {
@@ -175,12 +185,15 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self, len: usize) -> Result<String, MsgpackError> {
         let raw = self.take(len)?;
-        std::str::from_utf8(raw).map(str::to_owned).map_err(|_| MsgpackError::BadString)
+        std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|_| MsgpackError::BadString)
     }
 
     fn items(&mut self, len: usize, depth: usize) -> Result<Value, MsgpackError> {
         // Each item takes at least one byte: a bogus length cannot make us allocate much.
-        let mut items = Vec::with_capacity(len.min(self.bytes.len() - self.pos.min(self.bytes.len())));
+        let mut items =
+            Vec::with_capacity(len.min(self.bytes.len() - self.pos.min(self.bytes.len())));
         for _ in 0..len {
             items.push(self.value(depth)?);
         }
@@ -224,7 +237,10 @@ impl<'a> Reader<'a> {
             0xcf => {
                 let u = self.uint(8)?;
                 i64::try_from(u).map_or_else(
-                    |_| crate::value::BigInt::parse(&u.to_string()).map_or(Value::Null, Value::BigInt),
+                    |_| {
+                        crate::value::BigInt::parse(&u.to_string())
+                            .map_or(Value::Null, Value::BigInt)
+                    },
                     Value::Int,
                 )
             }
@@ -303,7 +319,10 @@ mod tests {
         // A pickle starts with 0x80, an empty map to MessagePack, then trailing bytes.
         assert_eq!(decode(b"\x80\x04\x95", 4), Err(MsgpackError::Trailing));
         assert_eq!(decode(&[0x92, 0x01], 4), Err(MsgpackError::Truncated));
-        assert_eq!(decode(&[0xdd, 0xff, 0xff, 0xff, 0xff], 4), Err(MsgpackError::Truncated));
+        assert_eq!(
+            decode(&[0xdd, 0xff, 0xff, 0xff, 0xff], 4),
+            Err(MsgpackError::Truncated)
+        );
         assert_eq!(decode(&[0x91; 10], 4), Err(MsgpackError::TooDeep));
     }
 }

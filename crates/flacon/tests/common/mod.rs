@@ -10,6 +10,7 @@
 )]
 
 pub mod python;
+pub mod redis_server;
 pub mod strategy;
 
 use flacon::codec::python_json;

@@ -1,0 +1,171 @@
+//! The behaviour every [`SessionStore`] must have, as one async check a store's own tests
+//! run. flacon runs it against the memory, SQLite and Redis stores; a third-party store
+//! proves itself the same way:
+//!
+//! ```
+//! # async fn demo() {
+//! let store = flacon::store::MemoryStore::new(1000);
+//! flacon::store::conformance::check(&store).await;
+//! # }
+//! ```
+
+use super::{Record, SessionId, SessionStore};
+use crate::value::{Map, Value};
+
+fn record(n: i64, expires_at: u64) -> Record {
+    let mut data = Map::new();
+    data.insert("_permanent".to_owned(), Value::Bool(true));
+    data.insert("n".to_owned(), Value::Int(n));
+    data.insert("email".to_owned(), Value::from("someone@example.com"));
+    Record { data, expires_at }
+}
+
+fn id() -> SessionId {
+    match SessionId::generate() {
+        Ok(id) => id,
+        Err(e) => panic!("random ids: {e}"),
+    }
+}
+
+/// Runs every rule against `store`, panicking with the broken rule's name. Uses times around
+/// the present so stores that expire records by wall clock (Redis) agree, and sleeps about
+/// two seconds to see a record expire: call it from a multi-threaded runtime.
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+pub async fn check<S: SessionStore>(store: &S) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1_700_000_000, |d| d.as_secs());
+    let later = now + 3600;
+
+    // create is atomic and unique
+    let a = id();
+    assert!(
+        store.create(&a, &record(1, later)).await.unwrap(),
+        "create: a new id is stored"
+    );
+    assert!(
+        !store.create(&a, &record(2, later)).await.unwrap(),
+        "create: an existing id is refused"
+    );
+    let loaded = store
+        .load(&a, None, now)
+        .await
+        .unwrap()
+        .expect("load: a created record is found");
+    assert_eq!(
+        loaded.data,
+        record(1, later).data,
+        "load: data round-trips in insertion order"
+    );
+
+    // save updates only what exists
+    assert!(
+        store.save(&a, &record(3, later), now).await.unwrap(),
+        "save: an existing record is updated"
+    );
+    assert_eq!(
+        store.load(&a, None, now).await.unwrap().unwrap().data,
+        record(3, later).data,
+        "save: the update is visible"
+    );
+    let ghost = id();
+    assert!(
+        !store.save(&ghost, &record(4, later), now).await.unwrap(),
+        "save: a missing record is not created"
+    );
+    assert!(
+        store.load(&ghost, None, now).await.unwrap().is_none(),
+        "save: nothing was resurrected"
+    );
+
+    // delete, then a late save does not bring the session back
+    store.delete(&a).await.unwrap();
+    assert!(
+        store.load(&a, None, now).await.unwrap().is_none(),
+        "delete: the record is gone"
+    );
+    assert!(
+        !store.save(&a, &record(5, later), now).await.unwrap(),
+        "save after delete: refused"
+    );
+    assert!(
+        store.load(&a, None, now).await.unwrap().is_none(),
+        "save after delete: still gone"
+    );
+    store.delete(&a).await.unwrap();
+
+    // touch extends expiry; expired records are invisible and purged
+    let b = id();
+    assert!(store.create(&b, &record(6, now + 100)).await.unwrap());
+    assert!(
+        store.touch(&b, later, now).await.unwrap(),
+        "touch: an existing record is extended"
+    );
+    let touched = store.load(&b, None, now).await.unwrap().unwrap();
+    assert!(
+        touched.expires_at >= later - 1,
+        "touch: the new expiry is kept"
+    );
+    assert!(
+        !store.touch(&ghost, later, now).await.unwrap(),
+        "touch: a missing record is not created"
+    );
+
+    // change_id moves the data and kills the old id
+    let c = id();
+    assert!(
+        store.change_id(&b, &c, now).await.unwrap(),
+        "change_id: moved"
+    );
+    assert!(
+        store.load(&b, None, now).await.unwrap().is_none(),
+        "change_id: the old id is dead"
+    );
+    assert_eq!(
+        store.load(&c, None, now).await.unwrap().unwrap().data,
+        record(6, later).data,
+        "change_id: data kept"
+    );
+    assert!(
+        !store.change_id(&ghost, &id(), now).await.unwrap(),
+        "change_id: a missing id moves nothing"
+    );
+
+    // scan sees what is there
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.scan(cursor, 2).await.unwrap();
+        seen.extend(page.ids);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(seen.contains(&c), "scan: a live record is listed");
+
+    // expiry: a record past its time is gone for load, save and touch; purging keeps the rest
+    let d = id();
+    assert!(store.create(&d, &record(7, now + 1)).await.unwrap());
+    // Wall-clock stores (Redis) expire on their own clock, so really wait.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let after = now + 3;
+    assert!(
+        store.load(&d, None, after).await.unwrap().is_none(),
+        "load: an expired record is not returned"
+    );
+    assert!(
+        !store.save(&d, &record(8, later), after).await.unwrap(),
+        "save: an expired record is not revived"
+    );
+    store.delete_expired(after).await.unwrap();
+    assert!(
+        store.load(&d, None, after).await.unwrap().is_none(),
+        "delete_expired: expired records go"
+    );
+    assert!(
+        store.load(&c, None, after).await.unwrap().is_some(),
+        "delete_expired: live records stay"
+    );
+    store.delete(&c).await.unwrap();
+}

@@ -1,0 +1,183 @@
+//! Server-side sessions (Flask-Session's job): a random id in the cookie, the data in a store.
+//!
+//! [`SessionStore`] is the contract every store meets, and [`conformance::check`] proves it:
+//! run it against your own store to show it behaves as flacon's do.
+//!
+//! | store | for | feature |
+//! |---|---|---|
+//! | [`MemoryStore`] | one process, tests; bounded, evicts expired and oldest entries | always |
+//! | [`SqliteStore`](sqlite::SqliteStore) | one machine, persistent, embedded | `sqlite` |
+//! | [`RedisStore`](redis::RedisStore) | many machines; Flask-Session's layout | `redis` |
+
+use std::future::Future;
+
+pub mod conformance;
+pub mod flask_session;
+mod memory;
+pub mod msgpack;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use memory::MemoryStore;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use crate::value::Map;
+
+/// A session id: 32 random bytes as 43 base64url characters, as Flask-Session makes them.
+///
+/// The id is a bearer credential, so `Debug` shows only its first characters.
+///
+/// ```
+/// use flacon::store::SessionId;
+/// let id = SessionId::generate().unwrap();
+/// assert_eq!(id.as_str().len(), 43);
+/// assert!(SessionId::parse(id.as_str()).is_some());
+/// assert!(SessionId::parse("not an id!").is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A fresh id from the operating system's random generator.
+    pub fn generate() -> Result<Self, StoreError> {
+        let mut raw = [0_u8; 32];
+        getrandom::getrandom(&mut raw)
+            .map_err(|e| StoreError::unavailable(std::io::Error::other(e.to_string())))?;
+        Ok(SessionId(URL_SAFE_NO_PAD.encode(raw)))
+    }
+
+    /// Accepts 1 to 128 base64url characters: Flask-Session's ids, or ones an older
+    /// configuration made shorter or longer.
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= 128
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid.then(|| SessionId(text.to_owned()))
+    }
+
+    /// The id text, as it appears in the cookie and the store key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionId({}…)", self.0.get(..6).unwrap_or(&self.0))
+    }
+}
+
+/// What a store keeps for one session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The session data, in insertion order.
+    pub data: Map,
+    /// When the record expires, in Unix seconds.
+    pub expires_at: u64,
+}
+
+/// A store operation failed. Never papered over: the request gets an explicit error response
+/// rather than an empty session that could overwrite the real one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached or refused the operation.
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored record could not be read.
+    #[error("session record is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Wraps any error as [`StoreError::Unavailable`].
+    pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Unavailable(Box::new(error))
+    }
+}
+
+/// A page of session ids from [`SessionStore::scan`].
+#[derive(Debug, Clone, Default)]
+pub struct ScanPage {
+    /// The ids on this page.
+    pub ids: Vec<SessionId>,
+    /// Where the next page starts; `None` when this was the last.
+    pub next: Option<String>,
+}
+
+/// Where server-side sessions live. All times are Unix seconds.
+///
+/// Every method is atomic with respect to the others on the same id; in particular
+/// [`save`](SessionStore::save) never brings back a record that
+/// [`delete`](SessionStore::delete) removed meanwhile.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new record under `id` unless that id exists. `Ok(false)` on a collision.
+    fn create(
+        &self,
+        id: &SessionId,
+        record: &Record,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The record under `id`, if it exists and has not expired. When `refresh_to` is given,
+    /// a store that can extend the expiry in the same round trip does so and reports the new
+    /// expiry; others return the stored one and the caller decides whether to
+    /// [`touch`](SessionStore::touch).
+    fn load(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Replaces the data and expiry of an existing record. `Ok(false)` if the record no
+    /// longer exists: the write is dropped, never resurrecting a deleted session.
+    fn save(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Extends the expiry of an existing record; `Ok(false)` if it does not exist.
+    fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes the record (no error if it is already gone).
+    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Moves the record from `old` to `new` (against session fixation). `Ok(false)` if `old`
+    /// does not exist or `new` is taken.
+    fn change_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes expired records, a bounded batch at a time; returns how many went.
+    fn delete_expired(&self, now: u64) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// A page of the ids in the store, for administration (`flacon store list`).
+    fn scan(
+        &self,
+        cursor: Option<String>,
+        page_size: usize,
+    ) -> impl Future<Output = Result<ScanPage, StoreError>> + Send;
+}
+
+/// Unix seconds now, for stores whose server keeps its own clock.
+pub(crate) fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,257 @@
+//! [`RedisStore`]: sessions in Redis, in Flask-Session's layout (`session:<sid>` keys holding
+//! msgpack, `EX` = the lifetime), so a Flask app using Flask-Session and a flacon service
+//! share them. Built on the `redis` crate: its `ConnectionManager` multiplexes one
+//! connection and reconnects by itself after an outage, and it speaks Redis Cluster.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue};
+use tokio::sync::Mutex;
+
+use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
+
+/// Flask-Session's default key prefix.
+pub const DEFAULT_PREFIX: &str = "session:";
+
+enum Target {
+    Single(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// Sessions in Redis (or a Redis Cluster).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), flacon::store::StoreError> {
+/// use flacon::store::redis::RedisStore;
+/// let store = RedisStore::open("redis://127.0.0.1:6379/0")?;
+/// let cluster = RedisStore::cluster(&["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?;
+/// # let _ = (store, cluster); Ok(()) }
+/// ```
+pub struct RedisStore {
+    target: Target,
+    conn: Mutex<Option<Conn>>,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::unavailable(e)
+}
+
+fn ttl(expires_at: u64, now: u64) -> u64 {
+    expires_at.saturating_sub(now).max(1)
+}
+
+impl RedisStore {
+    /// A store on the Redis at `url` (`redis://host:port/db`). Connects on first use, so
+    /// flacon starts even while Redis is down and serves sessions once it is back.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        Ok(Self::new(Target::Single(
+            redis::Client::open(url).map_err(unavailable)?,
+        )))
+    }
+
+    /// A store on a Redis Cluster reached through any of `nodes`.
+    pub fn cluster(nodes: &[&str]) -> Result<Self, StoreError> {
+        let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(Duration::from_secs(2))
+            .response_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(unavailable)?;
+        Ok(Self::new(Target::Cluster(client)))
+    }
+
+    fn new(target: Target) -> Self {
+        RedisStore {
+            target,
+            conn: Mutex::new(None),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Uses another key prefix (Flask-Session's `SESSION_KEY_PREFIX`).
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    fn key(&self, id: &SessionId) -> String {
+        format!("{}{}", self.prefix, id.as_str())
+    }
+
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let conn = match &self.target {
+            Target::Single(client) => {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(self.timeout)
+                    .set_response_timeout(self.timeout)
+                    .set_number_of_retries(1);
+                Conn::Single(
+                    ConnectionManager::new_with_config(client.clone(), config)
+                        .await
+                        .map_err(unavailable)?,
+                )
+            }
+            Target::Cluster(client) => {
+                Conn::Cluster(client.get_async_connection().await.map_err(unavailable)?)
+            }
+        };
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        match self.conn().await? {
+            Conn::Single(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
+            Conn::Cluster(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
+        }
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn create(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
+        let now = crate::store::wall_clock();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(id))
+            .arg(flask_session::encode(&record.data))
+            .arg("EX")
+            .arg(ttl(record.expires_at, now))
+            .arg("NX");
+        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
+    }
+
+    /// One round trip: `GETEX key EX ttl` when refreshing, else `GET` and `TTL` pipelined.
+    async fn load(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<Record>, StoreError> {
+        let key = self.key(id);
+        let (bytes, expires_at) = match refresh_to {
+            Some(at) => {
+                let mut cmd = redis::cmd("GETEX");
+                cmd.arg(&key).arg("EX").arg(ttl(at, now));
+                (self.query::<Option<Vec<u8>>>(&cmd).await?, at)
+            }
+            None => {
+                let mut pipe = redis::pipe();
+                pipe.get(&key).ttl(&key);
+                let (bytes, left): (Option<Vec<u8>>, i64) = match self.conn().await? {
+                    Conn::Single(mut c) => pipe.query_async(&mut c).await,
+                    Conn::Cluster(mut c) => pipe.query_async(&mut c).await,
+                }
+                .map_err(unavailable)?;
+                (bytes, now + u64::try_from(left).unwrap_or(0))
+            }
+        };
+        bytes
+            .map(|bytes| {
+                Ok(Record {
+                    data: flask_session::decode(&bytes)?,
+                    expires_at,
+                })
+            })
+            .transpose()
+    }
+
+    /// `SET key value EX ttl XX`: only an existing key is written.
+    async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(id))
+            .arg(flask_session::encode(&record.data))
+            .arg("EX")
+            .arg(ttl(record.expires_at, now))
+            .arg("XX");
+        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("EXPIRE");
+        cmd.arg(self.key(id)).arg(ttl(expires_at, now));
+        Ok(self.query::<i64>(&cmd).await? == 1)
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.key(id));
+        self.query::<i64>(&cmd).await.map(drop)
+    }
+
+    async fn change_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        match &self.target {
+            Target::Single(_) => {
+                let mut cmd = redis::cmd("RENAMENX");
+                cmd.arg(self.key(old)).arg(self.key(new));
+                match self.query::<i64>(&cmd).await {
+                    Ok(n) => Ok(n == 1),
+                    Err(StoreError::Unavailable(e)) if e.to_string().contains("no such key") => {
+                        Ok(false)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            // Keys in different slots cannot be renamed: copy, then delete the old one.
+            Target::Cluster(_) => {
+                let Some(record) = self.load(old, None, now).await? else {
+                    return Ok(false);
+                };
+                if !self.create(new, &record).await? {
+                    return Ok(false);
+                }
+                self.delete(old).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Redis expires keys itself.
+    async fn delete_expired(&self, _now: u64) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
+    async fn scan(&self, cursor: Option<String>, page_size: usize) -> Result<ScanPage, StoreError> {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor.as_deref().unwrap_or("0"))
+            .arg("MATCH")
+            .arg(format!("{}*", self.prefix))
+            .arg("COUNT")
+            .arg(page_size.max(1));
+        let (next, keys): (String, Vec<String>) = self.query(&cmd).await?;
+        Ok(ScanPage {
+            ids: keys
+                .iter()
+                .filter_map(|k| k.strip_prefix(&self.prefix))
+                .filter_map(SessionId::parse)
+                .collect(),
+            next: (next != "0").then_some(next),
+        })
+    }
+}

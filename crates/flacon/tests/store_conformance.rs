@@ -1,0 +1,55 @@
+//! The store conformance suite on every store flacon ships, each against the real thing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::redis_server::RedisServer;
+use flacon::store::conformance;
+use flacon::store::redis::RedisStore;
+use flacon::store::sqlite::SqliteStore;
+use flacon::store::{MemoryStore, Record, SessionId, SessionStore};
+use flacon::{Map, Value};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_store_conforms() {
+    conformance::check(&MemoryStore::new(1000)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_store_conforms() {
+    let dir = common::python::workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("conformance-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    conformance::check(&SqliteStore::open(&path).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_store_conforms() {
+    let redis = RedisServer::start();
+    conformance::check(&RedisStore::open(&redis.url()).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_store_stays_within_capacity() {
+    let store = MemoryStore::new(100);
+    let mut data = Map::new();
+    data.insert("n".into(), Value::Int(1));
+    for i in 0..1000_u64 {
+        let record = Record {
+            data: data.clone(),
+            expires_at: 2_000_000_000 + i,
+        };
+        assert!(store
+            .create(&SessionId::generate().unwrap(), &record)
+            .await
+            .unwrap());
+        assert!(store.len() <= 100);
+    }
+    assert_eq!(store.len(), 100);
+}
