@@ -9,13 +9,12 @@
 
 mod common;
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
+use common::actions::{apply, config_of};
 use common::*;
-use flacon::config::{OversizePolicy, SameSite, SessionConfig};
+use flacon::config::{OversizePolicy, SessionConfig};
 use flacon::{Map, Session, SessionLayer, Value};
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::Request;
@@ -25,59 +24,6 @@ struct Outcome {
     status: u16,
     set_cookie: Vec<String>,
     vary: Option<String>,
-}
-
-fn config_of(case: &Map) -> SessionConfig {
-    let mut config = SessionConfig::default();
-    for (key, value) in dict_of(case, "config") {
-        match (key.as_str(), value) {
-            ("SESSION_COOKIE_NAME", Value::Str(s)) => config.cookie_name = s.clone(),
-            ("SESSION_COOKIE_DOMAIN", Value::Str(s)) => config.cookie_domain = Some(s.clone()),
-            ("SESSION_COOKIE_PATH", Value::Str(s)) => config.cookie_path = s.clone(),
-            ("SESSION_COOKIE_SECURE", Value::Bool(b)) => config.cookie_secure = *b,
-            ("SESSION_COOKIE_HTTPONLY", Value::Bool(b)) => config.cookie_http_only = *b,
-            ("SESSION_COOKIE_PARTITIONED", Value::Bool(b)) => config.cookie_partitioned = *b,
-            ("SESSION_COOKIE_SAMESITE", Value::Str(s)) => {
-                config.cookie_same_site = SameSite::parse(s);
-            }
-            ("SESSION_REFRESH_EACH_REQUEST", Value::Bool(b)) => config.refresh_each_request = *b,
-            ("PERMANENT_SESSION_LIFETIME", Value::Int(secs)) => {
-                config.permanent_lifetime = Duration::from_secs(*secs as u64);
-            }
-            other => panic!("config not mapped: {other:?}"),
-        }
-    }
-    config
-}
-
-fn apply(session: &Session, actions: &[Value]) {
-    for action in actions {
-        let Value::List(parts) = action else {
-            panic!("action {action:?}")
-        };
-        let key = parts
-            .get(1)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        match parts[0].as_str().unwrap() {
-            "get" => drop(session.get_value(&key)),
-            "set" => session.insert_value(key, from_convention(&parts[2])),
-            "pop" => drop(session.remove(&key)),
-            "clear" => session.clear(),
-            "permanent" => session.set_permanent(parts[1] == Value::Bool(true)),
-            "mutate_nested" => {
-                let item = from_convention(&parts[2]);
-                session.update(|data| {
-                    if let Some(Value::List(list)) = data.get_mut(&key) {
-                        list.push(item);
-                    }
-                });
-            }
-            "mark_modified" => session.mark_modified(),
-            other => panic!("unknown action {other}"),
-        }
-    }
 }
 
 async fn replay(case: &Map, config: SessionConfig) -> Outcome {

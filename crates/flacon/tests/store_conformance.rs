@@ -46,7 +46,7 @@ async fn memory_store_stays_within_capacity() {
             expires_at: 2_000_000_000 + i,
         };
         assert!(store
-            .create(&SessionId::generate().unwrap(), &record)
+            .create(&SessionId::generate().unwrap(), &record, 1_900_000_000)
             .await
             .unwrap());
         assert!(store.len() <= 100);

@@ -390,7 +390,7 @@ impl<S: SessionStore> Engine<S> {
                     }
                 }
                 None => {
-                    id = Some(self.create(&record).await?);
+                    id = Some(self.create(&record, now).await?);
                     new_id = true;
                 }
             }
@@ -420,10 +420,10 @@ impl<S: SessionStore> Engine<S> {
 
     /// Stores a new session under a fresh random id, retrying on the (astronomically
     /// unlikely) collision.
-    async fn create(&self, record: &Record) -> Result<SessionId, StoreError> {
+    async fn create(&self, record: &Record, now: u64) -> Result<SessionId, StoreError> {
         for _ in 0..4 {
             let id = SessionId::generate()?;
-            if self.store.create(&id, record).await? {
+            if self.store.create(&id, record, now).await? {
                 return Ok(id);
             }
         }

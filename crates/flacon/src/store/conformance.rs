@@ -40,11 +40,11 @@ pub async fn check<S: SessionStore>(store: &S) {
     // create is atomic and unique
     let a = id();
     assert!(
-        store.create(&a, &record(1, later)).await.unwrap(),
+        store.create(&a, &record(1, later), now).await.unwrap(),
         "create: a new id is stored"
     );
     assert!(
-        !store.create(&a, &record(2, later)).await.unwrap(),
+        !store.create(&a, &record(2, later), now).await.unwrap(),
         "create: an existing id is refused"
     );
     let loaded = store
@@ -96,7 +96,7 @@ pub async fn check<S: SessionStore>(store: &S) {
 
     // touch extends expiry; expired records are invisible and purged
     let b = id();
-    assert!(store.create(&b, &record(6, now + 100)).await.unwrap());
+    assert!(store.create(&b, &record(6, now + 100), now).await.unwrap());
     assert!(
         store.touch(&b, later, now).await.unwrap(),
         "touch: an existing record is extended"
@@ -146,7 +146,7 @@ pub async fn check<S: SessionStore>(store: &S) {
 
     // expiry: a record past its time is gone for load, save and touch; purging keeps the rest
     let d = id();
-    assert!(store.create(&d, &record(7, now + 1)).await.unwrap());
+    assert!(store.create(&d, &record(7, now + 1), now).await.unwrap());
     // Wall-clock stores (Redis) expire on their own clock, so really wait.
     std::thread::sleep(std::time::Duration::from_millis(2200));
     let after = now + 3;

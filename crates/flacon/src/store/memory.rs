@@ -115,12 +115,12 @@ impl Default for MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    async fn create(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
+    async fn create(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let mut inner = self.lock();
-        if inner.records.contains_key(id) {
+        if inner.live(id, now).is_some() {
             return Ok(false);
         }
-        inner.make_room(self.capacity, record.expires_at.saturating_sub(1));
+        inner.make_room(self.capacity, now);
         inner.put(id, record.clone());
         Ok(true)
     }

@@ -122,6 +122,7 @@ pub trait SessionStore: Send + Sync + 'static {
         &self,
         id: &SessionId,
         record: &Record,
+        now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The record under `id`, if it exists and has not expired. When `refresh_to` is given,
@@ -173,11 +174,4 @@ pub trait SessionStore: Send + Sync + 'static {
         cursor: Option<String>,
         page_size: usize,
     ) -> impl Future<Output = Result<ScanPage, StoreError>> + Send;
-}
-
-/// Unix seconds now, for stores whose server keeps its own clock.
-pub(crate) fn wall_clock() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -131,8 +131,7 @@ impl RedisStore {
 }
 
 impl SessionStore for RedisStore {
-    async fn create(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
-        let now = crate::store::wall_clock();
+    async fn create(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(id))
             .arg(flask_session::encode(&record.data))
@@ -223,7 +222,7 @@ impl SessionStore for RedisStore {
                 let Some(record) = self.load(old, None, now).await? else {
                     return Ok(false);
                 };
-                if !self.create(new, &record).await? {
+                if !self.create(new, &record, now).await? {
                     return Ok(false);
                 }
                 self.delete(old).await?;

@@ -74,7 +74,7 @@ fn secs(t: u64) -> i64 {
 }
 
 impl SessionStore for SqliteStore {
-    async fn create(&self, id: &SessionId, record: &Record) -> Result<bool, StoreError> {
+    async fn create(&self, id: &SessionId, record: &Record, _now: u64) -> Result<bool, StoreError> {
         let (id, bytes, expires) = (
             id.as_str().to_owned(),
             flask_session::encode(&record.data),

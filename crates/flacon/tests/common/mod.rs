@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod actions;
 pub mod python;
 pub mod redis_server;
 pub mod strategy;
