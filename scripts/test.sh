@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. On a fresh machine it first installs what the tests
-# use: Debian's chromium and chromedriver (browser tests), zlib headers (byte-exact
-# compression), and a private Python venv with the pinned Flask stack (interop tests).
+# use: Debian's chromium and chromedriver (browser tests), redis-server (each test starts its
+# own on a free port), zlib headers (byte-exact compression), and a private Python venv with
+# the pinned Flask and Flask-Session stack (interop tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)

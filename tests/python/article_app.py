@@ -2,7 +2,9 @@
 its additional notes, written as a Flask developer would. flacon's side-by-side tests run it
 next to `flacon serve` with the same key and compare every response.
 
-Usage: article_app.py SECRET_KEY   (prints "listening on PORT", serves on 127.0.0.1)
+Usage: article_app.py SECRET_KEY [REDIS_URL]
+  (prints "listening on PORT", serves on 127.0.0.1). With REDIS_URL, sessions live in Redis
+  through Flask-Session 0.8 with its defaults, instead of Flask's signed cookie.
 """
 
 import sys
@@ -12,6 +14,13 @@ from werkzeug.serving import make_server
 
 app = Flask(__name__)
 app.secret_key = sys.argv[1]
+if len(sys.argv) > 2:
+    import redis
+    from flask_session import Session
+
+    app.config["SESSION_TYPE"] = "redis"
+    app.config["SESSION_REDIS"] = redis.from_url(sys.argv[2])
+    Session(app)
 
 
 @app.route("/set_email", methods=["GET", "POST"])

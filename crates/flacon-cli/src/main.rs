@@ -5,6 +5,8 @@ mod cookie_cmd;
 mod demo;
 mod key_cmd;
 mod serve;
+mod store_cmd;
+mod store_spec;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,9 @@ enum Command {
     /// Sign, decode and verify Flask session cookies.
     #[command(subcommand)]
     Cookie(cookie_cmd::CookieCommand),
+    /// List, show and revoke server-side sessions (SQLite or Redis).
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
     /// Generate and check secret keys.
     #[command(subcommand)]
     Key(key_cmd::KeyCommand),
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         }
         Command::Cookie(cmd) => cookie_cmd::run(cmd),
         Command::Key(cmd) => key_cmd::run(&cmd),
+        Command::Store(cmd) => store_cmd::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

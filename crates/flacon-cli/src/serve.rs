@@ -5,10 +5,16 @@ use std::time::Duration;
 
 use clap::Args;
 use flacon::config::SessionConfig;
-use flacon::{KeyRing, SecretKey, SessionLayer};
+use std::sync::Arc;
+
+use flacon::store::redis::RedisStore;
+use flacon::store::sqlite::SqliteStore;
+use flacon::store::{MemoryStore, SessionStore, StoreError};
+use flacon::{KeyRing, SecretKey, SessionLayer, StoreLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::store_spec::StoreSpec;
 use crate::CliError;
 
 #[derive(Debug, Args)]
@@ -16,9 +22,10 @@ pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:5000")]
     addr: SocketAddr,
-    /// Where sessions live: `cookie` (signed cookies, Flask's default).
+    /// Where sessions live: `cookie` (signed cookies, Flask's default), `memory`,
+    /// `sqlite:PATH`, or `redis://HOST:PORT/DB` (Flask-Session's layout).
     #[arg(long, default_value = "cookie")]
-    store: String,
+    store: StoreSpec,
     /// The signing key (default: a random one, announced on stderr).
     #[arg(long, env = "FLACON_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
@@ -59,12 +66,6 @@ fn signing_key(args: &ServeArgs) -> Result<SecretKey, CliError> {
 }
 
 pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
-    if args.store != "cookie" {
-        return Err(CliError::new(
-            "usage",
-            format!("unknown store {:?}: this build serves `cookie`", args.store),
-        ));
-    }
     let mut ring = KeyRing::new(signing_key(args)?);
     for key in &args.fallback_keys {
         ring = ring.with_fallback(SecretKey::from_text(key));
@@ -73,19 +74,37 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         permanent_lifetime: Duration::from_secs(args.permanent_lifetime),
         ..SessionConfig::default()
     };
-    let app = crate::demo::router()
-        .map_err(|e| CliError::new("template", e))?
-        .layer(SessionLayer::new(ring).with_config(config))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::new("io", e))?;
+    let router = crate::demo::router().map_err(|e| CliError::new("template", e))?;
+    let app = runtime.block_on(async {
+        let store_error = |e: StoreError| CliError::new("store", e);
+        Ok::<_, CliError>(match &args.store {
+            StoreSpec::Cookie => router.layer(SessionLayer::new(ring).with_config(config)),
+            StoreSpec::Memory => {
+                let store = Arc::new(MemoryStore::default());
+                purge_expired_periodically(store.clone());
+                router.layer(StoreLayer::new(store, ring).with_config(config))
+            }
+            StoreSpec::Sqlite(path) => {
+                let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
+                purge_expired_periodically(store.clone());
+                router.layer(StoreLayer::new(store, ring).with_config(config))
+            }
+            StoreSpec::Redis(url) => {
+                let store = RedisStore::open(url).map_err(store_error)?;
+                router.layer(StoreLayer::new(store, ring).with_config(config))
+            }
+        })
+    })?;
+    let app = app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+            .on_request(())
+            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+    );
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -99,6 +118,24 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         eprintln!("flacon: shut down cleanly");
         Ok(())
     })
+}
+
+/// Drops expired sessions every five minutes (Redis expires keys itself).
+fn purge_expired_periodically<S: SessionStore>(store: Arc<S>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            match store.delete_expired(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "purged expired sessions"),
+                Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 #[path = "../../../flacon/tests/common/python.rs"]
 pub mod python;
+#[path = "../../../flacon/tests/common/redis_server.rs"]
+pub mod redis_server;
 
 /// A server process, killed when dropped.
 pub struct Server {
@@ -115,9 +117,18 @@ pub fn flacon_serve(args: &[&str]) -> Server {
 
 /// The reference Flask app (`tests/python/article_app.py`) with `key`.
 pub fn flask_app(key: &str) -> Server {
+    flask_app_with(&[key])
+}
+
+/// The reference Flask app with Flask-Session on the Redis at `redis_url`.
+pub fn flask_session_app(key: &str, redis_url: &str) -> Server {
+    flask_app_with(&[key, redis_url])
+}
+
+fn flask_app_with(args: &[&str]) -> Server {
     let mut child = Command::new(python::python())
         .arg(python::script("article_app.py"))
-        .arg(key)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -175,3 +175,60 @@ pub trait SessionStore: Send + Sync + 'static {
         page_size: usize,
     ) -> impl Future<Output = Result<ScanPage, StoreError>> + Send;
 }
+
+/// A shared store is a store: keep one handle for the layer and one for maintenance.
+impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
+    fn create(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).create(id, record, now)
+    }
+    fn load(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
+        (**self).load(id, refresh_to, now)
+    }
+    fn save(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).save(id, record, now)
+    }
+    fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).touch(id, expires_at, now)
+    }
+    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(id)
+    }
+    fn change_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).change_id(old, new, now)
+    }
+    fn delete_expired(&self, now: u64) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        (**self).delete_expired(now)
+    }
+    fn scan(
+        &self,
+        cursor: Option<String>,
+        page_size: usize,
+    ) -> impl Future<Output = Result<ScanPage, StoreError>> + Send {
+        (**self).scan(cursor, page_size)
+    }
+}

@@ -1,0 +1,290 @@
+//! `flacon serve` with server-side stores: Flask-Session interop on one real Redis, an outage
+//! and recovery, many concurrent clients, persistence across restarts, and `flacon store`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::process::Command;
+
+use support::redis_server::RedisServer;
+use support::{flacon_serve, flask_session_app, python};
+
+const KEY: &str = "server-side-test-key-9f8e7d6c5b";
+const PROMPT: &str = "Welcome! Please enter your email";
+
+fn flacon(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flacon"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn flask_session_and_flacon_share_sessions_in_one_redis() {
+    let redis = RedisServer::start();
+    let flask = flask_session_app(KEY, &redis.url());
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
+
+    // Created by Flask-Session, read and updated by flacon.
+    let sid = flask
+        .post_form(
+            "/set_email",
+            None,
+            "email_address=from%2Bflask%40example.com",
+        )
+        .session_cookie()
+        .unwrap();
+    assert_eq!(sid.len(), 43, "Flask-Session's cookie is the bare sid");
+    assert!(rust
+        .get("/get_email", Some(&sid))
+        .body
+        .contains("Welcome from+flask@example.com!"));
+    let reply = rust.get("/cart/add/bike", Some(&sid));
+    assert_eq!(reply.body, "{\"cart\":[\"bike\"]}\n");
+    assert_eq!(
+        reply.session_cookie().as_deref(),
+        Some(sid.as_str()),
+        "same session, same id"
+    );
+    assert_eq!(
+        flask.get("/cart", Some(&sid)).body,
+        "{\"cart\":[\"bike\"]}\n"
+    );
+    let record = redis.cli(&["--no-raw", "GET", &format!("session:{sid}")]);
+    assert!(
+        record.contains("cart"),
+        "msgpack record in Flask-Session's key: {record}"
+    );
+
+    // Created by flacon, read and updated by Flask-Session.
+    let sid2 = rust
+        .post_form(
+            "/set_email",
+            None,
+            "email_address=from%2Bflacon%40example.com",
+        )
+        .session_cookie()
+        .unwrap();
+    assert_eq!(sid2.len(), 43);
+    assert!(flask
+        .get("/get_email", Some(&sid2))
+        .body
+        .contains("Welcome from+flacon@example.com!"));
+    flask.get("/cart/add/helmet", Some(&sid2));
+    assert_eq!(
+        rust.get("/cart", Some(&sid2)).body,
+        "{\"cart\":[\"helmet\"]}\n"
+    );
+    let ttl: u64 = redis
+        .cli(&["TTL", &format!("session:{sid2}")])
+        .parse()
+        .unwrap();
+    assert!(ttl > 2_678_000, "EX is the permanent lifetime: {ttl}");
+
+    // A logout on either side ends the session on both.
+    rust.get("/clear", Some(&sid2));
+    assert!(flask.get("/get_email", Some(&sid2)).body.contains(PROMPT));
+
+    // An unknown id is never adopted.
+    let reply = rust.post_form(
+        "/set_email",
+        Some("attacker-chosen-session-id-0123456789abcdef"),
+        "email_address=x%40y.z",
+    );
+    let issued = reply.session_cookie().unwrap();
+    assert_ne!(issued, "attacker-chosen-session-id-0123456789abcdef");
+    assert_eq!(
+        redis.cli(&[
+            "EXISTS",
+            "session:attacker-chosen-session-id-0123456789abcdef"
+        ]),
+        "0"
+    );
+}
+
+#[test]
+fn anonymous_traffic_stores_nothing() {
+    let redis = RedisServer::start();
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
+    for path in ["/get_email", "/set_email", "/cart", "/delete_email"] {
+        let reply = rust.get(path, None);
+        assert_eq!(reply.status, 200);
+        assert!(reply.session_cookie().is_none(), "{path}");
+    }
+    assert_eq!(redis.cli(&["DBSIZE"]), "0");
+}
+
+#[test]
+fn a_redis_outage_is_an_explicit_503_and_sessions_return_with_redis() {
+    let mut redis = RedisServer::start();
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
+    let sid = rust
+        .post_form("/set_email", None, "email_address=durable%40example.com")
+        .session_cookie()
+        .unwrap();
+    assert!(rust
+        .get("/get_email", Some(&sid))
+        .body
+        .contains("Welcome durable@example.com!"));
+
+    redis.stop();
+    for _ in 0..3 {
+        let reply = rust.get("/get_email", Some(&sid));
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("5"));
+        assert!(
+            reply.session_cookie().is_none(),
+            "no cookie change during an outage"
+        );
+        assert!(
+            !reply.body.contains("Welcome! Please"),
+            "never an empty session"
+        );
+        let reply = rust.post_form("/set_email", Some(&sid), "email_address=lost%40example.com");
+        assert_eq!(reply.status, 503);
+    }
+    rust.wait_log("cannot load the session");
+    // Anonymous pages that never touch a stored session still work.
+    assert_eq!(rust.get("/set_email", None).status, 200);
+
+    redis.restart();
+    let mut back = None;
+    for _ in 0..50 {
+        let reply = rust.get("/get_email", Some(&sid));
+        if reply.status == 200 {
+            back = Some(reply);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let reply = back.expect("flacon reconnects by itself");
+    assert!(
+        reply.body.contains("Welcome durable@example.com!"),
+        "the session is intact: {}",
+        reply.body
+    );
+}
+
+#[test]
+fn hundreds_of_concurrent_clients_keep_their_own_sessions() {
+    let redis = RedisServer::start();
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
+    let port = rust.port;
+    let clients: Vec<_> = (0..200)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let email = format!("user{i}@example.com");
+                let sid = support::request(
+                    port,
+                    "POST",
+                    "/set_email",
+                    None,
+                    Some(&format!("email_address=user{i}%40example.com")),
+                )
+                .session_cookie()
+                .unwrap();
+                for item in 0..3 {
+                    support::request(
+                        port,
+                        "GET",
+                        &format!("/cart/add/u{i}-{item}"),
+                        Some(&sid),
+                        None,
+                    );
+                }
+                let page = support::request(port, "GET", "/get_email", Some(&sid), None);
+                let cart = support::request(port, "GET", "/cart", Some(&sid), None);
+                (sid, email, page.body, cart.body, i)
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for client in clients {
+        let (sid, email, page, cart, i) = client.join().unwrap();
+        assert!(page.contains(&format!("Welcome {email}!")), "{page}");
+        assert_eq!(
+            cart,
+            format!("{{\"cart\":[\"u{i}-0\",\"u{i}-1\",\"u{i}-2\"]}}\n")
+        );
+        assert!(ids.insert(sid), "ids are unique");
+    }
+    assert_eq!(redis.cli(&["DBSIZE"]), "200");
+}
+
+#[test]
+fn sqlite_sessions_survive_a_restart_and_can_be_revoked() {
+    let dir = python::workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join(format!("serve-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let store = format!("sqlite:{}", db.display());
+    let sid = {
+        let rust = flacon_serve(&["--secret-key", KEY, "--store", &store]);
+        rust.post_form("/set_email", None, "email_address=persist%40example.com")
+            .session_cookie()
+            .unwrap()
+    };
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &store]);
+    assert!(rust
+        .get("/get_email", Some(&sid))
+        .body
+        .contains("Welcome persist@example.com!"));
+
+    let out = flacon(&["store", "list", "--store", &store]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), sid);
+    let out = flacon(&["store", "show", "--store", &store, &sid]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"_permanent":true,"email":"persist@example.com"}"#
+    );
+    let out = flacon(&["store", "revoke", "--store", &store, &sid]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        rust.get("/get_email", Some(&sid)).body.contains(PROMPT),
+        "revoked at once"
+    );
+    let out = flacon(&["store", "revoke", "--store", &store, &sid]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn store_commands_work_on_redis() {
+    let redis = RedisServer::start();
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
+    let sids: Vec<String> = (0..5)
+        .map(|i| {
+            rust.post_form("/set_email", None, &format!("email_address=r{i}%40x.com"))
+                .session_cookie()
+                .unwrap()
+        })
+        .collect();
+    let out = flacon(&["store", "list", "--store", &redis.url()]);
+    let mut listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    listed.sort();
+    let mut want = sids.clone();
+    want.sort();
+    assert_eq!(listed, want);
+    assert!(
+        flacon(&["store", "revoke", "--store", &redis.url(), &sids[0]])
+            .status
+            .success()
+    );
+    assert!(rust.get("/get_email", Some(&sids[0])).body.contains(PROMPT));
+    assert!(rust
+        .get("/get_email", Some(&sids[1]))
+        .body
+        .contains("Welcome r1@x.com!"));
+}
