@@ -53,3 +53,11 @@ async fn memory_store_stays_within_capacity() {
     }
     assert_eq!(store.len(), 100);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cluster_store_conforms() {
+    let cluster = common::redis_server::RedisCluster::start();
+    let urls = cluster.urls();
+    let nodes: Vec<&str> = urls.iter().map(String::as_str).collect();
+    conformance::check(&RedisStore::cluster(&nodes).unwrap()).await;
+}

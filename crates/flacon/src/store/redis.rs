@@ -237,20 +237,33 @@ impl SessionStore for RedisStore {
     }
 
     async fn scan(&self, cursor: Option<String>, page_size: usize) -> Result<ScanPage, StoreError> {
-        let mut cmd = redis::cmd("SCAN");
-        cmd.arg(cursor.as_deref().unwrap_or("0"))
-            .arg("MATCH")
-            .arg(format!("{}*", self.prefix))
-            .arg("COUNT")
-            .arg(page_size.max(1));
-        let (next, keys): (String, Vec<String>) = self.query(&cmd).await?;
+        let pattern = format!("{}*", self.prefix);
+        let (keys, next): (Vec<String>, Option<String>) = match &self.target {
+            Target::Single(_) => {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor.as_deref().unwrap_or("0"))
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(page_size.max(1));
+                let (next, keys): (String, Vec<String>) = self.query(&cmd).await?;
+                (keys, (next != "0").then_some(next))
+            }
+            // A cursor is per node: ask every primary at once (KEYS is routed to all of
+            // them and the answers merged). Meant for administration, not for hot paths.
+            Target::Cluster(_) => {
+                let mut cmd = redis::cmd("KEYS");
+                cmd.arg(&pattern);
+                (self.query(&cmd).await?, None)
+            }
+        };
         Ok(ScanPage {
             ids: keys
                 .iter()
                 .filter_map(|k| k.strip_prefix(&self.prefix))
                 .filter_map(SessionId::parse)
                 .collect(),
-            next: (next != "0").then_some(next),
+            next,
         })
     }
 }
