@@ -48,6 +48,7 @@ impl Default for ServerSideConfig {
 
 struct Engine<S> {
     store: S,
+    keys: KeyRing,
     config: SessionConfig,
     server: ServerSideConfig,
     signer: Signer,
@@ -106,6 +107,7 @@ impl<S: SessionStore> StoreLayer<S> {
         StoreLayer {
             engine: Arc::new(Engine {
                 store,
+                keys,
                 config: SessionConfig::default(),
                 server: ServerSideConfig::default(),
                 signer,
@@ -158,6 +160,11 @@ impl<S: SessionStore> StoreLayer<S> {
     /// The store.
     pub fn store(&self) -> &S {
         &self.engine.store
+    }
+
+    /// The keys that sign session ids (with [`ServerSideConfig::use_signer`]).
+    pub fn keys(&self) -> &KeyRing {
+        &self.engine.keys
     }
 }
 

@@ -20,6 +20,7 @@ fn record(n: i64, expires_at: u64) -> Record {
     Record { data, expires_at }
 }
 
+#[allow(clippy::panic)]
 fn id() -> SessionId {
     match SessionId::generate() {
         Ok(id) => id,

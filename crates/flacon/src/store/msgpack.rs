@@ -203,9 +203,8 @@ impl<'a> Reader<'a> {
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, MsgpackError> {
         let mut map = Map::new();
         for _ in 0..len {
-            let key = match self.value(depth)? {
-                Value::Str(s) => s,
-                _ => return Err(MsgpackError::BadString),
+            let Value::Str(key) = self.value(depth)? else {
+                return Err(MsgpackError::BadString);
             };
             let value = self.value(depth)?;
             map.insert(key, value);
