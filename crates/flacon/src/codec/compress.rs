@@ -1,12 +1,9 @@
 //! The payload layer (itsdangerous `URLSafeSerializerMixin`): base64url of the JSON, or of
 //! its zlib compression prefixed with `.` when that saves at least two bytes.
 
-use std::io::Read as _;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use flate2::read::ZlibDecoder;
-use flate2::{Compress, Compression, FlushCompress, Status};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Why a payload segment could not be turned back into bytes.
 #[derive(Debug, thiserror::Error)]
@@ -86,15 +83,52 @@ pub fn load_payload(segment: &str, limit: usize) -> Result<Vec<u8>, PayloadError
             Ok(raw)
         };
     }
-    let mut json = Vec::with_capacity(raw.len() * 3);
-    ZlibDecoder::new(raw.as_slice())
-        .take(limit as u64 + 1)
-        .read_to_end(&mut json)
-        .map_err(PayloadError::Decompress)?;
-    if json.len() > limit {
-        return Err(PayloadError::TooLarge { limit });
+    INFLATE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut inflate) => inflate_bounded(&mut inflate, &raw, limit),
+        Err(_) => inflate_bounded(&mut Decompress::new(true), &raw, limit),
+    })
+}
+
+thread_local! {
+    // inflateInit allocates its state and window; reset() reuses them.
+    static INFLATE: std::cell::RefCell<Decompress> = std::cell::RefCell::new(Decompress::new(true));
+}
+
+fn inflate_bounded(
+    inflate: &mut Decompress,
+    raw: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, PayloadError> {
+    inflate.reset(true);
+    let mut json = Vec::with_capacity((raw.len() * 4).min(limit + 1));
+    loop {
+        let consumed = usize::try_from(inflate.total_in()).unwrap_or(usize::MAX);
+        let input = raw.get(consumed..).unwrap_or_default();
+        if json.len() == json.capacity() {
+            let room = (limit + 1).saturating_sub(json.len()).max(1);
+            json.reserve(json.len().max(64).min(room));
+        }
+        let status = inflate
+            .decompress_vec(input, &mut json, FlushDecompress::Finish)
+            .map_err(|e| {
+                PayloadError::Decompress(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            })?;
+        if json.len() > limit {
+            return Err(PayloadError::TooLarge { limit });
+        }
+        match status {
+            Status::StreamEnd => return Ok(json),
+            _ if input.is_empty()
+                || (status == Status::BufError && json.len() < json.capacity()) =>
+            {
+                return Err(PayloadError::Decompress(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "truncated zlib stream",
+                )));
+            }
+            _ => {}
+        }
     }
-    Ok(json)
 }
 
 #[cfg(test)]
@@ -121,6 +155,26 @@ mod tests {
         assert!(matches!(
             load_payload(&out, 64 * 1024),
             Err(PayloadError::TooLarge { limit: 65536 })
+        ));
+    }
+
+    #[test]
+    fn truncated_streams_are_errors_and_trailing_bytes_are_ignored() {
+        let mut out = String::new();
+        push_payload(&mut out, &[b'z'; 500]);
+        let raw = URL_SAFE_NO_PAD.decode(&out[1..]).unwrap();
+        let cut = format!(".{}", URL_SAFE_NO_PAD.encode(&raw[..raw.len() - 3]));
+        assert!(matches!(
+            load_payload(&cut, 1000),
+            Err(PayloadError::Decompress(_))
+        ));
+        let mut junk = raw.clone();
+        junk.extend_from_slice(b"junk");
+        let padded = format!(".{}", URL_SAFE_NO_PAD.encode(&junk));
+        assert_eq!(load_payload(&padded, 1000).unwrap(), vec![b'z'; 500]);
+        assert!(matches!(
+            load_payload(&padded, 499),
+            Err(PayloadError::TooLarge { limit: 499 })
         ));
     }
 

@@ -95,19 +95,29 @@ pub fn write_float(out: &mut String, f: f64) {
         None => (unsigned, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut digits: String = int_part.chars().chain(frac_part.chars()).collect();
-    // `point` is where the decimal point sits within `digits`.
-    let mut point = int_part.len() as i32 + exponent;
-    let leading_zeros = digits.len() - digits.trim_start_matches('0').len();
-    if leading_zeros == digits.len() {
-        digits = "0".to_owned();
-        point = 1;
-    } else {
-        digits.drain(..leading_zeros);
-        point -= leading_zeros as i32;
+    // At most 17 significant digits plus ryu's zeros: gather them on the stack.
+    let mut digits = [0_u8; 40];
+    let mut len = 0;
+    for b in int_part.bytes().chain(frac_part.bytes()) {
+        if let Some(slot) = digits.get_mut(len) {
+            *slot = b;
+            len += 1;
+        }
     }
-    let kept = digits.trim_end_matches('0').len().max(1);
-    digits.truncate(kept);
+    let all = digits.get(..len).unwrap_or_default();
+    let leading = all.iter().take_while(|d| **d == b'0').count();
+    // `point` is where the decimal point sits within the significant digits.
+    let (significant, point) = if leading == all.len() {
+        (&b"0"[..], 1)
+    } else {
+        let rest = all.get(leading..).unwrap_or_default();
+        let kept = rest.len() - rest.iter().rev().take_while(|d| **d == b'0').count();
+        (
+            rest.get(..kept.max(1)).unwrap_or_default(),
+            int_part.len() as i32 + exponent - leading as i32,
+        )
+    };
+    let digits = std::str::from_utf8(significant).unwrap_or("0");
     if negative {
         out.push('-');
     }
@@ -123,11 +133,15 @@ pub fn write_float(out: &mut String, f: f64) {
         let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
     } else if point <= 0 {
         out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-point) as usize));
-        out.push_str(&digits);
+        for _ in 0..-point {
+            out.push('0');
+        }
+        out.push_str(digits);
     } else if point as usize >= digits.len() {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
+        out.push_str(digits);
+        for _ in 0..(point as usize - digits.len()) {
+            out.push('0');
+        }
         out.push_str(".0");
     } else {
         let (whole, frac) = digits.split_at(point as usize);

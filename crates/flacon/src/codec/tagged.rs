@@ -148,21 +148,24 @@ fn write_dict(out: &mut String, map: &Map) {
 
 /// Turns parsed JSON back into Python types, bottom-up like `TaggedJSONSerializer._untag_scan`:
 /// a dict's values are untagged first, then a one-key dict whose key is a tag is replaced.
-pub fn untag(value: Value) -> Result<Value, TagError> {
+pub fn untag(mut value: Value) -> Result<Value, TagError> {
+    untag_in_place(&mut value)?;
+    Ok(value)
+}
+
+/// Untags without rebuilding containers: only a tagged dict is replaced.
+fn untag_in_place(value: &mut Value) -> Result<(), TagError> {
     match value {
-        Value::List(items) => items
-            .into_iter()
-            .map(untag)
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::List),
+        Value::List(items) => items.iter_mut().try_for_each(untag_in_place),
         Value::Dict(map) => {
-            let map = map
-                .into_iter()
-                .map(|(k, v)| untag(v).map(|v| (k, v)))
-                .collect::<Result<Map, _>>()?;
-            untag_dict(map)
+            map.values_mut().try_for_each(untag_in_place)?;
+            if single_tag_key(map).is_some() {
+                let map = std::mem::take(map);
+                *value = untag_dict(map)?;
+            }
+            Ok(())
         }
-        other => Ok(other),
+        _ => Ok(()),
     }
 }
 
