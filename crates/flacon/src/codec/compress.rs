@@ -168,7 +168,7 @@ mod tests {
             load_payload(&cut, 1000),
             Err(PayloadError::Decompress(_))
         ));
-        let mut junk = raw.clone();
+        let mut junk = raw;
         junk.extend_from_slice(b"junk");
         let padded = format!(".{}", URL_SAFE_NO_PAD.encode(&junk));
         assert_eq!(load_payload(&padded, 1000).unwrap(), vec![b'z'; 500]);
