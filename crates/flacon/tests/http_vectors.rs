@@ -9,15 +9,11 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::Router;
-use common::actions::{apply, config_of};
+use common::actions::{action_router, case_request, config_of};
 use common::*;
 use flacon::config::{OversizePolicy, SessionConfig};
-use flacon::{Map, Session, SessionLayer, Value};
-use http::header::{COOKIE, SET_COOKIE, VARY};
-use http::Request;
+use flacon::{Map, SessionLayer, Value};
+use http::header::{SET_COOKIE, VARY};
 use tower::ServiceExt as _;
 
 struct Outcome {
@@ -28,28 +24,12 @@ struct Outcome {
 
 async fn replay(case: &Map, config: SessionConfig) -> Outcome {
     let now = int_of(case, "now").unwrap();
-    let actions = match case.get("actions") {
-        Some(Value::List(actions)) => actions.clone(),
-        _ => Vec::new(),
-    };
     let layer = SessionLayer::new(ring_of(case))
         .with_config(config.clone())
         .with_clock(move || now);
-    let app = Router::new()
-        .route(
-            "/",
-            get(move |session: Session| async move {
-                apply(&session, &actions);
-                "ok"
-            }),
-        )
-        .layer(layer);
-    let mut request = Request::get("/");
-    if let Some(Value::Str(cookie)) = case.get("request_cookie") {
-        request = request.header(COOKIE, format!("{}={cookie}", config.cookie_name));
-    }
+    let app = action_router(case).layer(layer);
     let response = app
-        .oneshot(request.body(Body::empty()).unwrap())
+        .oneshot(case_request(case, &config.cookie_name))
         .await
         .unwrap();
     Outcome {

@@ -9,19 +9,15 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::Router;
-use common::actions::{apply, config_of};
+use common::actions::{action_router, case_request, config_of};
 use common::redis_server::RedisServer;
 use common::*;
 use flacon::codec::{KeyDerivation, Signer};
 use flacon::http::ServerSideConfig;
 use flacon::store::redis::RedisStore;
 use flacon::store::{flask_session, msgpack};
-use flacon::{KeyRing, Map, Session, StoreLayer, Value};
-use http::header::{COOKIE, SET_COOKIE, VARY};
-use http::Request;
+use flacon::{KeyRing, Map, StoreLayer, Value};
+use http::header::{SET_COOKIE, VARY};
 use tower::ServiceExt as _;
 
 #[test]
@@ -109,27 +105,8 @@ async fn flask_session_requests_replay_on_real_redis() {
             .with_config(config_of(case))
             .with_server_config(server)
             .with_clock(move || now);
-        let actions = match case.get("actions") {
-            Some(Value::List(a)) => a.clone(),
-            _ => Vec::new(),
-        };
-        let app = Router::new()
-            .route(
-                "/",
-                get(move |session: Session| async move {
-                    apply(&session, &actions);
-                    "ok"
-                }),
-            )
-            .layer(layer);
-        let mut request = Request::get("/");
-        if let Some(Value::Str(cookie)) = case.get("request_cookie") {
-            request = request.header(COOKIE, format!("session={cookie}"));
-        }
-        let response = app
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let app = action_router(case).layer(layer);
+        let response = app.oneshot(case_request(case, "session")).await.unwrap();
         assert_eq!(
             u64::from(response.status().as_u16()),
             int_of(expect, "status").unwrap(),

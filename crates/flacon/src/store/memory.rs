@@ -192,10 +192,7 @@ impl SessionStore for MemoryStore {
             .filter(|id| cursor.as_deref().is_none_or(|c| id.as_str() > c))
             .collect();
         ids.sort();
-        let page: Vec<SessionId> = ids.into_iter().take(page_size.max(1)).cloned().collect();
-        let next = (page.len() == page_size.max(1))
-            .then(|| page.last().map(|id| id.as_str().to_owned()))
-            .flatten();
-        Ok(ScanPage { ids: page, next })
+        let page = ids.into_iter().take(page_size.max(1)).cloned().collect();
+        Ok(ScanPage::ordered(page, page_size))
     }
 }

@@ -111,6 +111,17 @@ pub struct ScanPage {
     pub next: Option<String>,
 }
 
+impl ScanPage {
+    /// A page of ids in ascending order, at most `page_size` of them: a full page continues
+    /// after its last id.
+    pub fn ordered(ids: Vec<SessionId>, page_size: usize) -> Self {
+        let next = (ids.len() >= page_size.max(1))
+            .then(|| ids.last().map(|id| id.as_str().to_owned()))
+            .flatten();
+        ScanPage { ids, next }
+    }
+}
+
 /// Where server-side sessions live. All times are Unix seconds.
 ///
 /// Every method is atomic with respect to the others on the same id; in particular

@@ -69,6 +69,15 @@ impl SqliteStore {
     }
 }
 
+/// Runs a statement that changes at most one row; whether it did.
+fn changed_one(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<bool, StoreError> {
+    c.execute(sql, params).map(|n| n == 1).map_err(unavailable)
+}
+
 fn secs(t: u64) -> i64 {
     i64::try_from(t).unwrap_or(i64::MAX)
 }
@@ -81,12 +90,11 @@ impl SessionStore for SqliteStore {
             secs(record.expires_at),
         );
         self.with(move |c| {
-            c.execute(
+            changed_one(
+                c,
                 "INSERT OR IGNORE INTO flacon_sessions (id, data, expires_at) VALUES (?1, ?2, ?3)",
                 params![id, bytes, expires],
             )
-            .map(|n| n == 1)
-            .map_err(unavailable)
         })
         .await
     }
@@ -125,12 +133,11 @@ impl SessionStore for SqliteStore {
             secs(record.expires_at),
         );
         self.with(move |c| {
-            c.execute(
+            changed_one(
+                c,
                 "UPDATE flacon_sessions SET data = ?2, expires_at = ?3 WHERE id = ?1 AND expires_at > ?4",
                 params![id, bytes, expires, secs(now)],
             )
-            .map(|n| n == 1)
-            .map_err(unavailable)
         })
         .await
     }
@@ -138,12 +145,11 @@ impl SessionStore for SqliteStore {
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
         let id = id.as_str().to_owned();
         self.with(move |c| {
-            c.execute(
+            changed_one(
+                c,
                 "UPDATE flacon_sessions SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3",
                 params![id, secs(expires_at), secs(now)],
             )
-            .map(|n| n == 1)
-            .map_err(unavailable)
         })
         .await
     }
@@ -224,10 +230,7 @@ impl SessionStore for SqliteStore {
                 .map_err(unavailable)?
                 .filter_map(|r| r.ok().and_then(|s| SessionId::parse(&s)))
                 .collect();
-            let next = (ids.len() == limit)
-                .then(|| ids.last().map(|id| id.as_str().to_owned()))
-                .flatten();
-            Ok(ScanPage { ids, next })
+            Ok(ScanPage::ordered(ids, limit))
         })
         .await
     }

@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::header::COOKIE;
+use axum::http::Request;
+use axum::routing::get;
+use axum::Router;
 use flacon::config::{SameSite, SessionConfig};
 use flacon::{Map, Session, Value};
 
@@ -60,4 +65,28 @@ pub fn apply(session: &Session, actions: &[Value]) {
             other => panic!("unknown action {other}"),
         }
     }
+}
+
+/// A router whose `/` applies the case's actions to the session (add the layer under test).
+pub fn action_router(case: &Map) -> Router {
+    let actions = match case.get("actions") {
+        Some(Value::List(actions)) => actions.clone(),
+        _ => Vec::new(),
+    };
+    Router::new().route(
+        "/",
+        get(move |session: Session| async move {
+            apply(&session, &actions);
+            "ok"
+        }),
+    )
+}
+
+/// `GET /` carrying the case's request cookie, if any, under `cookie_name`.
+pub fn case_request(case: &Map, cookie_name: &str) -> Request<Body> {
+    let mut request = Request::get("/");
+    if let Some(Value::Str(cookie)) = case.get("request_cookie") {
+        request = request.header(COOKIE, format!("{cookie_name}={cookie}"));
+    }
+    request.body(Body::empty()).unwrap()
 }
