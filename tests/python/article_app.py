@@ -7,14 +7,16 @@ Usage: article_app.py SECRET_KEY [REDIS_URL]
   through Flask-Session 0.8 with its defaults, instead of Flask's signed cookie.
 """
 
+import os
 import sys
 
 from flask import Flask, redirect, render_template_string, request, session, url_for
 from werkzeug.serving import make_server
 
 app = Flask(__name__)
-app.secret_key = sys.argv[1]
-if len(sys.argv) > 2:
+# Under gunicorn (the benchmark) the key comes from the environment.
+app.secret_key = sys.argv[1] if __name__ == "__main__" else os.environ["ARTICLE_APP_SECRET_KEY"]
+if __name__ == "__main__" and len(sys.argv) > 2:
     import redis
     from flask_session import Session
 
