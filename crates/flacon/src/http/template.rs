@@ -96,9 +96,17 @@ fn markupsafe_formatter(
             Ok(())
         };
     }
-    let text = value.to_string();
+    // Strings (nearly everything a template prints) are escaped without a copy.
+    let owned;
+    let text = match value.as_str() {
+        Some(text) => text,
+        None => {
+            owned = value.to_string();
+            owned.as_str()
+        }
+    };
     if !escape {
-        return write_str(out, &text);
+        return write_str(out, text);
     }
     let mut last = 0;
     for (i, b) in text.bytes().enumerate() {
