@@ -61,3 +61,22 @@ async fn redis_cluster_store_conforms() {
     let nodes: Vec<&str> = urls.iter().map(String::as_str).collect();
     conformance::check(&RedisStore::cluster(&nodes).unwrap()).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_store_through_sentinel_conforms() {
+    let sentinel = common::redis_server::RedisSentinel::start();
+    let store = RedisStore::sentinel(&[&sentinel.url()], "flacon-primary").unwrap();
+    conformance::check(&store).await;
+    let id = SessionId::generate().unwrap();
+    let record = Record {
+        data: Map::new(),
+        expires_at: 4_000_000_000,
+    };
+    assert!(store.create(&id, &record, 3_999_999_000).await.unwrap());
+    let key = format!("session:{}", id.as_str());
+    assert_eq!(
+        sentinel.primary.cli(&["EXISTS", &key]),
+        "1",
+        "written to the primary the sentinel names"
+    );
+}

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Cmd, FromRedisValue};
 use tokio::sync::Mutex;
 
@@ -18,12 +19,14 @@ pub const DEFAULT_PREFIX: &str = "session:";
 enum Target {
     Single(redis::Client),
     Cluster(redis::cluster::ClusterClient),
+    Sentinel(Mutex<SentinelClient>),
 }
 
 #[derive(Clone)]
 enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(MultiplexedConnection),
 }
 
 /// Sessions in Redis (or a Redis Cluster).
@@ -33,7 +36,8 @@ enum Conn {
 /// use flacon::store::redis::RedisStore;
 /// let store = RedisStore::open("redis://127.0.0.1:6379/0")?;
 /// let cluster = RedisStore::cluster(&["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?;
-/// # let _ = (store, cluster); Ok(()) }
+/// let watched = RedisStore::sentinel(&["redis://10.0.0.1:26379"], "mymaster")?;
+/// # let _ = (store, cluster, watched); Ok(()) }
 /// ```
 pub struct RedisStore {
     target: Target,
@@ -77,6 +81,19 @@ impl RedisStore {
         Ok(Self::new(Target::Cluster(client)))
     }
 
+    /// A store on the primary that Redis Sentinel names `service`, found through any of
+    /// `sentinels`. After a failover the next request asks the sentinels again.
+    pub fn sentinel(sentinels: &[&str], service: &str) -> Result<Self, StoreError> {
+        let client = SentinelClient::build(
+            sentinels.to_vec(),
+            service.to_owned(),
+            None,
+            SentinelServerType::Master,
+        )
+        .map_err(unavailable)?;
+        Ok(Self::new(Target::Sentinel(Mutex::new(client))))
+    }
+
     fn new(target: Target) -> Self {
         RedisStore {
             target,
@@ -117,6 +134,15 @@ impl RedisStore {
             Target::Cluster(client) => {
                 Conn::Cluster(client.get_async_connection().await.map_err(unavailable)?)
             }
+            Target::Sentinel(client) => {
+                let mut client = client.lock().await;
+                let connect = client.get_async_connection();
+                let conn = tokio::time::timeout(self.timeout, connect)
+                    .await
+                    .map_err(StoreError::unavailable)?
+                    .map_err(unavailable)?;
+                Conn::Sentinel(conn)
+            }
         };
         *slot = Some(conn.clone());
         Ok(conn)
@@ -126,6 +152,46 @@ impl RedisStore {
         match self.conn().await? {
             Conn::Single(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
+            Conn::Sentinel(mut c) => {
+                let result = tokio::time::timeout(self.timeout, cmd.query_async(&mut c)).await;
+                self.after_sentinel_call(result).await
+            }
+        }
+    }
+
+    async fn query_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, StoreError> {
+        match self.conn().await? {
+            Conn::Single(mut c) => pipe.query_async(&mut c).await.map_err(unavailable),
+            Conn::Cluster(mut c) => pipe.query_async(&mut c).await.map_err(unavailable),
+            Conn::Sentinel(mut c) => {
+                let result = tokio::time::timeout(self.timeout, pipe.query_async(&mut c)).await;
+                self.after_sentinel_call(result).await
+            }
+        }
+    }
+
+    /// A sentinel-resolved connection is dropped after a connection failure or a timeout,
+    /// so that the next call asks the sentinels for the (possibly new) primary.
+    async fn after_sentinel_call<T>(
+        &self,
+        result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, StoreError> {
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                if e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.kind() == redis::ErrorKind::ReadOnly
+                {
+                    *self.conn.lock().await = None;
+                }
+                Err(unavailable(e))
+            }
+            Err(elapsed) => {
+                *self.conn.lock().await = None;
+                Err(StoreError::unavailable(elapsed))
+            }
         }
     }
 }
@@ -158,11 +224,7 @@ impl SessionStore for RedisStore {
             None => {
                 let mut pipe = redis::pipe();
                 pipe.get(&key).ttl(&key);
-                let (bytes, left): (Option<Vec<u8>>, i64) = match self.conn().await? {
-                    Conn::Single(mut c) => pipe.query_async(&mut c).await,
-                    Conn::Cluster(mut c) => pipe.query_async(&mut c).await,
-                }
-                .map_err(unavailable)?;
+                let (bytes, left): (Option<Vec<u8>>, i64) = self.query_pipe(&pipe).await?;
                 (bytes, now + u64::try_from(left).unwrap_or(0))
             }
         };
@@ -206,7 +268,7 @@ impl SessionStore for RedisStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         match &self.target {
-            Target::Single(_) => {
+            Target::Single(_) | Target::Sentinel(_) => {
                 let mut cmd = redis::cmd("RENAMENX");
                 cmd.arg(self.key(old)).arg(self.key(new));
                 match self.query::<i64>(&cmd).await {
@@ -239,7 +301,7 @@ impl SessionStore for RedisStore {
     async fn scan(&self, cursor: Option<String>, page_size: usize) -> Result<ScanPage, StoreError> {
         let pattern = format!("{}*", self.prefix);
         let (keys, next): (Vec<String>, Option<String>) = match &self.target {
-            Target::Single(_) => {
+            Target::Single(_) | Target::Sentinel(_) => {
                 let mut cmd = redis::cmd("SCAN");
                 cmd.arg(cursor.as_deref().unwrap_or("0"))
                     .arg("MATCH")

@@ -171,3 +171,55 @@ impl RedisCluster {
             .collect()
     }
 }
+
+/// A Redis primary watched by one Redis Sentinel that calls it `flacon-primary`.
+pub struct RedisSentinel {
+    pub primary: RedisServer,
+    pub port: u16,
+    child: Child,
+}
+
+impl RedisSentinel {
+    pub fn start() -> Self {
+        let primary = RedisServer::start();
+        let port = free_port();
+        let conf = primary.dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\nsentinel monitor flacon-primary 127.0.0.1 {} 1\n\
+                 sentinel down-after-milliseconds flacon-primary 2000\n",
+                primary.port
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sentinel did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RedisSentinel {
+            primary,
+            port,
+            child,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
