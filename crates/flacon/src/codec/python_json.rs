@@ -158,6 +158,8 @@ pub fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
         text,
         pos: 0,
         max_depth,
+        pairs: Vec::new(),
+        items: Vec::new(),
     };
     parser.skip_ws();
     let value = parser.value(0)?;
@@ -173,6 +175,10 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     max_depth: usize,
+    /// Entries of the objects and arrays being read, so that each container is built once
+    /// at its exact size instead of growing.
+    pairs: Vec<(String, Value)>,
+    items: Vec<Value>,
 }
 
 impl Parser<'_> {
@@ -232,12 +238,12 @@ impl Parser<'_> {
     fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
         self.check_depth(depth)?;
         self.pos += 1;
-        let mut map = Map::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Dict(map));
+            return Ok(Value::Dict(Map::new()));
         }
+        let base = self.pairs.len();
         loop {
             self.skip_ws();
             if self.peek() != Some(b'"') {
@@ -250,13 +256,18 @@ impl Parser<'_> {
             }
             self.skip_ws();
             let value = self.value(depth)?;
-            // Python's dict keeps the first position of a repeated key and the last value.
-            map.insert(key, value);
+            self.pairs.push((key, value));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
+                    let mut map = Map::with_capacity(self.pairs.len() - base);
+                    // Python's dict keeps the first position of a repeated key and the last
+                    // value; IndexMap::insert does the same.
+                    for (key, value) in self.pairs.drain(base..) {
+                        map.insert(key, value);
+                    }
                     return Ok(Value::Dict(map));
                 }
                 _ => return Err(self.error("expected ',' or '}'")),
@@ -267,21 +278,22 @@ impl Parser<'_> {
     fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
         self.check_depth(depth)?;
         self.pos += 1;
-        let mut items = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(Value::List(items));
+            return Ok(Value::List(Vec::new()));
         }
+        let base = self.items.len();
         loop {
             self.skip_ws();
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            self.items.push(item);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::List(items));
+                    return Ok(Value::List(self.items.drain(base..).collect()));
                 }
                 _ => return Err(self.error("expected ',' or ']'")),
             }

@@ -75,7 +75,11 @@ fn changed_one(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<bool, StoreError> {
-    c.execute(sql, params).map(|n| n == 1).map_err(unavailable)
+    // Cached statements: preparing costs more than running these one-row statements.
+    c.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute(params))
+        .map(|n| n == 1)
+        .map_err(unavailable)
 }
 
 fn secs(t: u64) -> i64 {
@@ -108,12 +112,16 @@ impl SessionStore for SqliteStore {
         let id = id.as_str().to_owned();
         let row = self
             .with(move |c| {
-                c.query_row(
+                c.prepare_cached(
                     "SELECT data, expires_at FROM flacon_sessions WHERE id = ?1 AND expires_at > ?2",
-                    params![id, secs(now)],
-                    |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?)),
                 )
-                .optional()
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![id, secs(now)], |row| {
+                            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?))
+                        })
+                        .optional()
+                })
                 .map_err(unavailable)
             })
             .await?;
@@ -157,9 +165,7 @@ impl SessionStore for SqliteStore {
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let id = id.as_str().to_owned();
         self.with(move |c| {
-            c.execute("DELETE FROM flacon_sessions WHERE id = ?1", params![id])
-                .map(drop)
-                .map_err(unavailable)
+            changed_one(c, "DELETE FROM flacon_sessions WHERE id = ?1", params![id]).map(drop)
         })
         .await
     }
