@@ -231,11 +231,13 @@ where
                 Box::pin(async move { engine.load(&id).await })
             }))
         });
-        let session = Session::lazy(
-            pending,
-            engine.fresh_data(),
-            engine.config.rewrite_on_equal_assignment,
-        );
+        // With an id, the loader supplies the data; only a new visitor starts from scratch.
+        let initial = if pending.is_some() {
+            Map::new()
+        } else {
+            engine.fresh_data()
+        };
+        let session = Session::lazy(pending, initial, engine.config.rewrite_on_equal_assignment);
         request.extensions_mut().insert(session.clone());
         let response = self.inner.call(request);
         Box::pin(async move {
