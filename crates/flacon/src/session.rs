@@ -22,6 +22,9 @@ pub(crate) struct Loaded {
     pub(crate) signed_with: Option<KeyMatch>,
     /// For a server-side session found in its store: when the record expires.
     pub(crate) stored_until: Option<u64>,
+    /// For a cookie session: the payload segment that verified, so an unchanged session is
+    /// re-signed without being serialized and compressed again.
+    pub(crate) verified_payload: Option<String>,
 }
 
 pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
@@ -44,6 +47,7 @@ struct State {
     data: Map,
     signed_with: Option<KeyMatch>,
     stored_until: Option<u64>,
+    verified_payload: Option<String>,
     accessed: bool,
     modified: bool,
     cycle_id: bool,
@@ -55,6 +59,7 @@ impl State {
         self.data = loaded.data;
         self.signed_with = loaded.signed_with;
         self.stored_until = loaded.stored_until;
+        self.verified_payload = loaded.verified_payload;
     }
 
     fn load(&mut self) -> &mut Map {
@@ -365,6 +370,7 @@ impl Session {
             cycle_id: state.cycle_id,
             signed_with: state.signed_with,
             stored_until: state.stored_until,
+            verified_payload: state.verified_payload.take(),
         }
     }
 }
@@ -384,6 +390,7 @@ pub(crate) enum Outcome {
         cycle_id: bool,
         signed_with: Option<KeyMatch>,
         stored_until: Option<u64>,
+        verified_payload: Option<String>,
     },
 }
 
@@ -396,7 +403,7 @@ mod tests {
             Some(Pending::Sync(Box::new(move || Loaded {
                 data,
                 signed_with: Some(KeyMatch::Current),
-                stored_until: None,
+                ..Loaded::default()
             }))),
             Map::new(),
             false,

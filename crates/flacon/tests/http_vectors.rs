@@ -149,3 +149,52 @@ async fn oversized_cookie_is_an_error_by_default_and_flasks_warning_on_request()
         &expected(&case),
     );
 }
+
+#[tokio::test]
+async fn key_rotation_re_signs_old_cookies_with_the_same_payload() {
+    use flacon::codec::CookieCodec;
+    use flacon::{KeyRing, SecretKey};
+    let old = SecretKey::from_text("the-old-key-from-2025-0123");
+    let new = SecretKey::from_text("the-new-key-from-2026-4567");
+    let case = case("pub-http-read-only");
+    let request_cookie = str_of(&case, "request_cookie");
+    // The vector's cookie re-signed with the old key, as a browser would still hold it.
+    let old_codec = CookieCodec::flask(&KeyRing::new(old.clone()));
+    let data = CookieCodec::flask(&ring_of(&case))
+        .decode(request_cookie, None, 0)
+        .unwrap()
+        .value;
+    let held = old_codec.encode(&data, 1_699_999_000);
+    let layer = SessionLayer::new(KeyRing::new(new.clone()).with_fallback(old))
+        .with_clock(|| 1_700_000_000);
+    let app = action_router(&case).layer(layer);
+    let mut request = case_request(&case, "session");
+    request.headers_mut().insert(
+        http::header::COOKIE,
+        format!("session={held}").parse().unwrap(),
+    );
+    let response = app.oneshot(request).await.unwrap();
+    let set = response
+        .headers()
+        .get(SET_COOKIE)
+        .expect("re-signed")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cookie = set
+        .strip_prefix("session=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert_eq!(
+        CookieCodec::payload_segment(cookie),
+        CookieCodec::payload_segment(&held),
+        "same payload, not re-serialized"
+    );
+    let fresh = CookieCodec::flask(&KeyRing::new(new))
+        .decode(cookie, Some(60), 1_700_000_000)
+        .unwrap();
+    assert_eq!(fresh.key, flacon::KeyMatch::Current);
+    assert_eq!(fresh.timestamp, 1_700_000_000);
+}

@@ -186,6 +186,20 @@ impl CookieCodec {
         cookie
     }
 
+    /// Re-signs, at `timestamp`, a payload segment that verified with this codec: the cookie
+    /// Flask would write for the same, unchanged, session, without serializing and
+    /// compressing it again.
+    pub fn resign(&self, payload_segment: String, timestamp: u64) -> String {
+        let mut cookie = payload_segment;
+        self.signer.sign_in_place(&mut cookie, timestamp);
+        cookie
+    }
+
+    /// The payload segment of a cookie (everything before its timestamp).
+    pub fn payload_segment(cookie: &str) -> Option<&str> {
+        cookie.rsplitn(3, '.').nth(2)
+    }
+
     /// Verifies `cookie` (signature, then age when `max_age` is given, at time `now`) and
     /// decodes its payload. The MAC is checked before any byte of the payload is decoded.
     pub fn decode(

@@ -158,7 +158,7 @@ where
         let had_cookie = raw.is_some();
         let loader = raw.map(|raw| {
             let engine = engine.clone();
-            Pending::Sync(Box::new(move || engine.load(&raw)))
+            Pending::Sync(Box::new(move || engine.load(raw)))
         });
         let session = Session::lazy(
             loader,
@@ -215,14 +215,24 @@ impl Engine {
 
     /// Verifies and decodes the request's cookie. A bad cookie is an empty session, logged
     /// with its kind, and left in the browser (Flask does not delete it either).
-    fn load(&self, raw: &str) -> Loaded {
-        match self.codec.decode(raw, Some(self.max_age()), (self.clock)()) {
+    fn load(&self, mut raw: String) -> Loaded {
+        match self
+            .codec
+            .decode(&raw, Some(self.max_age()), (self.clock)())
+        {
             Ok(decoded) => match decoded.value {
-                Value::Dict(data) => Loaded {
-                    data,
-                    signed_with: Some(decoded.key),
-                    stored_until: None,
-                },
+                Value::Dict(data) => {
+                    let payload_len = CookieCodec::payload_segment(&raw).map(str::len);
+                    Loaded {
+                        data,
+                        signed_with: Some(decoded.key),
+                        verified_payload: payload_len.map(|len| {
+                            raw.truncate(len);
+                            raw
+                        }),
+                        ..Loaded::default()
+                    }
+                }
                 Value::Null => Loaded::default(),
                 other => {
                     // Flask answers 500 on every request for such a cookie; an empty session
@@ -253,7 +263,7 @@ impl Engine {
         let config = &self.config;
         // Permanent sessions are re-sent on every request, so an untouched cookie must be
         // opened to learn whether it is permanent.
-        let (data, accessed, modified, signed_with) =
+        let (data, accessed, modified, signed_with, verified_payload) =
             match session.outcome(had_cookie && config.refresh_each_request) {
                 Outcome::Untouched => return Ok(()),
                 Outcome::Done {
@@ -261,8 +271,9 @@ impl Engine {
                     accessed,
                     modified,
                     signed_with,
+                    verified_payload,
                     ..
-                } => (data, accessed, modified, signed_with),
+                } => (data, accessed, modified, signed_with, verified_payload),
             };
         if accessed {
             add_vary_cookie(headers);
@@ -287,7 +298,12 @@ impl Engine {
             Expiry::BrowserSession
         };
         let data = Value::Dict(data);
-        let header = set_cookie(config, &self.codec.encode(&data, now), expiry);
+        // An unchanged session is re-signed as it came: the same bytes Flask would write.
+        let value = match verified_payload.filter(|_| !modified) {
+            Some(payload) => self.codec.resign(payload, now),
+            None => self.codec.encode(&data, now),
+        };
+        let header = set_cookie(config, &value, expiry);
         if config.max_cookie_size > 0 && header.len() > config.max_cookie_size {
             let oversized = OversizedCookie {
                 size: header.len(),

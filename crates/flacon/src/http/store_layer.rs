@@ -301,6 +301,7 @@ impl<S: SessionStore> Engine<S> {
                 data: record.data,
                 signed_with: None,
                 stored_until: Some(record.expires_at),
+                verified_payload: None,
             }),
             // Unknown or expired: never adopted; a new id is issued when something is saved.
             Ok(None) => Ok(Loaded {
