@@ -16,6 +16,12 @@
 use std::time::Duration;
 
 /// The `SameSite` cookie attribute.
+///
+/// ```
+/// use flacon::config::SameSite;
+/// assert_eq!(SameSite::parse("lax"), Some(SameSite::Lax));
+/// assert_eq!(SameSite::Lax.as_str(), "Lax");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
     /// `SameSite=Strict`.

@@ -14,6 +14,14 @@ use crate::value::Value;
 pub const FLASK_SALT: &[u8] = b"cookie-session";
 
 /// Bounds on what a decoder will do for one untrusted cookie.
+///
+/// ```
+/// use flacon::codec::{CookieCodec, DecodeLimits};
+/// use flacon::{KeyRing, SecretKey};
+/// let strict = DecodeLimits { max_depth: 8, ..DecodeLimits::default() };
+/// let codec = CookieCodec::flask(&KeyRing::new(SecretKey::from_text("k"))).with_limits(strict);
+/// assert_eq!(codec.limits().max_depth, 8);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Longest cookie value accepted, in bytes. Browsers send at most about 4 KiB per cookie.

@@ -23,6 +23,12 @@ use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
 use crate::value::{Map, Value};
 
 /// Settings of server-side sessions beyond the cookie ones in [`SessionConfig`].
+///
+/// ```
+/// use flacon::http::ServerSideConfig;
+/// let flask_session_signed = ServerSideConfig { use_signer: true, ..ServerSideConfig::default() };
+/// assert!(flask_session_signed.permanent_by_default);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSideConfig {
     /// Flask-Session's `SESSION_PERMANENT`: new sessions start permanent.

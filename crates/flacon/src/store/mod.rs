@@ -74,6 +74,15 @@ impl std::fmt::Debug for SessionId {
 }
 
 /// What a store keeps for one session.
+///
+/// ```
+/// use flacon::store::Record;
+/// use flacon::{Map, Value};
+/// let mut data = Map::new();
+/// data.insert("email".into(), Value::from("someone@example.com"));
+/// let record = Record { data, expires_at: 1_700_000_000 + 31 * 24 * 3600 };
+/// assert_eq!(record.data.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// The session data, in insertion order.
