@@ -1,28 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. On a fresh machine it first installs what the tests
-# use: Debian's chromium and chromedriver (browser tests), redis-server (each test starts its
-# own on a free port), zlib headers (byte-exact compression), and a private Python venv with
-# the pinned Flask and Flask-Session stack (interop tests).
+# Runs every test of the workspace, installing first whatever a fresh machine lacks
+# (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}" >&2
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-fi
-
-bash tests/python/setup-venv.sh target/pyenv
+bash scripts/install-deps.sh
 cargo test --workspace --all-features "$@"
