@@ -7,7 +7,6 @@ use clap::Args;
 use flacon::config::SessionConfig;
 use std::sync::Arc;
 
-use flacon::store::redis::RedisStore;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{MemoryStore, SessionStore, StoreError};
 use flacon::{KeyRing, SecretKey, SessionLayer, StoreLayer};
@@ -23,7 +22,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:5000")]
     addr: SocketAddr,
     /// Where sessions live: `cookie` (signed cookies, Flask's default), `memory`,
-    /// `sqlite:PATH`, or `redis://HOST:PORT/DB` (Flask-Session's layout).
+    /// `sqlite:PATH`, or Redis in Flask-Session's layout: `redis://HOST:PORT/DB`,
+    /// `redis+cluster://HOST:PORT,...`, `redis+sentinel://HOST:PORT,.../SERVICE`.
     #[arg(long, default_value = "cookie")]
     store: StoreSpec,
     /// The signing key (default: a random one, announced on stderr).
@@ -93,8 +93,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
                 purge_expired_periodically(store.clone());
                 router.layer(StoreLayer::new(store, ring).with_config(config))
             }
-            StoreSpec::Redis(url) => {
-                let store = RedisStore::open(url).map_err(store_error)?;
+            StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
+                let store = crate::store_spec::open_redis(&args.store).map_err(store_error)?;
                 router.layer(StoreLayer::new(store, ring).with_config(config))
             }
         })

@@ -4,7 +4,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
 use flacon::codec::to_tagged_json;
-use flacon::store::redis::RedisStore;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{SessionId, SessionStore, StoreError};
 use flacon::Value;
@@ -64,7 +63,9 @@ pub(crate) fn run(cmd: &StoreCommand) -> Result<(), CliError> {
         };
         match spec {
             StoreSpec::Sqlite(path) => run_on(&SqliteStore::open(path).await.map_err(store_error)?, cmd).await,
-            StoreSpec::Redis(url) => run_on(&RedisStore::open(url).map_err(store_error)?, cmd).await,
+            StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
+                run_on(&crate::store_spec::open_redis(spec).map_err(store_error)?, cmd).await
+            }
             StoreSpec::Cookie | StoreSpec::Memory => Err(CliError::new(
                 "usage",
                 "cookie and memory sessions cannot be reached from outside the server: use sqlite:PATH or redis://",

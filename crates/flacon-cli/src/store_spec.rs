@@ -14,6 +14,16 @@ pub(crate) enum StoreSpec {
     Sqlite(PathBuf),
     /// A Redis URL (`redis://HOST:PORT/DB`).
     Redis(String),
+    /// A Redis Cluster: `redis+cluster://HOST:PORT,HOST:PORT,...` (any reachable nodes).
+    RedisCluster(Vec<String>),
+    /// A primary found through Redis Sentinel:
+    /// `redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE`.
+    RedisSentinel {
+        /// The sentinels, as `redis://HOST:PORT` URLs.
+        sentinels: Vec<String>,
+        /// The name the sentinels monitor the primary under.
+        service: String,
+    },
 }
 
 impl FromStr for StoreSpec {
@@ -34,10 +44,59 @@ impl FromStr for StoreSpec {
             _ if text.starts_with("redis://") || text.starts_with("rediss://") => {
                 Ok(StoreSpec::Redis(text.to_owned()))
             }
+            _ if text.starts_with("redis+cluster://") => {
+                let nodes = hosts(text.trim_start_matches("redis+cluster://"));
+                if nodes.is_empty() {
+                    Err("redis+cluster:// needs HOST:PORT[,HOST:PORT...]".to_owned())
+                } else {
+                    Ok(StoreSpec::RedisCluster(nodes))
+                }
+            }
+            _ if text.starts_with("redis+sentinel://") => {
+                let rest = text.trim_start_matches("redis+sentinel://");
+                match rest.split_once('/') {
+                    Some((list, service)) if !service.is_empty() && !hosts(list).is_empty() => {
+                        Ok(StoreSpec::RedisSentinel {
+                            sentinels: hosts(list),
+                            service: service.to_owned(),
+                        })
+                    }
+                    _ => Err("redis+sentinel:// needs HOST:PORT[,HOST:PORT...]/SERVICE".to_owned()),
+                }
+            }
             _ => Err(format!(
-                "unknown store {text:?}: use cookie, memory, sqlite:PATH or redis://HOST:PORT/DB"
+                "unknown store {text:?}: use cookie, memory, sqlite:PATH, redis://HOST:PORT/DB, \
+                 redis+cluster://HOST:PORT,... or redis+sentinel://HOST:PORT,.../SERVICE"
             )),
         }
+    }
+}
+
+fn hosts(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("redis://{h}"))
+        .collect()
+}
+
+/// The Redis store a Redis spec names.
+pub(crate) fn open_redis(
+    spec: &StoreSpec,
+) -> Result<flacon::store::redis::RedisStore, flacon::store::StoreError> {
+    use flacon::store::redis::RedisStore;
+    fn strs(list: &[String]) -> Vec<&str> {
+        list.iter().map(String::as_str).collect()
+    }
+    match spec {
+        StoreSpec::RedisCluster(nodes) => RedisStore::cluster(&strs(nodes)),
+        StoreSpec::RedisSentinel { sentinels, service } => {
+            RedisStore::sentinel(&strs(sentinels), service)
+        }
+        StoreSpec::Redis(url) => RedisStore::open(url),
+        other => Err(flacon::store::StoreError::Corrupt(format!(
+            "{other:?} is not a Redis store"
+        ))),
     }
 }
 
@@ -56,6 +115,23 @@ mod tests {
             "redis://127.0.0.1:6379/2".parse(),
             Ok(StoreSpec::Redis("redis://127.0.0.1:6379/2".into()))
         );
+        assert_eq!(
+            "redis+cluster://10.0.0.1:7000,10.0.0.2:7000".parse(),
+            Ok(StoreSpec::RedisCluster(vec![
+                "redis://10.0.0.1:7000".into(),
+                "redis://10.0.0.2:7000".into()
+            ]))
+        );
+        assert_eq!(
+            "redis+sentinel://127.0.0.1:26379/mymaster".parse(),
+            Ok(StoreSpec::RedisSentinel {
+                sentinels: vec!["redis://127.0.0.1:26379".into()],
+                service: "mymaster".into()
+            })
+        );
+        assert!("redis+sentinel://127.0.0.1:26379"
+            .parse::<StoreSpec>()
+            .is_err());
         assert!("sqlite:".parse::<StoreSpec>().is_err());
         assert!("mysql://x".parse::<StoreSpec>().is_err());
     }

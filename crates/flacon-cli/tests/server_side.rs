@@ -288,3 +288,25 @@ fn store_commands_work_on_redis() {
         .body
         .contains("Welcome r1@x.com!"));
 }
+
+#[test]
+fn serve_finds_its_redis_through_sentinel() {
+    let sentinel = support::redis_server::RedisSentinel::start();
+    let spec = format!(
+        "redis+sentinel://127.0.0.1:{}/flacon-primary",
+        sentinel.port
+    );
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &spec]);
+    let sid = rust
+        .post_form("/set_email", None, "email_address=watched%40example.com")
+        .session_cookie()
+        .unwrap();
+    assert!(rust
+        .get("/get_email", Some(&sid))
+        .body
+        .contains("Welcome watched@example.com!"));
+    assert_eq!(
+        sentinel.primary.cli(&["EXISTS", &format!("session:{sid}")]),
+        "1"
+    );
+}
