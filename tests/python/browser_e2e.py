@@ -12,6 +12,8 @@ import tempfile
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, SHOT = sys.argv[1], sys.argv[2]
 
@@ -28,7 +30,19 @@ def browser(profile_dir):
 
 
 def heading(driver):
-    return driver.find_element(By.TAG_NAME, "h1").text
+    return WebDriverWait(driver, 15).until(ec.presence_of_element_located((By.TAG_NAME, "h1"))).text
+
+
+def arrive(driver, path):
+    """Waits for the navigation a click started: a click returns before the next page loads."""
+    WebDriverWait(driver, 15).until(ec.url_to_be(BASE + path))
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def submit_email(driver, email):
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    arrive(driver, "/get_email")
 
 
 seen = {}
@@ -41,10 +55,10 @@ with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
         seen["a_first"] = heading(a)
         # 2. follow the link to the form
         a.find_element(By.LINK_TEXT, "here.").click()
+        arrive(a, "/set_email")
         seen["a_form_url"] = a.current_url
         # 3. submit an email through the form
-        a.find_element(By.ID, "email").send_keys("ada@example.com")
-        a.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit_email(a, "ada@example.com")
         # 4. the welcome page
         seen["a_after_submit_url"] = a.current_url
         seen["a_welcome"] = heading(a)
@@ -53,8 +67,7 @@ with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
         seen["a_cookie_names"] = sorted(c["name"] for c in a.get_cookies())
         # a second, isolated browser sets a different email
         b.get(BASE + "/set_email")
-        b.find_element(By.ID, "email").send_keys("grace@example.com")
-        b.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit_email(b, "grace@example.com")
         seen["b_welcome"] = heading(b)
         a.get(BASE + "/get_email")
         seen["a_again"] = heading(a)
