@@ -12,6 +12,15 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
+/// Waits up to 20 seconds for something to listen on `port`.
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -58,11 +67,7 @@ impl RedisServer {
             .spawn()
             .expect("redis-server is installed (scripts/test.sh installs it)");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(self.port, "redis-server did not start");
     }
 
     /// Stops the server (SIGTERM: it flushes its append-only file first).
@@ -126,11 +131,7 @@ impl RedisCluster {
                     .stderr(Stdio::null())
                     .spawn()
                     .unwrap();
-                let deadline = Instant::now() + Duration::from_secs(20);
-                while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                    assert!(Instant::now() < deadline, "cluster node did not start");
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+                wait_for_port(port, "cluster node did not start");
                 RedisServer {
                     port,
                     dir,
@@ -200,11 +201,7 @@ impl RedisSentinel {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sentinel did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(port, "sentinel did not start");
         RedisSentinel {
             primary,
             port,
