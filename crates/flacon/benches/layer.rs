@@ -7,7 +7,8 @@ use axum::routing::get;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use flacon::codec::{from_tagged_json, CookieCodec};
-use flacon::{KeyRing, SecretKey, Session, SessionLayer};
+use flacon::store::MemoryStore;
+use flacon::{KeyRing, SecretKey, Session, SessionLayer, StoreLayer};
 use http::header::COOKIE;
 use http::Request;
 use tower::ServiceExt as _;
@@ -54,15 +55,56 @@ fn bench(c: &mut Criterion) {
             }),
         )
         .layer(SessionLayer::new(keys()));
-    for (name, app) in [
-        ("layer/bare", bare),
-        ("layer/read", read),
-        ("layer/write", write),
+    // The same handlers over a memory store, with a stored session.
+    let store = std::sync::Arc::new(MemoryStore::new(1000));
+    let store_app = |router: Router| router.layer(StoreLayer::new(store.clone(), keys()));
+    let login: Router = store_app(Router::new().route(
+        "/",
+        get(|s: Session| async move {
+            s.insert("email", "someone@example.com").unwrap();
+            "ok"
+        }),
+    ));
+    let set = runtime
+        .block_on(login.oneshot(Request::get("/").body(Body::empty()).unwrap()))
+        .unwrap();
+    let sid = set.headers()[http::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let store_read = store_app(Router::new().route(
+        "/",
+        get(|s: Session| async move {
+            format!(
+                "<h1>Welcome {}!</h1>",
+                s.get::<String>("email").unwrap_or_default()
+            )
+        }),
+    ));
+    let store_write = store_app(Router::new().route(
+        "/",
+        get(|s: Session| async move {
+            // A different value each time, so every request really writes.
+            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s.insert("visits", &n).unwrap();
+            "ok"
+        }),
+    ));
+    for (name, app, cookie) in [
+        ("layer/bare", bare, &cookie),
+        ("layer/read", read, &cookie),
+        ("layer/write", write, &cookie),
+        ("store/read", store_read, &sid),
+        ("store/write", store_write, &sid),
     ] {
         c.bench_function(name, |b| {
             b.iter(|| {
                 let request = Request::get("/")
-                    .header(COOKIE, &cookie)
+                    .header(COOKIE, cookie)
                     .body(Body::empty())
                     .unwrap();
                 runtime.block_on(app.clone().oneshot(request)).unwrap()

@@ -48,7 +48,7 @@ pub fn set_cookie(config: &SessionConfig, value: &str, expiry: Expiry) -> String
     push_domain(&mut out, config);
     if let Expiry::At(unix) = expiry {
         out.push_str("; Expires=");
-        out.push_str(&DateTime::from_unix(unix).to_http_date());
+        DateTime::from_unix(unix).push_http_date(&mut out);
     }
     push_flags(&mut out, config);
     out

@@ -224,6 +224,14 @@ impl DateTime {
 
     /// The `Wdy, DD Mon YYYY HH:MM:SS GMT` form Flask and Werkzeug write (always UTC).
     pub fn to_http_date(&self) -> String {
+        let mut out = String::with_capacity(29);
+        self.push_http_date(&mut out);
+        out
+    }
+
+    /// Appends the `Wdy, DD Mon YYYY HH:MM:SS GMT` form to `out` (no formatting machinery:
+    /// it runs for every permanent session's `Expires`).
+    pub fn push_http_date(&self, out: &mut String) {
         let days = self.unix_seconds.div_euclid(86_400);
         let secs = self.unix_seconds.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
@@ -232,12 +240,30 @@ impl DateTime {
             .copied()
             .unwrap_or("Thu");
         let month_name = MONTHS.get((month - 1) as usize).copied().unwrap_or("Jan");
-        format!(
-            "{weekday}, {day:02} {month_name} {year:04} {:02}:{:02}:{:02} GMT",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
-        )
+        let digits = |out: &mut String, n: i64, width: u32| {
+            for place in (0..width).rev() {
+                let digit = (n / 10_i64.pow(place)).rem_euclid(10) as u8;
+                out.push(char::from(b'0' + digit));
+            }
+        };
+        out.push_str(weekday);
+        out.push_str(", ");
+        digits(out, day, 2);
+        out.push(' ');
+        out.push_str(month_name);
+        out.push(' ');
+        if (0..10_000).contains(&year) {
+            digits(out, year, 4);
+        } else {
+            out.push_str(&year.to_string());
+        }
+        out.push(' ');
+        digits(out, secs / 3600, 2);
+        out.push(':');
+        digits(out, secs % 3600 / 60, 2);
+        out.push(':');
+        digits(out, secs % 60, 2);
+        out.push_str(" GMT");
     }
 
     /// Parses an RFC 822 / RFC 2822 date as `werkzeug.http.parse_date` does for the forms

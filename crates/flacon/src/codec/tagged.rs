@@ -88,7 +88,7 @@ pub fn write(out: &mut String, value: &Value) {
         }
         Value::DateTime(d) => {
             out.push_str("{\" d\":\"");
-            out.push_str(&d.to_http_date());
+            d.push_http_date(out);
             out.push_str("\"}");
         }
     }
