@@ -266,39 +266,40 @@ impl Session {
 
     /// Edits the session in place; it counts as modified if the data differs afterwards.
     /// This replaces Flask's `session.modified = True` after an in-place change.
+    ///
+    /// `f` works on a copy taken before it runs and the lock is not held meanwhile, so `f` may
+    /// read the session through any handle (it sees the data as it was) without deadlocking.
     pub fn update<R>(&self, f: impl FnOnce(&mut Map) -> R) -> R {
+        let mut working = self.read(Map::clone);
+        let result = f(&mut working);
         self.write(|data, _| {
-            let before = data.clone();
-            let result = f(data);
-            let changed = *data != before;
+            let changed = *data != working;
+            if changed {
+                *data = working;
+            }
             (result, changed)
         })
     }
 
     /// Edits the value at `key` as a `T` (starting from `T::default()` when missing) and
-    /// stores it back; a change only if the stored value differs.
+    /// stores it back; a change only if the stored value differs. Like [`Session::update`],
+    /// `f` runs without the lock held.
     pub fn modify<T, R>(&self, key: &str, f: impl FnOnce(&mut T) -> R) -> Result<R, ValueError>
     where
         T: DeserializeOwned + Serialize + Default,
     {
+        let mut typed_value: T = match self.get_value(key) {
+            Some(v) => typed::from_value(&v)?,
+            None => T::default(),
+        };
+        let result = f(&mut typed_value);
+        let new = typed::to_value(&typed_value)?;
         self.write(|data, _| {
-            let attempt = (|| {
-                let mut typed_value: T = match data.get(key) {
-                    Some(v) => typed::from_value(v)?,
-                    None => T::default(),
-                };
-                let result = f(&mut typed_value);
-                let new = typed::to_value(&typed_value)?;
-                let changed = data.get(key) != Some(&new);
-                if changed {
-                    data.insert(key.to_owned(), new);
-                }
-                Ok((result, changed))
-            })();
-            match attempt {
-                Ok((result, changed)) => (Ok(result), changed),
-                Err(e) => (Err(e), false),
+            let changed = data.get(key) != Some(&new);
+            if changed {
+                data.insert(key.to_owned(), new);
             }
+            (Ok(result), changed)
         })
     }
 
@@ -454,6 +455,29 @@ mod tests {
         assert!(session.is_modified());
         assert!(session.modify("cart", |n: &mut u32| *n += 1).is_err());
         assert_eq!(session.get::<Vec<String>>("cart").unwrap(), ["bike"]);
+    }
+
+    #[test]
+    fn reading_inside_an_update_does_not_deadlock() {
+        let a = Session::detached();
+        let b = a.clone();
+        a.insert("n", &1).unwrap();
+        let seen = a.update(|data| {
+            data.insert("m".into(), Value::Int(2));
+            b.get::<i64>("n")
+        });
+        assert_eq!(seen, Some(1));
+        let doubled = a.modify("n", |n: &mut i64| {
+            *n *= 2;
+            b.get::<i64>("n")
+        });
+        assert_eq!(
+            doubled.unwrap(),
+            Some(1),
+            "the closure sees the data as it was"
+        );
+        assert_eq!(a.get::<i64>("n"), Some(2));
+        assert_eq!(a.get::<i64>("m"), Some(2));
     }
 
     #[test]
