@@ -33,6 +33,13 @@ struct Engine {
 
 /// Adds a Flask-compatible cookie session to every request.
 ///
+/// The cookie is verified when a handler first touches the session. A request that never
+/// touches it costs nothing unless it carries a cookie and
+/// [`refresh_each_request`](SessionConfig::refresh_each_request) is on (Flask's default):
+/// then the cookie is verified after the handler, because a permanent session is re-sent on
+/// every response — re-signed from its verified payload, not re-serialized. Turn the
+/// setting off to make untouched requests free.
+///
 /// ```
 /// use axum::{routing::get, Router};
 /// use flacon::{KeyRing, SecretKey, Session, SessionLayer};
