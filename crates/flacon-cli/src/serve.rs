@@ -8,12 +8,15 @@ use flacon::config::SessionConfig;
 use std::sync::Arc;
 
 use flacon::store::sqlite::SqliteStore;
-use flacon::store::{MemoryStore, SessionStore, StoreError};
+use flacon::store::{purge_expired_every, MemoryStore, StoreError};
 use flacon::{KeyRing, SecretKey, SessionLayer, StoreLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::store_spec::StoreSpec;
+
+/// How often expired memory and SQLite sessions are dropped (Redis expires keys itself).
+const PURGE_EVERY: Duration = Duration::from_secs(300);
 use crate::CliError;
 
 #[derive(Debug, Args)]
@@ -85,12 +88,12 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             StoreSpec::Cookie => router.layer(SessionLayer::new(ring).with_config(config)),
             StoreSpec::Memory => {
                 let store = Arc::new(MemoryStore::default());
-                purge_expired_periodically(store.clone());
+                purge_expired_every(store.clone(), PURGE_EVERY);
                 router.layer(StoreLayer::new(store, ring).with_config(config))
             }
             StoreSpec::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
-                purge_expired_periodically(store.clone());
+                purge_expired_every(store.clone(), PURGE_EVERY);
                 router.layer(StoreLayer::new(store, ring).with_config(config))
             }
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
@@ -118,24 +121,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         eprintln!("flacon: shut down cleanly");
         Ok(())
     })
-}
-
-/// Drops expired sessions every five minutes (Redis expires keys itself).
-fn purge_expired_periodically<S: SessionStore>(store: Arc<S>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
-        loop {
-            tick.tick().await;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            match store.delete_expired(now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "purged expired sessions"),
-                Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

@@ -80,3 +80,31 @@ async fn redis_store_through_sentinel_conforms() {
         "written to the primary the sentinel names"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_purge_task_removes_expired_sqlite_rows() {
+    let dir = common::python::workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("purge-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let store = std::sync::Arc::new(SqliteStore::open(&path).await.unwrap());
+    let record = |expires_at| Record {
+        data: Map::new(),
+        expires_at,
+    };
+    let (gone, kept) = (
+        SessionId::generate().unwrap(),
+        SessionId::generate().unwrap(),
+    );
+    assert!(store.create(&gone, &record(1_000), 0).await.unwrap());
+    assert!(store
+        .create(&kept, &record(u64::from(u32::MAX)), 0)
+        .await
+        .unwrap());
+    let task =
+        flacon::store::purge_expired_every(store.clone(), std::time::Duration::from_millis(50));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    task.abort();
+    let ids = store.scan(None, 10).await.unwrap().ids;
+    assert_eq!(ids, vec![kept], "only the expired row was removed");
+}

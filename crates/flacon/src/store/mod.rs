@@ -22,6 +22,40 @@ pub mod sqlite;
 
 pub use memory::MemoryStore;
 
+/// Spawns a task on the current tokio runtime that calls
+/// [`delete_expired`](SessionStore::delete_expired) every `every`, logging what it removed.
+/// SQLite and memory stores need it (Redis expires keys itself); abort the handle to stop.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::sync::Arc;
+/// let store = Arc::new(flacon::store::MemoryStore::new(1000));
+/// let purge = flacon::store::purge_expired_every(store.clone(), std::time::Duration::from_secs(300));
+/// purge.abort();
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn purge_expired_every<S: SessionStore>(
+    store: std::sync::Arc<S>,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            match store.delete_expired(now).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "purged expired sessions"),
+                Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+            }
+        }
+    })
+}
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
