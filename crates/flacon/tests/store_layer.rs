@@ -160,3 +160,45 @@ async fn the_store_error_response_is_configurable() {
         "a new session cannot be saved either"
     );
 }
+
+#[tokio::test]
+async fn expiry_refresh_is_throttled_for_stores_that_cannot_refresh_on_load() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let clock = Arc::new(AtomicU64::new(1_800_000_000));
+    let store = Arc::new(MemoryStore::new(100));
+    let server = ServerSideConfig {
+        touch_interval: std::time::Duration::from_secs(60),
+        ..ServerSideConfig::default()
+    };
+    let now = clock.clone();
+    let layer = StoreLayer::new(store.clone(), keys())
+        .with_server_config(server)
+        .with_clock(move || now.load(Ordering::SeqCst));
+    let app = app(layer);
+    let lifetime = 31 * 24 * 3600;
+    let (_, sid, _) = call(&app, "/login", None).await;
+    let sid = sid.unwrap();
+    let id = SessionId::parse(&sid).unwrap();
+    let expiry = |at| {
+        let store = store.clone();
+        let id = id.clone();
+        async move { store.load(&id, None, at).await.unwrap().unwrap().expires_at }
+    };
+    assert_eq!(expiry(1_800_000_000).await, 1_800_000_000 + lifetime);
+
+    clock.store(1_800_000_030, Ordering::SeqCst);
+    assert_eq!(call(&app, "/whoami", Some(&sid)).await.2, "ada");
+    assert_eq!(
+        expiry(1_800_000_030).await,
+        1_800_000_000 + lifetime,
+        "no write within the interval"
+    );
+
+    clock.store(1_800_000_100, Ordering::SeqCst);
+    assert_eq!(call(&app, "/whoami", Some(&sid)).await.2, "ada");
+    assert_eq!(
+        expiry(1_800_000_100).await,
+        1_800_000_100 + lifetime,
+        "extended once it is due"
+    );
+}
