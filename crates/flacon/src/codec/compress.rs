@@ -35,33 +35,38 @@ pub fn push_payload(out: &mut String, json: &[u8]) {
     let compressed = DEFLATE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut state) => {
             let (deflate, buf) = &mut *state;
-            deflate_if_smaller(deflate, json, buf)
+            push_if_smaller(out, deflate, json, buf)
         }
         Err(_) => {
             let mut fresh = Compress::new(Compression::default(), true);
-            let mut buf = Vec::new();
-            deflate_if_smaller(&mut fresh, json, &mut buf)
+            push_if_smaller(out, &mut fresh, json, &mut Vec::new())
         }
     });
-    match compressed {
-        Some(bytes) => {
-            out.push('.');
-            URL_SAFE_NO_PAD.encode_string(bytes, out);
-        }
-        None => URL_SAFE_NO_PAD.encode_string(json, out),
+    if !compressed {
+        URL_SAFE_NO_PAD.encode_string(json, out);
     }
 }
 
-/// The zlib bytes of `json` if they are at least two bytes shorter than it.
-fn deflate_if_smaller(deflate: &mut Compress, json: &[u8], buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+/// Appends `.` and the zlib bytes of `json` if they are at least two bytes shorter than it;
+/// whether it did.
+fn push_if_smaller(
+    out: &mut String,
+    deflate: &mut Compress,
+    json: &[u8],
+    buf: &mut Vec<u8>,
+) -> bool {
     deflate.reset();
     buf.clear();
     // Output of json.len() - 1 bytes or more is useless: stop there instead of finishing.
     let useful = json.len().saturating_sub(2);
     buf.reserve(useful + 1);
     match deflate.compress_vec(json, buf, FlushCompress::Finish) {
-        Ok(Status::StreamEnd) if buf.len() <= useful => Some(buf.clone()),
-        _ => None,
+        Ok(Status::StreamEnd) if buf.len() <= useful => {
+            out.push('.');
+            URL_SAFE_NO_PAD.encode_string(&buf[..], out);
+            true
+        }
+        _ => false,
     }
 }
 
