@@ -31,14 +31,7 @@ fn flask_session_and_flacon_share_sessions_in_one_redis() {
     let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
 
     // Created by Flask-Session, read and updated by flacon.
-    let sid = flask
-        .post_form(
-            "/set_email",
-            None,
-            "email_address=from%2Bflask%40example.com",
-        )
-        .session_cookie()
-        .unwrap();
+    let sid = flask.set_email(None, "email_address=from%2Bflask%40example.com");
     assert_eq!(sid.len(), 43, "Flask-Session's cookie is the bare sid");
     assert!(rust
         .get("/get_email", Some(&sid))
@@ -62,14 +55,7 @@ fn flask_session_and_flacon_share_sessions_in_one_redis() {
     );
 
     // Created by flacon, read and updated by Flask-Session.
-    let sid2 = rust
-        .post_form(
-            "/set_email",
-            None,
-            "email_address=from%2Bflacon%40example.com",
-        )
-        .session_cookie()
-        .unwrap();
+    let sid2 = rust.set_email(None, "email_address=from%2Bflacon%40example.com");
     assert_eq!(sid2.len(), 43);
     assert!(flask
         .get("/get_email", Some(&sid2))
@@ -123,10 +109,7 @@ fn anonymous_traffic_stores_nothing() {
 fn a_redis_outage_is_an_explicit_503_and_sessions_return_with_redis() {
     let mut redis = RedisServer::start();
     let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
-    let sid = rust
-        .post_form("/set_email", None, "email_address=durable%40example.com")
-        .session_cookie()
-        .unwrap();
+    let sid = rust.set_email(None, "email_address=durable%40example.com");
     assert!(rust
         .get("/get_email", Some(&sid))
         .body
@@ -225,9 +208,7 @@ fn sqlite_sessions_survive_a_restart_and_can_be_revoked() {
     let store = format!("sqlite:{}", db.display());
     let sid = {
         let rust = flacon_serve(&["--secret-key", KEY, "--store", &store]);
-        rust.post_form("/set_email", None, "email_address=persist%40example.com")
-            .session_cookie()
-            .unwrap()
+        rust.set_email(None, "email_address=persist%40example.com")
     };
     let rust = flacon_serve(&["--secret-key", KEY, "--store", &store]);
     assert!(rust
@@ -262,11 +243,7 @@ fn store_commands_work_on_redis() {
     let redis = RedisServer::start();
     let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
     let sids: Vec<String> = (0..5)
-        .map(|i| {
-            rust.post_form("/set_email", None, &format!("email_address=r{i}%40x.com"))
-                .session_cookie()
-                .unwrap()
-        })
+        .map(|i| rust.set_email(None, &format!("email_address=r{i}%40x.com")))
         .collect();
     let out = flacon(&["store", "list", "--store", &redis.url()]);
     let mut listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -297,10 +274,7 @@ fn serve_finds_its_redis_through_sentinel() {
         sentinel.port
     );
     let rust = flacon_serve(&["--secret-key", KEY, "--store", &spec]);
-    let sid = rust
-        .post_form("/set_email", None, "email_address=watched%40example.com")
-        .session_cookie()
-        .unwrap();
+    let sid = rust.set_email(None, "email_address=watched%40example.com");
     assert!(rust
         .get("/get_email", Some(&sid))
         .body

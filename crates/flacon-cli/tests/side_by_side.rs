@@ -167,22 +167,8 @@ fn an_equal_assignment_is_the_one_documented_difference() {
 fn each_honours_the_others_cookie() {
     let flask = flask_app(KEY);
     let flacon = flacon_serve(&["--secret-key", KEY]);
-    let minted_by_flask = flask
-        .post_form(
-            "/set_email",
-            None,
-            "email_address=from%2Bflask%40example.com",
-        )
-        .session_cookie()
-        .unwrap();
-    let minted_by_flacon = flacon
-        .post_form(
-            "/set_email",
-            None,
-            "email_address=from%2Bflacon%40example.com",
-        )
-        .session_cookie()
-        .unwrap();
+    let minted_by_flask = flask.set_email(None, "email_address=from%2Bflask%40example.com");
+    let minted_by_flacon = flacon.set_email(None, "email_address=from%2Bflacon%40example.com");
     assert!(flacon
         .get("/get_email", Some(&minted_by_flask))
         .body

@@ -43,6 +43,13 @@ impl Server {
         request(self.port, "POST", path, cookie, Some(form))
     }
 
+    /// Submits the article's form and returns the session cookie the answer sets.
+    pub fn set_email(&self, cookie: Option<&str>, form: &str) -> String {
+        self.post_form("/set_email", cookie, form)
+            .session_cookie()
+            .expect("set_email sets the session cookie")
+    }
+
     /// Log lines printed so far.
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()

@@ -86,13 +86,18 @@ fn secs(t: u64) -> i64 {
     i64::try_from(t).unwrap_or(i64::MAX)
 }
 
+/// The column values of a record: id, Flask-Session msgpack bytes, expiry.
+fn row(id: &SessionId, record: &Record) -> (String, Vec<u8>, i64) {
+    (
+        id.as_str().to_owned(),
+        flask_session::encode(&record.data),
+        secs(record.expires_at),
+    )
+}
+
 impl SessionStore for SqliteStore {
     async fn create(&self, id: &SessionId, record: &Record, _now: u64) -> Result<bool, StoreError> {
-        let (id, bytes, expires) = (
-            id.as_str().to_owned(),
-            flask_session::encode(&record.data),
-            secs(record.expires_at),
-        );
+        let (id, bytes, expires) = row(id, record);
         self.with(move |c| {
             changed_one(
                 c,
@@ -135,11 +140,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
-        let (id, bytes, expires) = (
-            id.as_str().to_owned(),
-            flask_session::encode(&record.data),
-            secs(record.expires_at),
-        );
+        let (id, bytes, expires) = row(id, record);
         self.with(move |c| {
             changed_one(
                 c,
