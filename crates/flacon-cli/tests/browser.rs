@@ -14,11 +14,28 @@ use support::{flacon_serve, python};
 
 #[test]
 fn the_articles_five_steps_in_chromium_with_two_isolated_browsers() {
-    let server = flacon_serve(&["--secret-key", "browser-test-key-51c0ffee2026"]);
+    walkthrough(&[], "welcome.png");
+}
+
+#[test]
+fn the_same_walkthrough_with_server_side_sessions_in_sqlite() {
+    let db = python::workspace_root().join(format!("target/tmp/browser-{}.db", std::process::id()));
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&db);
+    walkthrough(
+        &["--store", &format!("sqlite:{}", db.display())],
+        "welcome-sqlite.png",
+    );
+}
+
+fn walkthrough(store: &[&str], screenshot: &str) {
+    let mut args = vec!["--secret-key", "browser-test-key-51c0ffee2026"];
+    args.extend_from_slice(store);
+    let server = flacon_serve(&args);
     let base = format!("http://127.0.0.1:{}", server.port);
     let shot_dir = python::workspace_root().join("target/e2e");
     std::fs::create_dir_all(&shot_dir).unwrap();
-    let shot = shot_dir.join("welcome.png");
+    let shot = shot_dir.join(screenshot);
     let _ = std::fs::remove_file(&shot);
     let out = Command::new(python::python())
         .arg(python::script("browser_e2e.py"))
