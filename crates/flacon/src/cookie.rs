@@ -38,6 +38,18 @@ pub enum Expiry {
     At(i64),
 }
 
+impl Expiry {
+    /// Flask's `get_expiration_time`: a permanent session expires at `expires_at` (Unix
+    /// seconds), any other when the browser closes.
+    pub fn of_session(permanent: bool, expires_at: u64) -> Self {
+        if permanent {
+            Expiry::At(i64::try_from(expires_at).unwrap_or(i64::MAX))
+        } else {
+            Expiry::BrowserSession
+        }
+    }
+}
+
 /// `name=value; Domain; Expires; Secure; HttpOnly; Path; SameSite; Partitioned`, in
 /// Werkzeug's attribute order.
 pub fn set_cookie(config: &SessionConfig, value: &str, expiry: Expiry) -> String {

@@ -330,7 +330,7 @@ impl Session {
 
     /// Flask's `session.permanent`: stored as `_permanent` inside the session.
     pub fn permanent(&self) -> bool {
-        self.read(|data| data.get(PERMANENT_KEY).is_some_and(Value::is_truthy))
+        self.read(is_permanent)
     }
 
     /// Makes the session permanent (a cookie with `Expires`) or a browser-session one.
@@ -356,14 +356,14 @@ impl Session {
 
     /// The state the response needs, loading the session only if `load` is set or it was
     /// already touched.
-    pub(crate) fn outcome(&self, load_untouched: bool) -> Outcome {
+    pub(crate) fn outcome(&self, load_untouched: bool) -> Option<Outcome> {
         let mut state = self.lock();
         let untouched = state.pending.is_some();
         if untouched && !load_untouched {
-            return Outcome::Untouched;
+            return None;
         }
         let data = std::mem::take(state.load());
-        Outcome::Done {
+        Some(Outcome {
             data,
             accessed: state.accessed,
             modified: state.modified,
@@ -372,27 +372,28 @@ impl Session {
             signed_with: state.signed_with,
             stored_until: state.stored_until,
             verified_payload: state.verified_payload.take(),
-        }
+        })
     }
 }
 
-/// The session as the response sees it.
+/// Flask's `session.permanent` for a session's data: a truthy `_permanent`.
+pub(crate) fn is_permanent(data: &Map) -> bool {
+    data.get(PERMANENT_KEY).is_some_and(Value::is_truthy)
+}
+
+/// A loaded session as the response sees it: the data and its flags. (An untouched session
+/// that nothing requires loading has no outcome.)
 #[derive(Debug)]
-pub(crate) enum Outcome {
-    /// Never loaded, and nothing requires loading it.
-    Untouched,
-    /// Loaded: the data and flags.
-    Done {
-        data: Map,
-        accessed: bool,
-        modified: bool,
-        /// The store failed (or the session was used before loading): write nothing.
-        failed: bool,
-        cycle_id: bool,
-        signed_with: Option<KeyMatch>,
-        stored_until: Option<u64>,
-        verified_payload: Option<String>,
-    },
+pub(crate) struct Outcome {
+    pub(crate) data: Map,
+    pub(crate) accessed: bool,
+    pub(crate) modified: bool,
+    /// The store failed (or the session was used before loading): write nothing.
+    pub(crate) failed: bool,
+    pub(crate) cycle_id: bool,
+    pub(crate) signed_with: Option<KeyMatch>,
+    pub(crate) stored_until: Option<u64>,
+    pub(crate) verified_payload: Option<String>,
 }
 
 #[cfg(test)]

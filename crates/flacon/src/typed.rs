@@ -102,7 +102,7 @@ pub fn hyphenated_uuid(bytes: &[u8; 16]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             out.push('-');
         }
-        out.push_str(&format!("{b:02x}"));
+        crate::codec::tagged::push_hex(&mut out, *b);
     }
     out
 }

@@ -229,10 +229,7 @@ impl CookieCodec {
     /// inspecting a cookie whose key you do not have. Never trust the result.
     pub fn decode_unverified(&self, cookie: &str) -> Result<Value, DecodeError> {
         self.check_len(cookie)?;
-        let mut parts = cookie.rsplitn(3, '.');
-        let (_signature, _timestamp) = (parts.next(), parts.next());
-        let payload = parts
-            .next()
+        let payload = Self::payload_segment(cookie)
             .ok_or(DecodeError::BadSignature(SignatureError::NoSeparator))?;
         self.decode_payload(payload)
     }

@@ -81,8 +81,7 @@ pub fn write(out: &mut String, value: &Value) {
         Value::Uuid(bytes) => {
             out.push_str("{\" u\":\"");
             for b in bytes {
-                out.push(hex_digit(b >> 4));
-                out.push(hex_digit(b & 0xf));
+                push_hex(out, *b);
             }
             out.push_str("\"}");
         }
@@ -94,8 +93,11 @@ pub fn write(out: &mut String, value: &Value) {
     }
 }
 
-fn hex_digit(nibble: u8) -> char {
-    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
+/// Appends a byte as two lowercase hex digits.
+pub(crate) fn push_hex(out: &mut String, byte: u8) {
+    for nibble in [byte >> 4, byte & 0xf] {
+        out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+    }
 }
 
 fn single_tag_key(map: &Map) -> Option<(&str, &Value)> {

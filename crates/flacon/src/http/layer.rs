@@ -18,7 +18,7 @@ use crate::codec::{to_tagged_json, CookieCodec};
 use crate::config::{OversizePolicy, SessionConfig};
 use crate::cookie::{deletion_cookie, find_cookie, set_cookie, Expiry};
 use crate::keys::{KeyMatch, KeyRing};
-use crate::session::{Loaded, Outcome, Pending, Session, PERMANENT_KEY};
+use crate::session::{is_permanent, Loaded, Pending, Session};
 use crate::value::{Map, Value};
 
 /// Everything the middleware shares across requests.
@@ -270,43 +270,30 @@ impl Engine {
         let config = &self.config;
         // Permanent sessions are re-sent on every request, so an untouched cookie must be
         // opened to learn whether it is permanent.
-        let (data, accessed, modified, signed_with, verified_payload) =
-            match session.outcome(had_cookie && config.refresh_each_request) {
-                Outcome::Untouched => return Ok(()),
-                Outcome::Done {
-                    data,
-                    accessed,
-                    modified,
-                    signed_with,
-                    verified_payload,
-                    ..
-                } => (data, accessed, modified, signed_with, verified_payload),
-            };
-        if accessed {
+        let Some(outcome) = session.outcome(had_cookie && config.refresh_each_request) else {
+            return Ok(());
+        };
+        if outcome.accessed {
             add_vary_cookie(headers);
         }
-        if data.is_empty() {
-            if modified {
+        if outcome.data.is_empty() {
+            if outcome.modified {
                 append_set_cookie(headers, &deletion_cookie(config));
                 add_vary_cookie(headers);
             }
             return Ok(());
         }
-        let permanent = data.get(PERMANENT_KEY).is_some_and(Value::is_truthy);
-        let resign =
-            config.resign_fallback_cookies && matches!(signed_with, Some(KeyMatch::Fallback(_)));
-        if !(modified || resign || (permanent && config.refresh_each_request)) {
+        let permanent = is_permanent(&outcome.data);
+        let resign = config.resign_fallback_cookies
+            && matches!(outcome.signed_with, Some(KeyMatch::Fallback(_)));
+        if !(outcome.modified || resign || (permanent && config.refresh_each_request)) {
             return Ok(());
         }
         let now = (self.clock)();
-        let expiry = if permanent {
-            Expiry::At(i64::try_from(now.saturating_add(self.max_age())).unwrap_or(i64::MAX))
-        } else {
-            Expiry::BrowserSession
-        };
-        let data = Value::Dict(data);
+        let expiry = Expiry::of_session(permanent, now.saturating_add(self.max_age()));
+        let data = Value::Dict(outcome.data);
         // An unchanged session is re-signed as it came: the same bytes Flask would write.
-        let value = match verified_payload.filter(|_| !modified) {
+        let value = match outcome.verified_payload.filter(|_| !outcome.modified) {
             Some(payload) => self.codec.resign(payload, now),
             None => self.codec.encode(&data, now),
         };

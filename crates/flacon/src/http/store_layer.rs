@@ -18,7 +18,7 @@ use crate::codec::{KeyDerivation, Signer};
 use crate::config::SessionConfig;
 use crate::cookie::{bare_deletion_cookie, find_cookie, set_cookie, Expiry};
 use crate::keys::KeyRing;
-use crate::session::{Loaded, Outcome, Pending, Session, PERMANENT_KEY};
+use crate::session::{is_permanent, Loaded, Outcome, Pending, Session, PERMANENT_KEY};
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
 use crate::value::{Map, Value};
 
@@ -271,6 +271,13 @@ impl<S: SessionStore> Engine<S> {
         data
     }
 
+    fn fresh_loaded(&self) -> Loaded {
+        Loaded {
+            data: self.fresh_data(),
+            ..Loaded::default()
+        }
+    }
+
     fn parse_id(&self, raw: &str) -> Option<SessionId> {
         if !self.server.use_signer {
             return SessionId::parse(raw);
@@ -309,17 +316,12 @@ impl<S: SessionStore> Engine<S> {
                 stored_until: Some(record.expires_at),
                 verified_payload: None,
             }),
-            // Unknown or expired: never adopted; a new id is issued when something is saved.
-            Ok(None) => Ok(Loaded {
-                data: self.fresh_data(),
-                ..Loaded::default()
-            }),
+            // Unknown, expired or unreadable: never adopted; a new id is issued when
+            // something is saved.
+            Ok(None) => Ok(self.fresh_loaded()),
             Err(StoreError::Corrupt(why)) => {
                 tracing::warn!(kind = "bad-record", %why, "unreadable session record treated as missing");
-                Ok(Loaded {
-                    data: self.fresh_data(),
-                    ..Loaded::default()
-                })
+                Ok(self.fresh_loaded())
             }
             Err(error) => {
                 tracing::error!(%error, "cannot load the session; answering with the store-error response");
@@ -334,47 +336,35 @@ impl<S: SessionStore> Engine<S> {
         id: Option<SessionId>,
         headers: &mut HeaderMap,
     ) -> Result<(), SessionFailure> {
-        let Outcome::Done {
-            data,
-            accessed,
-            modified,
-            failed,
-            cycle_id,
-            stored_until,
-            ..
-        } = session.outcome(false)
-        else {
+        let Some(outcome) = session.outcome(false) else {
             return Ok(());
         };
-        if failed {
+        if outcome.failed {
             return Err(SessionFailure::StoreUnavailable);
         }
-        self.write_back(data, accessed, modified, cycle_id, id.filter(|_| stored_until.is_some()), stored_until, headers)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "cannot save the session; answering with the store-error response");
-                SessionFailure::StoreUnavailable
-            })
+        self.write_back(outcome, id, headers).await.map_err(|error| {
+            tracing::error!(%error, "cannot save the session; answering with the store-error response");
+            SessionFailure::StoreUnavailable
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Flask-Session's `save_session`, update-only and with throttled expiry refresh. `id`
+    /// is the request's session id; it names a record only if the load found one.
     async fn write_back(
         &self,
-        data: Map,
-        accessed: bool,
-        modified: bool,
-        cycle_id: bool,
-        stored: Option<SessionId>,
-        stored_until: Option<u64>,
+        outcome: Outcome,
+        id: Option<SessionId>,
         headers: &mut HeaderMap,
     ) -> Result<(), StoreError> {
         let config = &self.config;
-        if accessed {
+        let stored_until = outcome.stored_until;
+        let mut id = id.filter(|_| stored_until.is_some());
+        if outcome.accessed {
             add_vary_cookie(headers);
         }
-        if flask_session::is_empty(&data) {
-            if modified {
-                if let Some(id) = &stored {
+        if flask_session::is_empty(&outcome.data) {
+            if outcome.modified {
+                if let Some(id) = &id {
                     self.store.delete(id).await?;
                 }
                 append_set_cookie(headers, &bare_deletion_cookie(config));
@@ -384,17 +374,20 @@ impl<S: SessionStore> Engine<S> {
         }
         let now = (self.clock)();
         let expires_at = now.saturating_add(self.lifetime());
-        let record = Record { data, expires_at };
-        let mut id = stored;
+        let permanent = is_permanent(&outcome.data);
+        let record = Record {
+            data: outcome.data,
+            expires_at,
+        };
         let mut new_id = false;
-        if let (true, Some(old)) = (cycle_id, &id) {
+        if let (true, Some(old)) = (outcome.cycle_id, &id) {
             let fresh = SessionId::generate()?;
             if self.store.change_id(old, &fresh, now).await? {
                 id = Some(fresh);
                 new_id = true;
             }
         }
-        if modified {
+        if outcome.modified {
             match &id {
                 Some(existing) => {
                     if !self.store.save(existing, &record, now).await? {
@@ -418,13 +411,8 @@ impl<S: SessionStore> Engine<S> {
             }
         }
         let Some(id) = id else { return Ok(()) };
-        let permanent = record.data.get(PERMANENT_KEY).is_some_and(Value::is_truthy);
-        if modified || new_id || (permanent && config.refresh_each_request) {
-            let expiry = if permanent {
-                Expiry::At(i64::try_from(expires_at).unwrap_or(i64::MAX))
-            } else {
-                Expiry::BrowserSession
-            };
+        if outcome.modified || new_id || (permanent && config.refresh_each_request) {
+            let expiry = Expiry::of_session(permanent, expires_at);
             append_set_cookie(
                 headers,
                 &set_cookie(config, &self.cookie_value(&id), expiry),

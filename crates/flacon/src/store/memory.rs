@@ -27,18 +27,6 @@ struct Inner {
     by_expiry: BTreeSet<(u64, SessionId)>,
 }
 
-impl Ord for SessionId {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl PartialOrd for SessionId {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 impl Inner {
     fn live(&self, id: &SessionId, now: u64) -> Option<&Record> {
         self.records.get(id).filter(|r| r.expires_at > now)

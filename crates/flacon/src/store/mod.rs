@@ -72,7 +72,7 @@ use crate::value::Map;
 /// assert!(SessionId::parse(id.as_str()).is_some());
 /// assert!(SessionId::parse("not an id!").is_none());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(String);
 
 impl SessionId {
