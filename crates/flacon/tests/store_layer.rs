@@ -202,3 +202,18 @@ async fn expiry_refresh_is_throttled_for_stores_that_cannot_refresh_on_load() {
         "extended once it is due"
     );
 }
+
+#[tokio::test]
+async fn settings_apply_to_a_layer_that_was_cloned_first() {
+    let base = StoreLayer::new(MemoryStore::new(100), keys());
+    let _kept = base.clone();
+    let signed = base.with_server_config(ServerSideConfig {
+        use_signer: true,
+        ..ServerSideConfig::default()
+    });
+    let (_, cookie, _) = call(&app(signed), "/login", None).await;
+    assert!(
+        cookie.unwrap().contains('.'),
+        "the signer setting took effect"
+    );
+}

@@ -53,13 +53,28 @@ impl Default for ServerSideConfig {
 }
 
 struct Engine<S> {
-    store: S,
+    /// Shared, so that a builder call on a cloned layer copies the settings, not the store.
+    store: Arc<S>,
     keys: KeyRing,
     config: SessionConfig,
     server: ServerSideConfig,
     signer: Signer,
     clock: Clock,
     on_error: ErrorResponder,
+}
+
+impl<S> Clone for Engine<S> {
+    fn clone(&self) -> Self {
+        Engine {
+            store: self.store.clone(),
+            keys: self.keys.clone(),
+            config: self.config.clone(),
+            server: self.server.clone(),
+            signer: self.signer.clone(),
+            clock: self.clock.clone(),
+            on_error: self.on_error.clone(),
+        }
+    }
 }
 
 /// Adds a server-side session to every request.
@@ -112,7 +127,7 @@ impl<S: SessionStore> StoreLayer<S> {
         );
         StoreLayer {
             engine: Arc::new(Engine {
-                store,
+                store: Arc::new(store),
                 keys,
                 config: SessionConfig::default(),
                 server: ServerSideConfig::default(),
@@ -123,43 +138,35 @@ impl<S: SessionStore> StoreLayer<S> {
         }
     }
 
-    fn engine_mut(&mut self) -> Option<&mut Engine<S>> {
-        Arc::get_mut(&mut self.engine)
+    fn engine_mut(&mut self) -> &mut Engine<S> {
+        Arc::make_mut(&mut self.engine)
     }
 
-    /// Replaces the cookie and lifetime settings. Call before cloning the layer.
+    /// Replaces the cookie and lifetime settings.
     #[must_use]
     pub fn with_config(mut self, config: SessionConfig) -> Self {
-        if let Some(engine) = self.engine_mut() {
-            engine.config = config;
-        }
+        self.engine_mut().config = config;
         self
     }
 
-    /// Replaces the server-side settings. Call before cloning the layer.
+    /// Replaces the server-side settings.
     #[must_use]
     pub fn with_server_config(mut self, server: ServerSideConfig) -> Self {
-        if let Some(engine) = self.engine_mut() {
-            engine.server = server;
-        }
+        self.engine_mut().server = server;
         self
     }
 
     /// Replaces the clock (Unix seconds), for tests that pin time.
     #[must_use]
     pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-        if let Some(engine) = self.engine_mut() {
-            engine.clock = Arc::new(clock);
-        }
+        self.engine_mut().clock = Arc::new(clock);
         self
     }
 
     /// Replaces the response sent when the store is unreachable (503 by default).
     #[must_use]
     pub fn on_error(mut self, responder: ErrorResponder) -> Self {
-        if let Some(engine) = self.engine_mut() {
-            engine.on_error = responder;
-        }
+        self.engine_mut().on_error = responder;
         self
     }
 
