@@ -1,18 +1,41 @@
 //! [`SqliteStore`]: sessions in an embedded SQLite database (WAL), persistent across restarts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
 
 /// How many expired rows one purge statement removes before letting other work in.
 const PURGE_BATCH: usize = 1000;
 
+/// How long a statement on the blocking pool waits for another writer's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Inline commits between two checkpoints (the inline connections never checkpoint
+/// themselves: a checkpoint syncs the database file, which must not happen on a worker).
+const CHECKPOINT_EVERY: u64 = 500;
+
+/// Commits since the last finished checkpoint past which writes stop going inline and queue
+/// behind the checkpoint instead, so that a starved checkpoint cannot let the log grow
+/// without bound.
+const UNCHECKPOINTED_LIMIT: u64 = 2 * CHECKPOINT_EVERY;
+
 /// Sessions in a SQLite file: the default when one machine needs server-side state that
-/// survives a restart. Records are stored in Flask-Session's msgpack format. All SQLite work
-/// runs on tokio's blocking pool, never on the async workers.
+/// survives a restart. Records are stored in Flask-Session's msgpack format.
+///
+/// One-row statements (load, create, save, touch, delete) run inline on the async worker
+/// when they cannot wait: on a free connection (never waiting for its mutex), with a busy
+/// timeout of zero (a lock held by another writer sends the statement to the blocking pool
+/// instead of waiting), and without checkpoints (which sync the file; they run on the
+/// blocking pool every few hundred commits). What is left inline is the work of a
+/// point lookup or a one-row write into the page cache, a few microseconds; handing it to
+/// another thread costs more than doing it. Everything else (id changes, purges, scans, and
+/// any statement that met a lock) runs on tokio's blocking pool.
+/// [`SqliteStore::open_blocking_only`] opens a store that never runs SQLite on a worker.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), flacon::store::StoreError> {
@@ -21,65 +44,178 @@ const PURGE_BATCH: usize = 1000;
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// The blocking pool's connection (waits for locks, checkpoints).
+    pooled: Mutex<Connection>,
+    /// Connections for inline statements, one per worker thread; empty when disabled.
+    inline: Vec<Mutex<Connection>>,
+    /// Inline commits since the last finished checkpoint.
+    inline_commits: AtomicU64,
+    /// A checkpoint is running.
+    checkpointing: AtomicBool,
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::unavailable(e)
 }
 
+/// Another connection holds the lock this statement needs: it did nothing, and may be
+/// retried where waiting is allowed.
+fn is_lock_conflict(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_owned();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, rusqlite::Error> {
-            let conn = Connection::open(path)?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::open_with_inline(path.as_ref().to_owned(), workers).await
+    }
+
+    /// Opens (or creates) the database at `path`, running every statement on tokio's
+    /// blocking pool (none inline on the async workers).
+    pub async fn open_blocking_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with_inline(path.as_ref().to_owned(), 0).await
+    }
+
+    async fn open_with_inline(path: PathBuf, inline: usize) -> Result<Self, StoreError> {
+        let shared = tokio::task::spawn_blocking(move || -> Result<Shared, rusqlite::Error> {
+            let pooled = connect(&path, BUSY_TIMEOUT)?;
+            pooled.execute_batch(
                 "CREATE TABLE IF NOT EXISTS flacon_sessions (
                      id TEXT PRIMARY KEY NOT NULL,
                      data BLOB NOT NULL,
                      expires_at INTEGER NOT NULL
                  ) WITHOUT ROWID;
-                 CREATE INDEX IF NOT EXISTS flacon_sessions_expiry ON flacon_sessions (expires_at);",
+                 -- An expiry index costs every save a second page write (the expiry moves
+                 -- on each one); purges walk the table by id instead.
+                 DROP INDEX IF EXISTS flacon_sessions_expiry;",
             )?;
-            Ok(conn)
+            let inline = (0..inline)
+                .map(|_| {
+                    let conn = connect(&path, Duration::ZERO)?;
+                    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                    Ok(Mutex::new(conn))
+                })
+                .collect::<Result<_, rusqlite::Error>>()?;
+            Ok(Shared {
+                pooled: Mutex::new(pooled),
+                inline,
+                inline_commits: AtomicU64::new(0),
+                checkpointing: AtomicBool::new(false),
+            })
         })
         .await
         .map_err(StoreError::unavailable)?
         .map_err(unavailable)?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            shared: Arc::new(shared),
         })
     }
 
+    /// Runs `work` on the blocking pool's connection.
     async fn with<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = self.conn.clone();
+        let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = shared.pooled.lock().unwrap_or_else(PoisonError::into_inner);
             work(&mut conn)
         })
         .await
         .map_err(StoreError::unavailable)?
     }
+
+    /// Runs one autocommit statement inline if a connection is free and no lock is in the
+    /// way, else on the blocking pool. `commits` says whether it writes.
+    async fn statement<T: Send + 'static>(
+        &self,
+        commits: bool,
+        work: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let log_is_long =
+            commits && self.shared.inline_commits.load(Ordering::Relaxed) >= UNCHECKPOINTED_LIMIT;
+        let inline = if log_is_long {
+            self.checkpoint_soon();
+            None
+        } else {
+            self.try_inline(&work)
+        };
+        match inline {
+            Some(Ok(value)) => {
+                if commits {
+                    self.count_inline_commit();
+                }
+                return Ok(value);
+            }
+            Some(Err(e)) if !is_lock_conflict(&e) => return Err(unavailable(e)),
+            Some(Err(_)) | None => {}
+        }
+        self.with(move |conn| work(conn).map_err(unavailable)).await
+    }
+
+    fn try_inline<T>(
+        &self,
+        work: &impl Fn(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<rusqlite::Result<T>> {
+        let conn = self.shared.inline.iter().find_map(|c| c.try_lock().ok())?;
+        Some(work(&conn))
+    }
+
+    fn count_inline_commit(&self) {
+        let commits = self.shared.inline_commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if commits >= CHECKPOINT_EVERY {
+            self.checkpoint_soon();
+        }
+    }
+
+    /// Starts a checkpoint on the blocking pool unless one is running.
+    fn checkpoint_soon(&self) {
+        if self.shared.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = shared.pooled.lock().unwrap_or_else(PoisonError::into_inner);
+            // TRUNCATE takes the write lock until the whole log is copied and emptied: a
+            // PASSIVE checkpoint racing a steady stream of inline commits never catches up,
+            // and the log would grow without end. Inline writers meet the lock and wait on
+            // the blocking pool meanwhile.
+            match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            }) {
+                // 0: not blocked, the whole log was copied.
+                Ok(0) => shared.inline_commits.store(0, Ordering::Relaxed),
+                Ok(_) => tracing::debug!("SQLite checkpoint was blocked; retrying later"),
+                Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
+            }
+            shared.checkpointing.store(false, Ordering::Release);
+        });
+    }
 }
 
 /// Runs a statement that changes at most one row; whether it did.
-fn changed_one(
-    c: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> Result<bool, StoreError> {
+fn changed_one(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<bool> {
     // Cached statements: preparing costs more than running these one-row statements.
     c.prepare_cached(sql)
         .and_then(|mut statement| statement.execute(params))
         .map(|n| n == 1)
-        .map_err(unavailable)
 }
 
 fn secs(t: u64) -> i64 {
@@ -98,7 +234,7 @@ fn row(id: &SessionId, record: &Record) -> (String, Vec<u8>, i64) {
 impl SessionStore for SqliteStore {
     async fn create(&self, id: &SessionId, record: &Record, _now: u64) -> Result<bool, StoreError> {
         let (id, bytes, expires) = row(id, record);
-        self.with(move |c| {
+        self.statement(true, move |c| {
             changed_one(
                 c,
                 "INSERT OR IGNORE INTO flacon_sessions (id, data, expires_at) VALUES (?1, ?2, ?3)",
@@ -116,7 +252,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<Option<Record>, StoreError> {
         let id = id.as_str().to_owned();
         let row = self
-            .with(move |c| {
+            .statement(false, move |c| {
                 c.prepare_cached(
                     "SELECT data, expires_at FROM flacon_sessions WHERE id = ?1 AND expires_at > ?2",
                 )
@@ -127,7 +263,6 @@ impl SessionStore for SqliteStore {
                         })
                         .optional()
                 })
-                .map_err(unavailable)
             })
             .await?;
         row.map(|(bytes, expires)| {
@@ -141,7 +276,7 @@ impl SessionStore for SqliteStore {
 
     async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let (id, bytes, expires) = row(id, record);
-        self.with(move |c| {
+        self.statement(true, move |c| {
             changed_one(
                 c,
                 "UPDATE flacon_sessions SET data = ?2, expires_at = ?3 WHERE id = ?1 AND expires_at > ?4",
@@ -153,7 +288,7 @@ impl SessionStore for SqliteStore {
 
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
         let id = id.as_str().to_owned();
-        self.with(move |c| {
+        self.statement(true, move |c| {
             changed_one(
                 c,
                 "UPDATE flacon_sessions SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3",
@@ -165,7 +300,7 @@ impl SessionStore for SqliteStore {
 
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let id = id.as_str().to_owned();
-        self.with(move |c| {
+        self.statement(true, move |c| {
             changed_one(c, "DELETE FROM flacon_sessions WHERE id = ?1", params![id]).map(drop)
         })
         .await
@@ -205,21 +340,40 @@ impl SessionStore for SqliteStore {
     }
 
     async fn delete_expired(&self, now: u64) -> Result<usize, StoreError> {
+        // A walk over the primary key, one bounded batch per statement, so that a purge
+        // reads each row once and never holds the write lock for long.
         let mut total = 0;
+        let mut after = String::new();
         loop {
-            let removed = self
+            let (removed, last) = self
                 .with(move |c| {
-                    c.execute(
-                        "DELETE FROM flacon_sessions WHERE id IN
-                           (SELECT id FROM flacon_sessions WHERE expires_at <= ?1 LIMIT ?2)",
-                        params![secs(now), PURGE_BATCH as i64],
-                    )
-                    .map_err(unavailable)
+                    let tx = c.transaction().map_err(unavailable)?;
+                    let last: Option<String> = tx
+                        .query_row(
+                            "SELECT max(id) FROM (SELECT id FROM flacon_sessions WHERE id > ?1
+                               ORDER BY id LIMIT ?2)",
+                            params![after, PURGE_BATCH as i64],
+                            |row| row.get(0),
+                        )
+                        .map_err(unavailable)?;
+                    let Some(last) = last else {
+                        return Ok((0, None));
+                    };
+                    let removed = tx
+                        .execute(
+                            "DELETE FROM flacon_sessions
+                               WHERE id > ?1 AND id <= ?2 AND expires_at <= ?3",
+                            params![after, last, secs(now)],
+                        )
+                        .map_err(unavailable)?;
+                    tx.commit().map_err(unavailable)?;
+                    Ok((removed, Some(last)))
                 })
                 .await?;
             total += removed;
-            if removed < PURGE_BATCH {
-                return Ok(total);
+            match last {
+                Some(last) => after = last,
+                None => return Ok(total),
             }
         }
     }

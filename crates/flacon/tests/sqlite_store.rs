@@ -1,0 +1,136 @@
+//! The SQLite store's own promises: statements that meet another writer's lock wait for it
+//! instead of failing, the write-ahead log stays bounded under a steady stream of inline
+//! commits, purges walk any number of rows, and the blocking-pool-only mode conforms too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flacon::store::conformance;
+use flacon::store::sqlite::SqliteStore;
+use flacon::store::{Record, SessionId, SessionStore};
+use flacon::{Map, Value};
+
+fn fresh_db(name: &str) -> PathBuf {
+    let dir = common::python::workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+fn record(n: i64, expires_at: u64) -> Record {
+    let mut data = Map::new();
+    data.insert("n".into(), Value::Int(n));
+    Record { data, expires_at }
+}
+
+const NOW: u64 = 1_900_000_000;
+const LATER: u64 = 2_000_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_blocking_pool_only_store_conforms() {
+    let path = fresh_db("blocking-only");
+    conformance::check(&SqliteStore::open_blocking_only(&path).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_save_that_meets_another_writers_lock_waits_for_it() {
+    let path = fresh_db("locked");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let id = SessionId::generate().unwrap();
+    assert!(store.create(&id, &record(1, LATER), NOW).await.unwrap());
+
+    // Another process (here: another connection) holds the write lock.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            conn.execute_batch("ROLLBACK").unwrap();
+        }
+    });
+    locked_rx.recv().unwrap();
+
+    let save = tokio::spawn({
+        let store = store.clone();
+        let id = id.clone();
+        async move { store.save(&id, &record(2, LATER), NOW).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!save.is_finished(), "the save waits while the lock is held");
+    // Reads are not blocked by a writer in WAL mode.
+    let seen = store.load(&id, None, NOW).await.unwrap().unwrap();
+    assert_eq!(seen.data.get("n"), Some(&Value::Int(1)));
+
+    release_tx.send(()).unwrap();
+    other.join().unwrap();
+    assert!(
+        save.await.unwrap().unwrap(),
+        "the save landed once the lock was free"
+    );
+    let seen = store.load(&id, None, NOW).await.unwrap().unwrap();
+    assert_eq!(seen.data.get("n"), Some(&Value::Int(2)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_write_ahead_log_stays_bounded_under_steady_writes() {
+    let path = fresh_db("wal-bound");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let id = SessionId::generate().unwrap();
+    assert!(store.create(&id, &record(0, LATER), NOW).await.unwrap());
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let mut largest = 0;
+    for n in 1..=5000 {
+        assert!(store.save(&id, &record(n, LATER), NOW).await.unwrap());
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    // Each commit appends a 4 KiB page: without checkpoints the log would reach ~20 MB.
+    assert!(largest < 6 * 1024 * 1024, "the log grew to {largest} bytes");
+    let seen = store.load(&id, None, NOW).await.unwrap().unwrap();
+    assert_eq!(seen.data.get("n"), Some(&Value::Int(5000)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purge_walks_past_its_batch_size() {
+    let path = fresh_db("purge-batches");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut live = Vec::new();
+    for n in 0..2500 {
+        let id = SessionId::generate().unwrap();
+        let expired = n % 2 == 0;
+        let expires_at = if expired { NOW - 1 } else { LATER };
+        assert!(store.create(&id, &record(n, expires_at), 0).await.unwrap());
+        if !expired {
+            live.push(id);
+        }
+    }
+    assert_eq!(store.delete_expired(NOW).await.unwrap(), 1250);
+    assert_eq!(store.delete_expired(NOW).await.unwrap(), 0);
+    let mut kept = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.scan(cursor, 400).await.unwrap();
+        kept.extend(page.ids);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    live.sort();
+    kept.sort();
+    assert_eq!(kept, live, "exactly the live sessions are left");
+}
