@@ -41,6 +41,30 @@ pub(crate) struct ServeArgs {
     /// Accept a weak key (short, repetitive, or a published example). Never in production.
     #[arg(long)]
     allow_weak_key: bool,
+    /// Worker threads (default: the CPUs this process may run on). With one, the server
+    /// runs on a single-threaded runtime: no work stealing to pay for, and the Redis
+    /// commands of concurrent requests leave in one write instead of one write each.
+    #[arg(long, value_name = "N")]
+    threads: Option<std::num::NonZeroUsize>,
+}
+
+/// A runtime with `threads` workers; a single-threaded one for one.
+fn runtime(threads: Option<std::num::NonZeroUsize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    // Tokio's multi-threaded scheduler runs a task woken by the running one next (its LIFO
+    // slot), so a connection's writer task flushes after every single command; a
+    // single-threaded scheduler queues it behind the other ready requests, which add theirs.
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    };
+    builder.enable_all().build()
 }
 
 fn signing_key(args: &ServeArgs) -> Result<SecretKey, CliError> {
@@ -77,10 +101,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         permanent_lifetime: Duration::from_secs(args.permanent_lifetime),
         ..SessionConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::new("io", e))?;
+    let runtime = runtime(args.threads).map_err(|e| CliError::new("io", e))?;
     let router = crate::demo::router().map_err(|e| CliError::new("template", e))?;
     let app = runtime.block_on(async {
         let store_error = |e: StoreError| CliError::new("store", e);
