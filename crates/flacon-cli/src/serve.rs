@@ -123,12 +123,18 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             }
         })
     })?;
-    let app = app.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-            .on_request(())
-            .on_response(DefaultOnResponse::new().level(Level::INFO)),
-    );
+    // The log filter is fixed at startup: when it drops request lines, skip the layer that
+    // writes them rather than time and discard every request.
+    let app = if tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO) {
+        app.layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+    } else {
+        app
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
