@@ -41,7 +41,10 @@ enum Conn {
 /// ```
 pub struct RedisStore {
     target: Target,
-    conn: Mutex<Option<Conn>>,
+    /// The connection, once made (a plain mutex: held only to clone or replace it).
+    conn: std::sync::Mutex<Option<Conn>>,
+    /// Held while connecting, so that concurrent first requests make one connection.
+    connecting: Mutex<()>,
     prefix: String,
     timeout: Duration,
 }
@@ -97,7 +100,8 @@ impl RedisStore {
     fn new(target: Target) -> Self {
         RedisStore {
             target,
-            conn: Mutex::new(None),
+            conn: std::sync::Mutex::new(None),
+            connecting: Mutex::new(()),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: Duration::from_secs(2),
         }
@@ -114,10 +118,19 @@ impl RedisStore {
         format!("{}{}", self.prefix, id.as_str())
     }
 
+    fn cached_conn(&self) -> std::sync::MutexGuard<'_, Option<Conn>> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn conn(&self) -> Result<Conn, StoreError> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
+        if let Some(conn) = self.cached_conn().clone() {
+            return Ok(conn);
+        }
+        let _connecting = self.connecting.lock().await;
+        if let Some(conn) = self.cached_conn().clone() {
+            return Ok(conn);
         }
         let conn = match &self.target {
             Target::Single(client) => {
@@ -144,7 +157,7 @@ impl RedisStore {
                 Conn::Sentinel(conn)
             }
         };
-        *slot = Some(conn.clone());
+        *self.cached_conn() = Some(conn.clone());
         Ok(conn)
     }
 
@@ -154,7 +167,7 @@ impl RedisStore {
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
             Conn::Sentinel(mut c) => {
                 let result = tokio::time::timeout(self.timeout, cmd.query_async(&mut c)).await;
-                self.after_sentinel_call(result).await
+                self.after_sentinel_call(result)
             }
         }
     }
@@ -165,14 +178,14 @@ impl RedisStore {
             Conn::Cluster(mut c) => pipe.query_async(&mut c).await.map_err(unavailable),
             Conn::Sentinel(mut c) => {
                 let result = tokio::time::timeout(self.timeout, pipe.query_async(&mut c)).await;
-                self.after_sentinel_call(result).await
+                self.after_sentinel_call(result)
             }
         }
     }
 
     /// A sentinel-resolved connection is dropped after a connection failure or a timeout,
     /// so that the next call asks the sentinels for the (possibly new) primary.
-    async fn after_sentinel_call<T>(
+    fn after_sentinel_call<T>(
         &self,
         result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
     ) -> Result<T, StoreError> {
@@ -184,12 +197,12 @@ impl RedisStore {
                     || e.is_connection_refusal()
                     || e.kind() == redis::ErrorKind::ReadOnly
                 {
-                    *self.conn.lock().await = None;
+                    *self.cached_conn() = None;
                 }
                 Err(unavailable(e))
             }
             Err(elapsed) => {
-                *self.conn.lock().await = None;
+                *self.cached_conn() = None;
                 Err(StoreError::unavailable(elapsed))
             }
         }
