@@ -55,19 +55,26 @@ fn push_if_smaller(
     json: &[u8],
     buf: &mut Vec<u8>,
 ) -> bool {
-    deflate.reset();
-    buf.clear();
-    // Output of json.len() - 1 bytes or more is useless: stop there instead of finishing.
+    // Output of json.len() - 1 bytes or more is useless.
     let useful = json.len().saturating_sub(2);
-    buf.reserve(useful + 1);
-    match deflate.compress_vec(json, buf, FlushCompress::Finish) {
-        Ok(Status::StreamEnd) if buf.len() <= useful => {
-            out.push('.');
-            URL_SAFE_NO_PAD.encode_string(&buf[..], out);
-            true
+    let smaller = match super::deflate::compress_within(json, useful, buf) {
+        Some(smaller) => smaller,
+        None => {
+            deflate.reset();
+            buf.clear();
+            buf.reserve(useful + 1);
+            // Stop at the useless length instead of finishing.
+            matches!(
+                deflate.compress_vec(json, buf, FlushCompress::Finish),
+                Ok(Status::StreamEnd) if buf.len() <= useful
+            )
         }
-        _ => false,
+    };
+    if smaller {
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&buf[..], out);
     }
+    smaller
 }
 
 /// Decodes a payload segment (with its optional leading `.`) to the JSON bytes, refusing to

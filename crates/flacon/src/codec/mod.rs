@@ -8,6 +8,7 @@
 
 pub mod compress;
 pub mod cookie;
+mod deflate;
 pub mod python_json;
 pub mod signer;
 pub mod tagged;
