@@ -28,3 +28,16 @@ pub struct EmailForm {
     /// The address.
     pub email_address: String,
 }
+
+/// The runtime every tokio-based server of the benchmark runs on: single-threaded when the
+/// process may use one CPU (as the harness pins it), else multi-threaded. The same rule for
+/// all of them; `flacon serve` applies it too.
+pub fn runtime() -> tokio::runtime::Runtime {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build().unwrap()
+}

@@ -46,6 +46,29 @@ fn bench(c: &mut Criterion) {
             }),
         )
         .layer(SessionLayer::new(keys()));
+    // The article's template, rendered with the session as Flask's Jinja sees it.
+    let mut env = minijinja::Environment::new();
+    flacon::http::template::escape_like_jinja(&mut env);
+    env.add_template(
+        "get_email.html",
+        "\n {% if session['email'] %}\n <h1>Welcome {{ session['email'] }}!</h1>\n {% else %}\n <h1>Welcome!</h1>\n {% endif %}\n ",
+    )
+    .unwrap();
+    let env = std::sync::Arc::new(env);
+    let templated: Router = Router::new()
+        .route(
+            "/",
+            get(move |s: Session| {
+                let env = env.clone();
+                async move {
+                    env.get_template("get_email.html")
+                        .unwrap()
+                        .render(minijinja::context! { session => s.template_value() })
+                        .unwrap()
+                }
+            }),
+        )
+        .layer(SessionLayer::new(keys()));
     let write: Router = Router::new()
         .route(
             "/",
@@ -97,6 +120,7 @@ fn bench(c: &mut Criterion) {
     for (name, app, cookie) in [
         ("layer/bare", bare, &cookie),
         ("layer/read", read, &cookie),
+        ("layer/read-template", templated, &cookie),
         ("layer/write", write, &cookie),
         ("store/read", store_read, &sid),
         ("store/write", store_write, &sid),

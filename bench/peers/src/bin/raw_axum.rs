@@ -13,8 +13,11 @@ async fn set_email(jar: CookieJar, Form(form): Form<EmailForm>) -> impl IntoResp
     (jar.add(Cookie::new("email", form.email_address)), Redirect::to("/get_email"))
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+fn main() {
+    flacon_bench_peers::runtime().block_on(serve());
+}
+
+async fn serve() {
     let app = Router::new().route("/get_email", get(get_email)).route("/set_email", axum::routing::post(set_email));
     let listener = tokio::net::TcpListener::bind(addr()).await.unwrap();
     axum::serve(listener, app).await.unwrap();

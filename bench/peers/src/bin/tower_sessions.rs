@@ -16,8 +16,11 @@ async fn set_email(session: Session, Form(form): Form<EmailForm>) -> impl IntoRe
     Redirect::to("/get_email")
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+fn main() {
+    flacon_bench_peers::runtime().block_on(serve());
+}
+
+async fn serve() {
     let routes = Router::new().route("/get_email", get(get_email)).route("/set_email", axum::routing::post(set_email));
     let mode = std::env::args().nth(3).unwrap_or_else(|| "memory".to_owned());
     let app = if mode == "redis" {
