@@ -36,6 +36,39 @@ async fn redis_store_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_hung_redis_is_an_error_after_the_timeout_not_a_hang() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let id = SessionId::generate().unwrap();
+    let mut data = Map::new();
+    data.insert("n".into(), Value::Int(1));
+    let record = Record {
+        data,
+        expires_at: 4_000_000_000,
+    };
+    assert!(store.create(&id, &record, 3_999_999_000).await.unwrap());
+
+    redis.freeze(true);
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.load(&id, None, 3_999_999_000),
+    )
+    .await
+    .expect("the store gives up by itself, well before 10 s");
+    redis.freeze(false);
+    assert!(
+        matches!(outcome, Err(flacon::store::StoreError::Unavailable(_))),
+        "{outcome:?}"
+    );
+    let back = store.load(&id, None, 3_999_999_000).await.unwrap();
+    assert_eq!(
+        back.map(|r| r.data),
+        Some(record.data),
+        "served again once Redis answers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn memory_store_stays_within_capacity() {
     let store = MemoryStore::new(100);
     let mut data = Map::new();

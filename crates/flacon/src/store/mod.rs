@@ -12,6 +12,8 @@
 use std::future::Future;
 
 pub mod conformance;
+#[cfg(feature = "redis")]
+mod deadline;
 pub mod flask_session;
 mod memory;
 pub mod msgpack;

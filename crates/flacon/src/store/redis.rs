@@ -11,7 +11,11 @@ use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Cmd, FromRedisValue};
 use tokio::sync::Mutex;
 
+use super::deadline::{Deadlines, Overdue};
 use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
+
+/// How late a hung command may be noticed past its timeout.
+const DEADLINE_GRANULARITY: Duration = Duration::from_millis(100);
 
 /// Flask-Session's default key prefix.
 pub const DEFAULT_PREFIX: &str = "session:";
@@ -47,6 +51,7 @@ pub struct RedisStore {
     connecting: Mutex<()>,
     prefix: String,
     timeout: Duration,
+    deadlines: Deadlines,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -104,6 +109,7 @@ impl RedisStore {
             connecting: Mutex::new(()),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: Duration::from_secs(2),
+            deadlines: Deadlines::new(DEADLINE_GRANULARITY),
         }
     }
 
@@ -134,9 +140,9 @@ impl RedisStore {
         }
         let conn = match &self.target {
             Target::Single(client) => {
+                // Command timeouts are `self.deadlines`' (no timer per command).
                 let config = redis::aio::ConnectionManagerConfig::new()
                     .set_connection_timeout(self.timeout)
-                    .set_response_timeout(self.timeout)
                     .set_number_of_retries(1);
                 Conn::Single(
                     ConnectionManager::new_with_config(client.clone(), config)
@@ -163,10 +169,18 @@ impl RedisStore {
 
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         match self.conn().await? {
-            Conn::Single(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
+            Conn::Single(mut c) => self
+                .deadlines
+                .within(self.timeout, cmd.query_async(&mut c))
+                .await
+                .map_err(StoreError::unavailable)?
+                .map_err(unavailable),
             Conn::Cluster(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
             Conn::Sentinel(mut c) => {
-                let result = tokio::time::timeout(self.timeout, cmd.query_async(&mut c)).await;
+                let result = self
+                    .deadlines
+                    .within(self.timeout, cmd.query_async(&mut c))
+                    .await;
                 self.after_sentinel_call(result)
             }
         }
@@ -174,10 +188,18 @@ impl RedisStore {
 
     async fn query_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, StoreError> {
         match self.conn().await? {
-            Conn::Single(mut c) => pipe.query_async(&mut c).await.map_err(unavailable),
+            Conn::Single(mut c) => self
+                .deadlines
+                .within(self.timeout, pipe.query_async(&mut c))
+                .await
+                .map_err(StoreError::unavailable)?
+                .map_err(unavailable),
             Conn::Cluster(mut c) => pipe.query_async(&mut c).await.map_err(unavailable),
             Conn::Sentinel(mut c) => {
-                let result = tokio::time::timeout(self.timeout, pipe.query_async(&mut c)).await;
+                let result = self
+                    .deadlines
+                    .within(self.timeout, pipe.query_async(&mut c))
+                    .await;
                 self.after_sentinel_call(result)
             }
         }
@@ -187,7 +209,7 @@ impl RedisStore {
     /// so that the next call asks the sentinels for the (possibly new) primary.
     fn after_sentinel_call<T>(
         &self,
-        result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+        result: Result<redis::RedisResult<T>, Overdue>,
     ) -> Result<T, StoreError> {
         match result {
             Ok(Ok(value)) => Ok(value),
