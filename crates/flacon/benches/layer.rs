@@ -35,6 +35,13 @@ fn bench(c: &mut Criterion) {
         "/",
         get(|| async { "<h1>Welcome someone@example.com!</h1>" }),
     );
+    // A route that never extracts the session, behind the layer: the lazy path.
+    let untouched: Router = Router::new()
+        .route(
+            "/",
+            get(|| async { "<h1>Welcome someone@example.com!</h1>" }),
+        )
+        .layer(SessionLayer::new(keys()));
     let read: Router = Router::new()
         .route(
             "/",
@@ -119,6 +126,7 @@ fn bench(c: &mut Criterion) {
     ));
     for (name, app, cookie) in [
         ("layer/bare", bare, &cookie),
+        ("layer/untouched", untouched, &cookie),
         ("layer/read", read, &cookie),
         ("layer/read-template", templated, &cookie),
         ("layer/write", write, &cookie),

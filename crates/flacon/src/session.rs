@@ -22,9 +22,9 @@ pub(crate) struct Loaded {
     pub(crate) signed_with: Option<KeyMatch>,
     /// For a server-side session found in its store: when the record expires.
     pub(crate) stored_until: Option<u64>,
-    /// For a cookie session: the payload segment that verified, so an unchanged session is
-    /// re-signed without being serialized and compressed again.
-    pub(crate) verified_payload: Option<String>,
+    /// For a cookie session: the cookie that verified, so an unchanged session is re-signed
+    /// from its payload segment without being serialized and compressed again.
+    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
 }
 
 pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
@@ -47,7 +47,7 @@ struct State {
     data: Map,
     signed_with: Option<KeyMatch>,
     stored_until: Option<u64>,
-    verified_payload: Option<String>,
+    verified_cookie: Option<std::sync::Arc<str>>,
     accessed: bool,
     modified: bool,
     cycle_id: bool,
@@ -59,7 +59,7 @@ impl State {
         self.data = loaded.data;
         self.signed_with = loaded.signed_with;
         self.stored_until = loaded.stored_until;
-        self.verified_payload = loaded.verified_payload;
+        self.verified_cookie = loaded.verified_cookie;
     }
 
     fn load(&mut self) -> &mut Map {
@@ -356,10 +356,10 @@ impl Session {
 
     /// The state the response needs, loading the session only if `load` is set or it was
     /// already touched.
-    pub(crate) fn outcome(&self, load_untouched: bool) -> Option<Outcome> {
+    pub(crate) fn outcome(&self, load_untouched: impl FnOnce() -> bool) -> Option<Outcome> {
         let mut state = self.lock();
         let untouched = state.pending.is_some();
-        if untouched && !load_untouched {
+        if untouched && !load_untouched() {
             return None;
         }
         let data = std::mem::take(state.load());
@@ -371,7 +371,7 @@ impl Session {
             cycle_id: state.cycle_id,
             signed_with: state.signed_with,
             stored_until: state.stored_until,
-            verified_payload: state.verified_payload.take(),
+            verified_cookie: state.verified_cookie.take(),
         })
     }
 }
@@ -393,7 +393,7 @@ pub(crate) struct Outcome {
     pub(crate) cycle_id: bool,
     pub(crate) signed_with: Option<KeyMatch>,
     pub(crate) stored_until: Option<u64>,
-    pub(crate) verified_payload: Option<String>,
+    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
 }
 
 #[cfg(test)]

@@ -197,8 +197,10 @@ impl CookieCodec {
     /// Re-signs, at `timestamp`, a payload segment that verified with this codec: the cookie
     /// Flask would write for the same, unchanged, session, without serializing and
     /// compressing it again.
-    pub fn resign(&self, payload_segment: String, timestamp: u64) -> String {
-        let mut cookie = payload_segment;
+    pub fn resign(&self, payload_segment: &str, timestamp: u64) -> String {
+        // Room for ".timestamp.signature" (at most 1 + 8 + 1 + 27 characters).
+        let mut cookie = String::with_capacity(payload_segment.len() + 40);
+        cookie.push_str(payload_segment);
         self.signer.sign_in_place(&mut cookie, timestamp);
         cookie
     }
@@ -223,6 +225,30 @@ impl CookieCodec {
             timestamp: unsigned.timestamp,
             key: unsigned.key,
         })
+    }
+
+    /// Verifies `cookie` as [`decode`](Self::decode) does and, instead of decoding its
+    /// payload, says whether the payload's JSON might contain `needle` (a key name): `false`
+    /// is certain; `true` when it does, when it could spell it with an escape, or when the
+    /// payload is compressed (inflating costs what decoding does). Returns the key that
+    /// verified the cookie with the answer.
+    pub fn verify_and_probe(
+        &self,
+        cookie: &str,
+        max_age: Option<u64>,
+        now: u64,
+        needle: &str,
+    ) -> Result<(KeyMatch, bool), DecodeError> {
+        self.check_len(cookie)?;
+        let unsigned = self.signer.unsign(cookie, max_age, now)?;
+        if unsigned.value.starts_with('.') {
+            return Ok((unsigned.key, true));
+        }
+        let json = load_payload(unsigned.value, self.limits.max_payload_len)?;
+        let needle = needle.as_bytes();
+        let may_contain = json.contains(&b'\\')
+            || (!needle.is_empty() && json.windows(needle.len()).any(|w| w == needle));
+        Ok((unsigned.key, may_contain))
     }
 
     /// Decodes the payload of `cookie` without checking its signature or age: for

@@ -18,7 +18,7 @@ use crate::codec::{to_tagged_json, CookieCodec};
 use crate::config::{OversizePolicy, SessionConfig};
 use crate::cookie::{deletion_cookie, find_cookie, set_cookie, Expiry};
 use crate::keys::{KeyMatch, KeyRing};
-use crate::session::{is_permanent, Loaded, Pending, Session};
+use crate::session::{is_permanent, Loaded, Pending, Session, PERMANENT_KEY};
 use crate::value::{Map, Value};
 
 /// Everything the middleware shares across requests.
@@ -36,9 +36,11 @@ struct Engine {
 /// The cookie is verified when a handler first touches the session. A request that never
 /// touches it costs nothing unless it carries a cookie and
 /// [`refresh_each_request`](SessionConfig::refresh_each_request) is on (Flask's default):
-/// then the cookie is verified after the handler, because a permanent session is re-sent on
-/// every response — re-signed from its verified payload, not re-serialized. Turn the
-/// setting off to make untouched requests free.
+/// a permanent session is re-sent on every response, so after the handler the cookie's
+/// signature is checked and its payload looked at (not parsed) for `_permanent`; only a
+/// session that may be permanent (or a cookie signed with a fallback key, or a bad one, to
+/// be logged) is decoded, and an unchanged one is re-signed from its verified payload, not
+/// re-serialized. Turn the setting off to make untouched requests free.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -159,11 +161,10 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let engine = &self.engine;
-        let raw = find_cookie(request.headers(), &engine.config.cookie_name)
+        let raw: Option<Arc<str>> = find_cookie(request.headers(), &engine.config.cookie_name)
             .filter(|v| !v.is_empty())
-            .map(str::to_owned);
-        let had_cookie = raw.is_some();
-        let loader = raw.map(|raw| {
+            .map(Arc::from);
+        let loader = raw.clone().map(|raw| {
             let engine = engine.clone();
             Pending::Sync(Box::new(move || engine.load(raw)))
         });
@@ -175,7 +176,7 @@ where
         request.extensions_mut().insert(session.clone());
         ResponseFuture {
             inner: self.inner.call(request),
-            session: Some((session, had_cookie)),
+            session: Some((session, raw)),
             engine: engine.clone(),
         }
     }
@@ -187,7 +188,8 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        session: Option<(Session, bool)>,
+        // The session, and the cookie it came from (to decide about an untouched one).
+        session: Option<(Session, Option<Arc<str>>)>,
         engine: Arc<Engine>,
     }
 }
@@ -202,10 +204,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
-        if let Some((session, had_cookie)) = this.session.take() {
-            if let Err(oversized) = this
-                .engine
-                .save(&session, had_cookie, response.headers_mut())
+        if let Some((session, raw)) = this.session.take() {
+            if let Err(oversized) =
+                this.engine
+                    .save(&session, raw.as_deref(), response.headers_mut())
             {
                 let failure = SessionFailure::CookieTooLarge(oversized);
                 response = this.engine.on_error.respond(&failure).map(ResBody::from);
@@ -220,26 +222,31 @@ impl Engine {
         self.config.permanent_lifetime.as_secs()
     }
 
+    /// Whether a session no handler touched must be loaded to answer as Flask would: when
+    /// it may be permanent (re-sent every time), when a fallback key signed it (re-signed),
+    /// and when the cookie is bad (logged). Only a current-key cookie whose payload cannot
+    /// hold `_permanent` is left unopened: its signature is checked, its JSON is not parsed.
+    fn untouched_needs_loading(&self, raw: &str) -> bool {
+        let probe =
+            self.codec
+                .verify_and_probe(raw, Some(self.max_age()), (self.clock)(), PERMANENT_KEY);
+        !matches!(probe, Ok((KeyMatch::Current, false)))
+    }
+
     /// Verifies and decodes the request's cookie. A bad cookie is an empty session, logged
     /// with its kind, and left in the browser (Flask does not delete it either).
-    fn load(&self, mut raw: String) -> Loaded {
+    fn load(&self, raw: Arc<str>) -> Loaded {
         match self
             .codec
             .decode(&raw, Some(self.max_age()), (self.clock)())
         {
             Ok(decoded) => match decoded.value {
-                Value::Dict(data) => {
-                    let payload_len = CookieCodec::payload_segment(&raw).map(str::len);
-                    Loaded {
-                        data,
-                        signed_with: Some(decoded.key),
-                        verified_payload: payload_len.map(|len| {
-                            raw.truncate(len);
-                            raw
-                        }),
-                        ..Loaded::default()
-                    }
-                }
+                Value::Dict(data) => Loaded {
+                    data,
+                    signed_with: Some(decoded.key),
+                    verified_cookie: Some(raw),
+                    ..Loaded::default()
+                },
                 Value::Null => Loaded::default(),
                 other => {
                     // Flask answers 500 on every request for such a cookie; an empty session
@@ -264,13 +271,16 @@ impl Engine {
     fn save(
         &self,
         session: &Session,
-        had_cookie: bool,
+        raw: Option<&str>,
         headers: &mut HeaderMap,
     ) -> Result<(), OversizedCookie> {
         let config = &self.config;
         // Permanent sessions are re-sent on every request, so an untouched cookie must be
-        // opened to learn whether it is permanent.
-        let Some(outcome) = session.outcome(had_cookie && config.refresh_each_request) else {
+        // opened when it may be permanent.
+        let load_untouched = || {
+            config.refresh_each_request && raw.is_some_and(|raw| self.untouched_needs_loading(raw))
+        };
+        let Some(outcome) = session.outcome(load_untouched) else {
             return Ok(());
         };
         if outcome.accessed {
@@ -293,7 +303,12 @@ impl Engine {
         let expiry = Expiry::of_session(permanent, now.saturating_add(self.max_age()));
         let data = Value::Dict(outcome.data);
         // An unchanged session is re-signed as it came: the same bytes Flask would write.
-        let value = match outcome.verified_payload.filter(|_| !outcome.modified) {
+        let verified_payload = outcome
+            .verified_cookie
+            .as_deref()
+            .filter(|_| !outcome.modified)
+            .and_then(CookieCodec::payload_segment);
+        let value = match verified_payload {
             Some(payload) => self.codec.resign(payload, now),
             None => self.codec.encode(&data, now),
         };

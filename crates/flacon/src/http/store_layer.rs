@@ -321,7 +321,7 @@ impl<S: SessionStore> Engine<S> {
                 data: record.data,
                 signed_with: None,
                 stored_until: Some(record.expires_at),
-                verified_payload: None,
+                verified_cookie: None,
             }),
             // Unknown, expired or unreadable: never adopted; a new id is issued when
             // something is saved.
@@ -343,7 +343,7 @@ impl<S: SessionStore> Engine<S> {
         id: Option<SessionId>,
         headers: &mut HeaderMap,
     ) -> Result<(), SessionFailure> {
-        let Some(outcome) = session.outcome(false) else {
+        let Some(outcome) = session.outcome(|| false) else {
             return Ok(());
         };
         if outcome.failed {
