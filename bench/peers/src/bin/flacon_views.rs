@@ -1,5 +1,7 @@
 //! The flacon library behind the very handlers the peers use (`welcome()` formatted, no
-//! template): what sessions cost over raw axum, without `flacon serve`'s Jinja rendering.
+//! template) and with their cookie semantics (a browser-session cookie, set when the
+//! session changes, not re-sent on every read as Flask-Session's permanent default does):
+//! what sessions cost over raw axum, without `flacon serve`'s Jinja rendering.
 //! Modes: `cookie` | `memory` | `sqlite:PATH` | `redis`.
 use std::sync::Arc;
 
@@ -9,6 +11,7 @@ use axum::{Form, Router};
 use flacon::store::redis::RedisStore;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::MemoryStore;
+use flacon::http::ServerSideConfig;
 use flacon::{KeyRing, SecretKey, Session, SessionLayer, StoreLayer, Value};
 use flacon_bench_peers::{addr, redis_url, runtime, welcome, EmailForm};
 
@@ -31,13 +34,16 @@ fn main() {
     let mode = std::env::args().nth(3).unwrap_or_else(|| "cookie".to_owned());
     runtime().block_on(async move {
         let routes = Router::new().route("/get_email", get(get_email)).route("/set_email", axum::routing::post(set_email));
+        let like_peers = ServerSideConfig { permanent_by_default: false, ..ServerSideConfig::default() };
         let app = match mode.as_str() {
             "cookie" => routes.layer(SessionLayer::new(keys)),
-            "memory" => routes.layer(StoreLayer::new(Arc::new(MemoryStore::default()), keys)),
-            "redis" => routes.layer(StoreLayer::new(RedisStore::open(&redis_url()).unwrap(), keys)),
+            "memory" => routes
+                .layer(StoreLayer::new(Arc::new(MemoryStore::default()), keys).with_server_config(like_peers)),
+            "redis" => routes
+                .layer(StoreLayer::new(RedisStore::open(&redis_url()).unwrap(), keys).with_server_config(like_peers)),
             other => {
                 let path = other.strip_prefix("sqlite:").expect("cookie | memory | sqlite:PATH | redis");
-                routes.layer(StoreLayer::new(SqliteStore::open(path).await.unwrap(), keys))
+                routes.layer(StoreLayer::new(SqliteStore::open(path).await.unwrap(), keys).with_server_config(like_peers))
             }
         };
         let listener = tokio::net::TcpListener::bind(addr()).await.unwrap();
