@@ -131,6 +131,9 @@ struct Tree {
     dad: [u16; HEAP_SIZE],
     code: [u16; HEAP_SIZE],
     max_code: usize,
+    /// How many codes have each length (kept for `gen_codes`, which runs only when the
+    /// bytes are wanted).
+    bl_count: [u16; MAX_BITS + 1],
 }
 
 impl Tree {
@@ -141,6 +144,7 @@ impl Tree {
             dad: [0; HEAP_SIZE],
             code: [0; HEAP_SIZE],
             max_code: 0,
+            bl_count: [0; MAX_BITS + 1],
         }
     }
 
@@ -305,7 +309,6 @@ struct Scratch {
 struct Heap {
     heap: [usize; HEAP_SIZE],
     depth: [u8; HEAP_SIZE],
-    bl_count: [u16; MAX_BITS + 1],
     opt_len: usize,
     static_len: usize,
 }
@@ -342,7 +345,6 @@ impl Scratch {
             heap: Heap {
                 heap: [0; HEAP_SIZE],
                 depth: [0; HEAP_SIZE],
-                bl_count: [0; MAX_BITS + 1],
                 opt_len: 0,
                 static_len: 0,
             },
@@ -518,6 +520,9 @@ impl Scratch {
         if stored || total > limit {
             return false;
         }
+        for tree in [&mut self.ltree, &mut self.dtree, &mut self.bltree] {
+            gen_codes(&tree.len, &mut tree.code, tree.max_code, &tree.bl_count);
+        }
         out.clear();
         out.reserve(total);
         out.extend_from_slice(&[0x78, 0x9c]);
@@ -587,15 +592,16 @@ impl Heap {
         let mut heap_len = 0;
         let mut heap_max = HEAP_SIZE;
         let mut max_code: isize = -1;
-        for n in 0..elems {
-            if tree.freq[n] != 0 {
-                heap_len += 1;
-                self.heap[heap_len] = n;
-                max_code = n as isize;
-                self.depth[n] = 0;
-            } else {
-                tree.len[n] = 0;
-            }
+        tree.len[..elems].fill(0);
+        for (n, _) in tree.freq[..elems]
+            .iter()
+            .enumerate()
+            .filter(|(_, &f)| f != 0)
+        {
+            heap_len += 1;
+            self.heap[heap_len] = n;
+            max_code = n as isize;
+            self.depth[n] = 0;
         }
         // At least two codes, so that a code is at least one bit long.
         while heap_len < 2 {
@@ -644,7 +650,6 @@ impl Heap {
         heap_max -= 1;
         self.heap[heap_max] = self.heap[1];
         self.gen_bitlen(tree, desc, heap_max);
-        gen_codes(&tree.len, &mut tree.code, max_code, &self.bl_count);
     }
 
     /// `gen_bitlen`: lengths from the tree, overflow past the maximum length redistributed
@@ -652,7 +657,7 @@ impl Heap {
     fn gen_bitlen(&mut self, tree: &mut Tree, desc: &Desc, heap_max: usize) {
         let max_code = tree.max_code;
         let max_length = desc.max_length;
-        self.bl_count = [0; MAX_BITS + 1];
+        tree.bl_count = [0; MAX_BITS + 1];
         tree.len[self.heap[heap_max]] = 0;
         let mut overflow = 0_i32;
         for h in heap_max + 1..HEAP_SIZE {
@@ -666,7 +671,7 @@ impl Heap {
             if n > max_code {
                 continue;
             }
-            self.bl_count[bits] += 1;
+            tree.bl_count[bits] += 1;
             let xbits = if n >= desc.extra_base {
                 usize::from(desc.extra.get(n - desc.extra_base).copied().unwrap_or(0))
             } else {
@@ -685,12 +690,12 @@ impl Heap {
         }
         loop {
             let mut bits = max_length - 1;
-            while self.bl_count[bits] == 0 {
+            while tree.bl_count[bits] == 0 {
                 bits -= 1;
             }
-            self.bl_count[bits] -= 1;
-            self.bl_count[bits + 1] += 2;
-            self.bl_count[max_length] -= 1;
+            tree.bl_count[bits] -= 1;
+            tree.bl_count[bits + 1] += 2;
+            tree.bl_count[max_length] -= 1;
             overflow -= 2;
             if overflow <= 0 {
                 break;
@@ -698,7 +703,7 @@ impl Heap {
         }
         let mut h = HEAP_SIZE;
         for bits in (1..=max_length).rev() {
-            let mut n = self.bl_count[bits];
+            let mut n = tree.bl_count[bits];
             while n != 0 {
                 h -= 1;
                 let m = self.heap[h];
