@@ -174,19 +174,8 @@ async fn key_rotation_re_signs_old_cookies_with_the_same_payload() {
         format!("session={held}").parse().unwrap(),
     );
     let response = app.oneshot(request).await.unwrap();
-    let set = response
-        .headers()
-        .get(SET_COOKIE)
-        .expect("re-signed")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let cookie = set
-        .strip_prefix("session=")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap();
+    let cookie = common::set_session_cookie(response.headers()).expect("re-signed");
+    let cookie = cookie.as_str();
     assert_eq!(
         CookieCodec::payload_segment(cookie),
         CookieCodec::payload_segment(&held),

@@ -65,20 +65,7 @@ async fn race<S: SessionStore + Clone>(store: S) {
         }
     };
     let login = send("/login", None).await;
-    let set = login
-        .headers()
-        .get(SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let sid = set
-        .strip_prefix("session=")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let sid = common::set_session_cookie(login.headers()).unwrap();
 
     let slow = tokio::spawn(send("/slow", Some(sid.clone())));
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -18,7 +18,7 @@ use flacon::http::{ErrorResponder, ServerSideConfig, SessionFailure};
 use flacon::store::redis::RedisStore;
 use flacon::store::{MemoryStore, SessionId, SessionStore};
 use flacon::{KeyRing, SecretKey, Session, StoreLayer};
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::COOKIE;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
@@ -58,16 +58,7 @@ async fn call(
         .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
-    let cookie = response.headers().get(SET_COOKIE).map(|v| {
-        v.to_str()
-            .unwrap()
-            .strip_prefix("session=")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    });
+    let cookie = common::set_session_cookie(response.headers());
     let status = response.status();
     let body = String::from_utf8(
         response

@@ -156,8 +156,8 @@ impl Tree {
 /// What distinguishes the three trees (zlib's `static_tree_desc`).
 struct Desc {
     static_len: Option<&'static [u8]>,
+    /// Extra bits of each symbol (indexed from symbol 0).
     extra: &'static [u8],
-    extra_base: usize,
     elems: usize,
     max_length: usize,
 }
@@ -195,21 +195,18 @@ static STATIC_DTREE_LEN: [u8; D_CODES] = [5; D_CODES];
 const L_DESC: Desc = Desc {
     static_len: Some(&STATIC_LTREE_LEN),
     extra: &EXTRA_LBITS_FULL,
-    extra_base: 0,
     elems: L_CODES,
     max_length: MAX_BITS,
 };
 const D_DESC: Desc = Desc {
     static_len: Some(&STATIC_DTREE_LEN),
     extra: &EXTRA_DBITS,
-    extra_base: 0,
     elems: D_CODES,
     max_length: MAX_BITS,
 };
 const BL_DESC: Desc = Desc {
     static_len: None,
     extra: &EXTRA_BLBITS,
-    extra_base: 0,
     elems: BL_CODES,
     max_length: MAX_BL_BITS,
 };
@@ -672,11 +669,7 @@ impl Heap {
                 continue;
             }
             tree.bl_count[bits] += 1;
-            let xbits = if n >= desc.extra_base {
-                usize::from(desc.extra.get(n - desc.extra_base).copied().unwrap_or(0))
-            } else {
-                0
-            };
+            let xbits = usize::from(desc.extra.get(n).copied().unwrap_or(0));
             let f = tree.freq[n] as usize;
             self.opt_len = self.opt_len.wrapping_add(f * (bits + xbits));
             if let Some(stree) = desc.static_len {

@@ -166,3 +166,15 @@ fn iso_datetime(text: &str) -> DateTime {
 pub fn same(a: &Value, b: &Value) -> bool {
     flacon::codec::to_tagged_json(a) == flacon::codec::to_tagged_json(b)
 }
+
+/// The value of the `session` cookie a response sets, if it sets one.
+pub fn set_session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::SET_COOKIE)?
+        .to_str()
+        .ok()?
+        .strip_prefix("session=")?
+        .split(';')
+        .next()
+        .map(str::to_owned)
+}
