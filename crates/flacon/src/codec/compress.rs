@@ -24,57 +24,49 @@ pub enum PayloadError {
 }
 
 thread_local! {
-    // deflateInit allocates ~256 KiB; reset() reuses it and produces identical bytes.
-    static DEFLATE: std::cell::RefCell<(Compress, Vec<u8>)> =
-        std::cell::RefCell::new((Compress::new(Compression::default(), true), Vec::new()));
+    // For the inputs `deflate` leaves to zlib. deflateInit allocates ~256 KiB, so one stream
+    // per thread, made when first needed; reset() reuses it and produces identical bytes.
+    static ZLIB: std::cell::RefCell<Option<Compress>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Appends the payload segment for `json` to `out`, compressing exactly when Flask would:
 /// `len(zlib.compress(json)) < len(json) - 1`, with zlib at its default level.
 pub fn push_payload(out: &mut String, json: &[u8]) {
-    let compressed = DEFLATE.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut state) => {
-            let (deflate, buf) = &mut *state;
-            push_if_smaller(out, deflate, json, buf)
-        }
-        Err(_) => {
-            let mut fresh = Compress::new(Compression::default(), true);
-            push_if_smaller(out, &mut fresh, json, &mut Vec::new())
-        }
-    });
-    if !compressed {
+    // Output of json.len() - 1 bytes or more is useless.
+    let useful = json.len().saturating_sub(2);
+    let mut compressed = Vec::new();
+    let smaller = super::deflate::compress_within(json, useful, &mut compressed)
+        .unwrap_or_else(|| zlib_within(json, useful, &mut compressed));
+    if smaller {
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&compressed, out);
+    } else {
         URL_SAFE_NO_PAD.encode_string(json, out);
     }
 }
 
-/// Appends `.` and the zlib bytes of `json` if they are at least two bytes shorter than it;
-/// whether it did.
-fn push_if_smaller(
-    out: &mut String,
-    deflate: &mut Compress,
-    json: &[u8],
-    buf: &mut Vec<u8>,
-) -> bool {
-    // Output of json.len() - 1 bytes or more is useless.
-    let useful = json.len().saturating_sub(2);
-    let smaller = match super::deflate::compress_within(json, useful, buf) {
-        Some(smaller) => smaller,
-        None => {
-            deflate.reset();
-            buf.clear();
-            buf.reserve(useful + 1);
-            // Stop at the useless length instead of finishing.
-            matches!(
-                deflate.compress_vec(json, buf, FlushCompress::Finish),
-                Ok(Status::StreamEnd) if buf.len() <= useful
-            )
-        }
-    };
-    if smaller {
-        out.push('.');
-        URL_SAFE_NO_PAD.encode_string(&buf[..], out);
-    }
-    smaller
+/// zlib's output for `json` in `buf` if it is at most `useful` bytes long; whether it is.
+fn zlib_within(json: &[u8], useful: usize, buf: &mut Vec<u8>) -> bool {
+    ZLIB.with(|cell| {
+        let new = || Compress::new(Compression::default(), true);
+        let mut fresh;
+        let mut slot = cell.try_borrow_mut();
+        let deflate = match slot.as_mut() {
+            Ok(slot) => slot.get_or_insert_with(new),
+            Err(_) => {
+                fresh = new();
+                &mut fresh
+            }
+        };
+        deflate.reset();
+        buf.clear();
+        buf.reserve(useful + 1);
+        // Stop at the useless length instead of finishing.
+        matches!(
+            deflate.compress_vec(json, buf, FlushCompress::Finish),
+            Ok(Status::StreamEnd) if buf.len() <= useful
+        )
+    })
 }
 
 /// Decodes a payload segment (with its optional leading `.`) to the JSON bytes, refusing to

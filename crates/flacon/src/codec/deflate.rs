@@ -505,7 +505,7 @@ impl Scratch {
         heap.static_len = 0;
         heap.build_tree(&mut self.ltree, &L_DESC);
         heap.build_tree(&mut self.dtree, &D_DESC);
-        let max_blindex = heap.build_bl_tree(&mut self.ltree, &mut self.dtree, &mut self.bltree);
+        let max_blindex = heap.build_bl_tree(&self.ltree, &self.dtree, &mut self.bltree);
         let mut opt_lenb = (heap.opt_len.wrapping_add(3 + 7)) >> 3;
         let static_lenb = (heap.static_len.wrapping_add(3 + 7)) >> 3;
         if static_lenb <= opt_lenb {
@@ -715,7 +715,7 @@ impl Heap {
         }
     }
 
-    fn build_bl_tree(&mut self, ltree: &mut Tree, dtree: &mut Tree, bltree: &mut Tree) -> usize {
+    fn build_bl_tree(&mut self, ltree: &Tree, dtree: &Tree, bltree: &mut Tree) -> usize {
         scan_tree(bltree, ltree);
         scan_tree(bltree, dtree);
         self.build_tree(bltree, &BL_DESC);
@@ -731,31 +731,34 @@ impl Heap {
     }
 }
 
-/// `scan_tree`: counts the code-length symbols that will describe `tree`.
-fn scan_tree(bltree: &mut Tree, tree: &mut Tree) {
-    let max_code = tree.max_code;
+/// The code-length symbols that describe `tree`'s lengths, each with its extra bits
+/// (value, count): the run-length walk zlib's `scan_tree` counts and `send_tree` writes.
+fn length_symbols(tree: &Tree, mut emit: impl FnMut(usize, u16, u16)) {
+    let lens = &tree.len[..=tree.max_code];
     let mut prevlen: i32 = -1;
-    let mut nextlen = i32::from(tree.len[0]);
-    let mut count = 0;
-    let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
-    tree.len[max_code + 1] = 0xffff;
-    for n in 0..=max_code {
-        let curlen = nextlen;
-        nextlen = i32::from(tree.len[n + 1]);
+    let mut count: u16 = 0;
+    let (mut max_count, mut min_count) = if lens[0] == 0 { (138, 3) } else { (7, 4) };
+    for (n, &len) in lens.iter().enumerate() {
+        let curlen = i32::from(len);
+        // Past the last code, a length no code has (zlib writes a guard there).
+        let nextlen = lens.get(n + 1).map_or(-1, |&next| i32::from(next));
         count += 1;
         if count < max_count && curlen == nextlen {
             continue;
         } else if count < min_count {
-            bltree.freq[curlen as usize] += count;
+            for _ in 0..count {
+                emit(curlen as usize, 0, 0);
+            }
         } else if curlen != 0 {
             if curlen != prevlen {
-                bltree.freq[curlen as usize] += 1;
+                emit(curlen as usize, 0, 0);
+                count -= 1;
             }
-            bltree.freq[REP_3_6] += 1;
+            emit(REP_3_6, count - 3, 2);
         } else if count <= 10 {
-            bltree.freq[REPZ_3_10] += 1;
+            emit(REPZ_3_10, count - 3, 3);
         } else {
-            bltree.freq[REPZ_11_138] += 1;
+            emit(REPZ_11_138, count - 11, 7);
         }
         count = 0;
         prevlen = curlen;
@@ -769,46 +772,18 @@ fn scan_tree(bltree: &mut Tree, tree: &mut Tree) {
     }
 }
 
+/// `scan_tree`: counts the code-length symbols that will describe `tree`.
+fn scan_tree(bltree: &mut Tree, tree: &Tree) {
+    length_symbols(tree, |symbol, _, _| bltree.freq[symbol] += 1);
+}
+
 fn send_tree(bits: &mut BitWriter<'_>, bl: &Tree, tree: &Tree) {
-    let send_code = |bits: &mut BitWriter<'_>, c: usize| bits.send(bl.code[c], bl.len[c]);
-    let mut prevlen: i32 = -1;
-    let mut nextlen = i32::from(tree.len[0]);
-    let mut count: u16 = 0;
-    let (mut max_count, mut min_count) = if nextlen == 0 { (138, 3) } else { (7, 4) };
-    for n in 0..=tree.max_code {
-        let curlen = nextlen;
-        nextlen = i32::from(tree.len[n + 1]);
-        count += 1;
-        if count < max_count && curlen == nextlen {
-            continue;
-        } else if count < min_count {
-            for _ in 0..count {
-                send_code(bits, curlen as usize);
-            }
-        } else if curlen != 0 {
-            if curlen != prevlen {
-                send_code(bits, curlen as usize);
-                count -= 1;
-            }
-            send_code(bits, REP_3_6);
-            bits.send(count - 3, 2);
-        } else if count <= 10 {
-            send_code(bits, REPZ_3_10);
-            bits.send(count - 3, 3);
-        } else {
-            send_code(bits, REPZ_11_138);
-            bits.send(count - 11, 7);
+    length_symbols(tree, |symbol, extra, extra_bits| {
+        bits.send(bl.code[symbol], bl.len[symbol]);
+        if extra_bits != 0 {
+            bits.send(extra, extra_bits);
         }
-        count = 0;
-        prevlen = curlen;
-        (max_count, min_count) = if nextlen == 0 {
-            (138, 3)
-        } else if curlen == nextlen {
-            (6, 3)
-        } else {
-            (7, 4)
-        };
-    }
+    });
 }
 
 fn send_all_trees(
@@ -992,6 +967,31 @@ mod tests {
                 rng ^= rng >> 17;
                 rng ^= rng << 5;
                 input.swap(i, rng as usize % (i + 1));
+            }
+            check(&input);
+        }
+    }
+
+    /// Many symbols sharing a code length in a row: the repeat codes of the code-length
+    /// sequence, with runs longer than one repeat can carry.
+    #[test]
+    fn long_runs_of_equal_code_lengths_match_zlib() {
+        let mut rng = 0x9e37_79b9_u32;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            rng
+        };
+        for (common, rare) in [(16_u8, 120_u8), (32, 200), (8, 60)] {
+            // `common` byte values often, then `rare` consecutive byte values a few times
+            // each: the rare ones end up with equal lengths, side by side.
+            let mut input: Vec<u8> = (0..common)
+                .flat_map(|b| std::iter::repeat_n(b, 40))
+                .chain((0..rare).flat_map(|b| std::iter::repeat_n(common.wrapping_add(b), 2)))
+                .collect();
+            for i in (1..input.len()).rev() {
+                input.swap(i, next() as usize % (i + 1));
             }
             check(&input);
         }
