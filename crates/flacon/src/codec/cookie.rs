@@ -198,7 +198,7 @@ impl CookieCodec {
     /// Flask would write for the same, unchanged, session, without serializing and
     /// compressing it again.
     pub fn resign(&self, payload_segment: &str, timestamp: u64) -> String {
-        // Room for ".timestamp.signature" (at most 1 + 8 + 1 + 27 characters).
+        // Room for ".timestamp.signature": at most 1 + 11 + 1 + 27 characters.
         let mut cookie = String::with_capacity(payload_segment.len() + 40);
         cookie.push_str(payload_segment);
         self.signer.sign_in_place(&mut cookie, timestamp);
