@@ -134,3 +134,93 @@ async fn a_purge_walks_past_its_batch_size() {
     kept.sort();
     assert_eq!(kept, live, "exactly the live sessions are left");
 }
+
+/// Saves to 100 sessions, half of which do not exist, all at once: the writes share group
+/// commits, and each caller still learns what its own write did.
+async fn concurrent_writes_each_get_their_own_answer(path: PathBuf) {
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        let id = SessionId::generate().unwrap();
+        if n % 2 == 0 {
+            assert!(store.create(&id, &record(0, LATER), NOW).await.unwrap());
+        }
+        ids.push(id);
+    }
+    let saves: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move { store.save(&id, &record(n as i64, LATER), NOW).await })
+        })
+        .collect();
+    for (n, save) in saves.into_iter().enumerate() {
+        let saved = save.await.unwrap().unwrap();
+        assert_eq!(saved, n % 2 == 0, "save {n} reports its own row");
+    }
+    for (n, id) in ids.iter().enumerate() {
+        let seen = store.load(id, None, NOW).await.unwrap();
+        match seen {
+            Some(seen) => {
+                assert_eq!(n % 2, 0, "session {n} was never created");
+                assert_eq!(seen.data.get("n"), Some(&Value::Int(n as i64)));
+            }
+            None => assert_eq!(n % 2, 1, "session {n} lost"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writes_on_one_thread_each_get_their_own_answer() {
+    concurrent_writes_each_get_their_own_answer(fresh_db("group-one-thread")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_on_two_threads_each_get_their_own_answer() {
+    concurrent_writes_each_get_their_own_answer(fresh_db("group-two-threads")).await;
+}
+
+#[tokio::test]
+async fn a_failing_write_does_not_fail_the_writes_committed_with_it() {
+    let path = fresh_db("group-poison");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let ids: Vec<_> = (0..20).map(|_| SessionId::generate().unwrap()).collect();
+    for id in &ids {
+        assert!(store.create(id, &record(0, LATER), NOW).await.unwrap());
+    }
+    // Another program's trigger refuses one session's updates (any statement error will
+    // do: the group it was in must be rolled back and replayed without it).
+    let poisoned = ids[7].as_str().to_owned();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON flacon_sessions WHEN NEW.id = '{poisoned}'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        ))
+        .unwrap();
+    let saves: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move { store.save(&id, &record(1, LATER), NOW).await })
+        })
+        .collect();
+    for (n, save) in saves.into_iter().enumerate() {
+        let result = save.await.unwrap();
+        if n == 7 {
+            assert!(result.is_err(), "the refused write reports its error");
+        } else {
+            assert!(result.unwrap(), "write {n} landed");
+        }
+    }
+    for (n, id) in ids.iter().enumerate() {
+        let seen = store.load(id, None, NOW).await.unwrap().unwrap();
+        let expected = if n == 7 { 0 } else { 1 };
+        assert_eq!(
+            seen.data.get("n"),
+            Some(&Value::Int(expected)),
+            "session {n}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use tokio::sync::oneshot;
 
 use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
 
@@ -15,11 +16,11 @@ const PURGE_BATCH: usize = 1000;
 /// How long a statement on the blocking pool waits for another writer's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Inline commits between two checkpoints (the inline connections never checkpoint
+/// Rows written inline between two checkpoints (the inline connections never checkpoint
 /// themselves: a checkpoint syncs the database file, which must not happen on a worker).
 const CHECKPOINT_EVERY: u64 = 500;
 
-/// Commits since the last finished checkpoint past which writes stop going inline and queue
+/// Rows written since the last finished checkpoint past which writes stop going inline and queue
 /// behind the checkpoint instead, so that a starved checkpoint cannot let the log grow
 /// without bound.
 const UNCHECKPOINTED_LIMIT: u64 = 2 * CHECKPOINT_EVERY;
@@ -37,6 +38,12 @@ const UNCHECKPOINTED_LIMIT: u64 = 2 * CHECKPOINT_EVERY;
 /// any statement that met a lock) runs on tokio's blocking pool.
 /// [`SqliteStore::open_blocking_only`] opens a store that never runs SQLite on a worker.
 ///
+/// Writes are committed in groups: the one-row writes of all requests ready at the same
+/// time share one transaction (a commit's file locks and log append cost more than the
+/// write itself). Each caller still gets its own answer, and only after the commit that
+/// holds its write; should a statement of a group fail, the group is rolled back and each
+/// write runs again alone, so one bad write never fails another.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), flacon::store::StoreError> {
 /// let store = flacon::store::sqlite::SqliteStore::open("sessions.db").await?;
@@ -53,10 +60,28 @@ struct Shared {
     pooled: Mutex<Connection>,
     /// Connections for inline statements, one per worker thread; empty when disabled.
     inline: Vec<Mutex<Connection>>,
-    /// Inline commits since the last finished checkpoint.
+    /// Rows written inline since the last finished checkpoint.
     inline_commits: AtomicU64,
     /// A checkpoint is running.
     checkpointing: AtomicBool,
+    /// Writes waiting for the next group commit.
+    queue: Mutex<Vec<QueuedWrite>>,
+    /// A task is committing the queue.
+    committing: AtomicBool,
+}
+
+/// A one-row write: whether it changed its row.
+type Write = Box<dyn Fn(&Connection) -> rusqlite::Result<bool> + Send>;
+
+struct QueuedWrite {
+    write: Write,
+    done: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+impl std::fmt::Debug for QueuedWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedWrite").finish_non_exhaustive()
+    }
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -118,6 +143,8 @@ impl SqliteStore {
                 inline,
                 inline_commits: AtomicU64::new(0),
                 checkpointing: AtomicBool::new(false),
+                queue: Mutex::new(Vec::new()),
+                committing: AtomicBool::new(false),
             })
         })
         .await
@@ -160,7 +187,7 @@ impl SqliteStore {
         match inline {
             Some(Ok(value)) => {
                 if commits {
-                    self.count_inline_commit();
+                    self.count_inline_commits(1);
                 }
                 return Ok(value);
             }
@@ -168,6 +195,99 @@ impl SqliteStore {
             Some(Err(_)) | None => {}
         }
         self.with(move |conn| work(conn).map_err(unavailable)).await
+    }
+
+    /// Runs a one-row write in the next group commit.
+    async fn write(
+        &self,
+        write: impl Fn(&Connection) -> rusqlite::Result<bool> + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        let (done, answer) = oneshot::channel();
+        lock(&self.shared.queue).push(QueuedWrite {
+            write: Box::new(write),
+            done,
+        });
+        if !self.shared.committing.swap(true, Ordering::AcqRel) {
+            // A task of its own: a request dropped mid-commit must not strand the others.
+            tokio::spawn(self.clone().commit_queue());
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::unavailable(GroupCommitAborted))?
+    }
+
+    /// Commits queued writes until the queue stays empty.
+    async fn commit_queue(self) {
+        loop {
+            // Requests that are ready to run queue their writes first and join this group.
+            tokio::task::yield_now().await;
+            let group = std::mem::take(&mut *lock(&self.shared.queue));
+            if group.is_empty() {
+                self.shared.committing.store(false, Ordering::Release);
+                // A write queued after the take saw a committer at work and left it to us.
+                if lock(&self.shared.queue).is_empty()
+                    || self.shared.committing.swap(true, Ordering::AcqRel)
+                {
+                    return;
+                }
+                continue;
+            }
+            self.commit_group(group).await;
+        }
+    }
+
+    /// One transaction for `group`, inline when a connection is free and no lock is in the
+    /// way, else on the blocking pool; each write alone if the transaction fails.
+    async fn commit_group(&self, group: Vec<QueuedWrite>) {
+        let (writes, answers): (Vec<Write>, Vec<_>) =
+            group.into_iter().map(|q| (q.write, q.done)).unzip();
+        let log_is_long =
+            self.shared.inline_commits.load(Ordering::Relaxed) >= UNCHECKPOINTED_LIMIT;
+        let inline = if log_is_long {
+            self.checkpoint_soon();
+            None
+        } else {
+            self.shared
+                .inline
+                .iter()
+                .find_map(|c| c.try_lock().ok())
+                .map(|conn| in_one_transaction(&conn, &writes))
+        };
+        let (writes, outcome) = match inline {
+            Some(Ok(changed)) => {
+                self.count_inline_commits(writes.len() as u64);
+                (writes, Ok(changed))
+            }
+            Some(Err(e)) if !is_lock_conflict(&e) => (writes, Err(None)),
+            Some(Err(_)) | None => self
+                .with(move |conn| {
+                    let outcome = in_one_transaction(conn, &writes).map_err(|e| {
+                        // Still locked after the busy timeout: no write of the group would
+                        // fare better alone.
+                        is_lock_conflict(&e).then_some(e)
+                    });
+                    Ok((writes, outcome))
+                })
+                .await
+                .unwrap_or_else(|_| (Vec::new(), Err(None))),
+        };
+        match outcome {
+            Ok(changed) => {
+                for (answer, changed) in answers.into_iter().zip(changed) {
+                    let _ = answer.send(Ok(changed));
+                }
+            }
+            Err(Some(locked)) => {
+                for answer in answers {
+                    let _ = answer.send(Err(unavailable(same_error(&locked))));
+                }
+            }
+            Err(None) => {
+                for (answer, write) in answers.into_iter().zip(writes) {
+                    let _ = answer.send(self.statement(true, write).await);
+                }
+            }
+        }
     }
 
     fn try_inline<T>(
@@ -178,8 +298,14 @@ impl SqliteStore {
         Some(work(&conn))
     }
 
-    fn count_inline_commit(&self) {
-        let commits = self.shared.inline_commits.fetch_add(1, Ordering::Relaxed) + 1;
+    /// Counts rows written inline since the last checkpoint (each adds a page or so to the
+    /// log).
+    fn count_inline_commits(&self, rows: u64) {
+        let commits = self
+            .shared
+            .inline_commits
+            .fetch_add(rows, Ordering::Relaxed)
+            + rows;
         if commits >= CHECKPOINT_EVERY {
             self.checkpoint_soon();
         }
@@ -210,6 +336,46 @@ impl SqliteStore {
     }
 }
 
+/// Why a write got no answer: the task committing it ended first (the runtime shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("the group commit holding this write ended before it answered")]
+struct GroupCommitAborted;
+
+/// A copy of a lock-conflict error, one for each write of a group that could not commit.
+fn same_error(error: &rusqlite::Error) -> rusqlite::Error {
+    match error {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some(other.to_string()),
+        ),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `writes` in one transaction: what each changed, or the error that rolled it all
+/// back (a lock conflict at the start means nothing ran).
+fn in_one_transaction(conn: &Connection, writes: &[Write]) -> rusqlite::Result<Vec<bool>> {
+    if let [write] = writes {
+        return write(conn).map(|changed| vec![changed]);
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let changed = writes
+        .iter()
+        .map(|write| write(conn))
+        .collect::<rusqlite::Result<Vec<bool>>>()
+        .and_then(|changed| conn.execute_batch("COMMIT").map(|()| changed));
+    if changed.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    changed
+}
+
 /// Runs a statement that changes at most one row; whether it did.
 fn changed_one(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<bool> {
     // Cached statements: preparing costs more than running these one-row statements.
@@ -234,7 +400,7 @@ fn row(id: &SessionId, record: &Record) -> (String, Vec<u8>, i64) {
 impl SessionStore for SqliteStore {
     async fn create(&self, id: &SessionId, record: &Record, _now: u64) -> Result<bool, StoreError> {
         let (id, bytes, expires) = row(id, record);
-        self.statement(true, move |c| {
+        self.write(move |c| {
             changed_one(
                 c,
                 "INSERT OR IGNORE INTO flacon_sessions (id, data, expires_at) VALUES (?1, ?2, ?3)",
@@ -276,7 +442,7 @@ impl SessionStore for SqliteStore {
 
     async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let (id, bytes, expires) = row(id, record);
-        self.statement(true, move |c| {
+        self.write(move |c| {
             changed_one(
                 c,
                 "UPDATE flacon_sessions SET data = ?2, expires_at = ?3 WHERE id = ?1 AND expires_at > ?4",
@@ -288,7 +454,7 @@ impl SessionStore for SqliteStore {
 
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
         let id = id.as_str().to_owned();
-        self.statement(true, move |c| {
+        self.write(move |c| {
             changed_one(
                 c,
                 "UPDATE flacon_sessions SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?3",
@@ -300,10 +466,11 @@ impl SessionStore for SqliteStore {
 
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let id = id.as_str().to_owned();
-        self.statement(true, move |c| {
-            changed_one(c, "DELETE FROM flacon_sessions WHERE id = ?1", params![id]).map(drop)
+        self.write(move |c| {
+            changed_one(c, "DELETE FROM flacon_sessions WHERE id = ?1", params![id])
         })
         .await
+        .map(drop)
     }
 
     async fn change_id(
