@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The HTTP benchmark in one command: builds flacon and the peer servers (release), installs
 # gunicorn into the test venv, then runs bench/http_bench.py and prints the table.
-# Usage: bench/http-bench.sh [--duration SECS] [--only NAME,...]     (default 10 s per mix)
+# Usage: bench/http-bench.sh [--duration SECS] [--rounds N] [--only NAME,...]   (default 10 s per mix, 1 round)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

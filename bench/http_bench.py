@@ -7,7 +7,11 @@ checked to really keep a session (set an email, read it back); then wrk drives
   write: POST /set_email with a fresh email per request on the same session,
 with 32 connections for a fixed duration. Errors (non-2xx/3xx, socket errors) are counted.
 
-Usage: bench/http_bench.py [--duration SECS] [--only NAME,...] [--out bench/results]
+With --rounds N every server is measured N times, round after round (so that a slow
+stretch of a shared machine hits all servers, not one); each cell then shows the median
+run, the min-max of req/s, and the median of the per-round ratios to raw axum.
+
+Usage: bench/http_bench.py [--duration SECS] [--rounds N] [--only NAME,...] [--out bench/results]
 Run through bench/http-bench.sh, which builds everything first.
 """
 
@@ -19,6 +23,7 @@ import platform
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,6 +154,7 @@ def run_wrk(port, mix, cookies, duration):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--only", default="")
     ap.add_argument("--out", default=str(ROOT / "bench/results"))
     args = ap.parse_args()
@@ -160,48 +166,20 @@ def main():
     wait_port(redis_port, redis)
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     only = [o.strip().lower() for o in args.only.split(",") if o.strip()]
-    rows = []
+    runs = []
     try:
-        for name, command, uses_redis in servers(redis_url, tmp):
-            if only and not any(o in name.lower() for o in only):
-                continue
-            port = free_port()
-            env = dict(os.environ, ARTICLE_APP_SECRET_KEY=KEY, RUST_LOG="warn")
-            proc = subprocess.Popen(["taskset", "-c", "0"] + command(port), env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait_port(port, proc)
-                cookies, cookie_bytes = establish_session(port)
-                for mix in ("read", "write"):
-                    subprocess.run(["redis-cli", "-p", str(redis_port), "CONFIG", "RESETSTAT"], capture_output=True)
-                    cpu0, calls0 = cpu_ticks(proc.pid), redis_calls(redis_port)
-                    result = run_wrk(port, mix, cookies, args.duration)
-                    cpu1, calls1 = cpu_ticks(proc.pid), redis_calls(redis_port)
-                    n = max(result["requests"], 1)
-                    result.update(server=name, mix=mix, cookie_bytes=cookie_bytes,
-                                  cpu_us_per_req=(cpu1 - cpu0) / tick * 1e6 / n,
-                                  redis_cmds_per_req=((calls1 - calls0 - 1) / n) if uses_redis else None)
-                    rows.append(result)
-                    print(f"  {name:<30} {mix:<5} {result['rps']:>10.0f} req/s  errors {result['errors']}", file=sys.stderr)
-            except Exception as e:  # a broken server is reported, not fatal for the others
-                print(f"  {name}: FAILED: {e}", file=sys.stderr)
-                rows.append({"server": name, "mix": "read", "failed": str(e)})
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        for round_ in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                print(f"round {round_} of {args.rounds}", file=sys.stderr)
+            runs += measure_round(servers(redis_url, tmp), only, redis_port, args.duration, tick)
     finally:
         redis.terminate()
         redis.wait()
-    floor = {r["mix"]: r["rps"] for r in rows if r.get("server") == "raw axum (floor)" and "rps" in r}
-    for r in rows:
-        if "rps" in r and r["mix"] in floor:
-            r["ratio_to_axum"] = r["rps"] / floor[r["mix"]]
+    rows = summarize(runs)
     machine = {"cpu": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                             if l.startswith("model name")), platform.processor()),
                "cores": os.cpu_count(), "kernel": platform.release(), "duration_s": args.duration,
+               "rounds": args.rounds,
                "connections": 32, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,21 +190,90 @@ def main():
     print(table)
 
 
+def measure_round(server_list, only, redis_port, duration, tick):
+    """Each server once: start it, check it keeps a session, drive both mixes, stop it."""
+    runs = []
+    for name, command, uses_redis in server_list:
+        if only and not any(o in name.lower() for o in only):
+            continue
+        port = free_port()
+        env = dict(os.environ, ARTICLE_APP_SECRET_KEY=KEY, RUST_LOG="warn")
+        proc = subprocess.Popen(["taskset", "-c", "0"] + command(port), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(port, proc)
+            cookies, cookie_bytes = establish_session(port)
+            for mix in ("read", "write"):
+                subprocess.run(["redis-cli", "-p", str(redis_port), "CONFIG", "RESETSTAT"], capture_output=True)
+                cpu0, calls0 = cpu_ticks(proc.pid), redis_calls(redis_port)
+                result = run_wrk(port, mix, cookies, duration)
+                cpu1, calls1 = cpu_ticks(proc.pid), redis_calls(redis_port)
+                n = max(result["requests"], 1)
+                result.update(server=name, mix=mix, cookie_bytes=cookie_bytes,
+                              cpu_us_per_req=(cpu1 - cpu0) / tick * 1e6 / n,
+                              redis_cmds_per_req=((calls1 - calls0 - 1) / n) if uses_redis else None)
+                runs.append(result)
+                print(f"  {name:<30} {mix:<5} {result['rps']:>10.0f} req/s  errors {result['errors']}", file=sys.stderr)
+        except Exception as e:  # a broken server is reported, not fatal for the others
+            print(f"  {name}: FAILED: {e}", file=sys.stderr)
+            runs.append({"server": name, "mix": "read", "failed": str(e)})
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    for r in runs:
+        floor = next((f for f in runs if f.get("server") == "raw axum (floor)" and f.get("mix") == r.get("mix")
+                      and "rps" in f), None)
+        if "rps" in r and floor:
+            r["ratio_to_axum"] = r["rps"] / floor["rps"]
+    return runs
+
+
+def summarize(runs):
+    """One row per server and mix: the median run by req/s, with the spread of all runs and
+    the median of the per-round ratios. A server that failed in any round is shown failed."""
+    rows = []
+    keys = list(dict.fromkeys((r["server"], r["mix"]) for r in runs))
+    for server, mix in keys:
+        same = [r for r in runs if r["server"] == server and r["mix"] == mix]
+        failed = next((r for r in same if "failed" in r), None)
+        if failed:
+            rows.append(failed)
+            continue
+        ordered = sorted(same, key=lambda r: r["rps"])
+        row = dict(ordered[(len(ordered) - 1) // 2])
+        row["rounds"] = len(same)
+        row["rps_min"], row["rps_max"] = ordered[0]["rps"], ordered[-1]["rps"]
+        ratios = [r["ratio_to_axum"] for r in same if "ratio_to_axum" in r]
+        row["ratio_to_axum"] = statistics.median(ratios) if ratios else None
+        rows.append(row)
+    return rows
+
+
 def fmt(v, spec):
     return "—" if v is None else format(v, spec)
 
 
 def render_table(machine, rows):
+    rounds = machine.get("rounds", 1)
+    spread = rounds > 1
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, Linux {machine['kernel']}; "
              f"server on core 0, wrk + Redis on core 1; {machine['connections']} connections, "
-             f"{machine['duration_s']} s per mix; {machine['date']}.", "",
-             "| server | mix | req/s | p50 ms | p99 ms | × raw axum | server CPU µs/req | Redis cmds/req | cookie bytes | errors |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"{machine['duration_s']} s per mix"
+             + (f", {rounds} rounds (median run shown, req/s range over all rounds, × raw axum = median "
+                "of the per-round ratios)" if spread else "")
+             + f"; {machine['date']}.", "",
+             "| server | mix | req/s |" + (" range |" if spread else "")
+             + " p50 ms | p99 ms | × raw axum | server CPU µs/req | Redis cmds/req | cookie bytes | errors |",
+             "|---|---|---:|" + ("---:|" if spread else "") + "---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "failed" in r:
-            lines.append(f"| {r['server']} | — | failed: {r['failed']} | | | | | | | |")
+            lines.append(f"| {r['server']} | — | failed: {r['failed']} |" + (" |" if spread else "") + " | | | | | | |")
             continue
-        lines.append(f"| {r['server']} | {r['mix']} | {r['rps']:.0f} | {fmt(r['p50_ms'], '.2f')} | "
+        span = f" {r['rps_min'] / 1000:.1f}k–{r['rps_max'] / 1000:.1f}k |" if spread else ""
+        lines.append(f"| {r['server']} | {r['mix']} | {r['rps']:.0f} |{span} {fmt(r['p50_ms'], '.2f')} | "
                      f"{fmt(r['p99_ms'], '.2f')} | {fmt(r.get('ratio_to_axum'), '.2f')} | {r['cpu_us_per_req']:.1f} | "
                      f"{fmt(r['redis_cmds_per_req'], '.2f')} | {r['cookie_bytes']} | {r['errors']} |")
     return "\n".join(lines) + "\n"
