@@ -16,14 +16,14 @@ const PURGE_BATCH: usize = 1000;
 /// How long a statement on the blocking pool waits for another writer's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Rows written inline between two checkpoints (the inline connections never checkpoint
+/// The log size that starts a checkpoint (the inline connections never checkpoint
 /// themselves: a checkpoint syncs the database file, which must not happen on a worker).
-const CHECKPOINT_EVERY: u64 = 500;
+/// Measured in bytes, not commits: a group commit of many rows may append one page or fifty.
+const CHECKPOINT_AT_BYTES: u64 = 2 << 20;
 
-/// Rows written since the last finished checkpoint past which writes stop going inline and queue
-/// behind the checkpoint instead, so that a starved checkpoint cannot let the log grow
-/// without bound.
-const UNCHECKPOINTED_LIMIT: u64 = 2 * CHECKPOINT_EVERY;
+/// The log size past which writes stop going inline and queue behind the checkpoint
+/// instead, so that a starved checkpoint cannot let the log grow without bound.
+const LOG_LIMIT_BYTES: u64 = 2 * CHECKPOINT_AT_BYTES;
 
 /// Sessions in a SQLite file: the default when one machine needs server-side state that
 /// survives a restart. Records are stored in Flask-Session's msgpack format.
@@ -60,8 +60,10 @@ struct Shared {
     pooled: Mutex<Connection>,
     /// Connections for inline statements, one per worker thread; empty when disabled.
     inline: Vec<Mutex<Connection>>,
-    /// Rows written inline since the last finished checkpoint.
-    inline_commits: AtomicU64,
+    /// The write-ahead log, whose size decides checkpoints.
+    log_path: PathBuf,
+    /// Its size after the last inline commit.
+    log_bytes: AtomicU64,
     /// A checkpoint is running.
     checkpointing: AtomicBool,
     /// Writes waiting for the next group commit.
@@ -95,6 +97,12 @@ fn is_lock_conflict(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
     )
+}
+
+fn log_path_of(path: &Path) -> PathBuf {
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    PathBuf::from(log)
 }
 
 fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
@@ -141,7 +149,8 @@ impl SqliteStore {
             Ok(Shared {
                 pooled: Mutex::new(pooled),
                 inline,
-                inline_commits: AtomicU64::new(0),
+                log_path: log_path_of(&path),
+                log_bytes: AtomicU64::new(0),
                 checkpointing: AtomicBool::new(false),
                 queue: Mutex::new(Vec::new()),
                 committing: AtomicBool::new(false),
@@ -176,8 +185,7 @@ impl SqliteStore {
         commits: bool,
         work: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let log_is_long =
-            commits && self.shared.inline_commits.load(Ordering::Relaxed) >= UNCHECKPOINTED_LIMIT;
+        let log_is_long = commits && self.log_is_long();
         let inline = if log_is_long {
             self.checkpoint_soon();
             None
@@ -187,7 +195,7 @@ impl SqliteStore {
         match inline {
             Some(Ok(value)) => {
                 if commits {
-                    self.count_inline_commits(1);
+                    self.after_inline_commit();
                 }
                 return Ok(value);
             }
@@ -241,9 +249,7 @@ impl SqliteStore {
     async fn commit_group(&self, group: Vec<QueuedWrite>) {
         let (writes, answers): (Vec<Write>, Vec<_>) =
             group.into_iter().map(|q| (q.write, q.done)).unzip();
-        let log_is_long =
-            self.shared.inline_commits.load(Ordering::Relaxed) >= UNCHECKPOINTED_LIMIT;
-        let inline = if log_is_long {
+        let inline = if self.log_is_long() {
             self.checkpoint_soon();
             None
         } else {
@@ -255,7 +261,7 @@ impl SqliteStore {
         };
         let (writes, outcome) = match inline {
             Some(Ok(changed)) => {
-                self.count_inline_commits(writes.len() as u64);
+                self.after_inline_commit();
                 (writes, Ok(changed))
             }
             Some(Err(e)) if !is_lock_conflict(&e) => (writes, Err(None)),
@@ -298,15 +304,16 @@ impl SqliteStore {
         Some(work(&conn))
     }
 
-    /// Counts rows written inline since the last checkpoint (each adds a page or so to the
-    /// log).
-    fn count_inline_commits(&self, rows: u64) {
-        let commits = self
-            .shared
-            .inline_commits
-            .fetch_add(rows, Ordering::Relaxed)
-            + rows;
-        if commits >= CHECKPOINT_EVERY {
+    fn log_is_long(&self) -> bool {
+        self.shared.log_bytes.load(Ordering::Relaxed) >= LOG_LIMIT_BYTES
+    }
+
+    /// Looks at the log's size (one `fstat` per commit, and a group commit is one commit)
+    /// and starts a checkpoint when it is due.
+    fn after_inline_commit(&self) {
+        let bytes = std::fs::metadata(&self.shared.log_path).map_or(0, |m| m.len());
+        self.shared.log_bytes.store(bytes, Ordering::Relaxed);
+        if bytes >= CHECKPOINT_AT_BYTES {
             self.checkpoint_soon();
         }
     }
@@ -327,7 +334,7 @@ impl SqliteStore {
                 row.get::<_, i64>(0)
             }) {
                 // 0: not blocked, the whole log was copied.
-                Ok(0) => shared.inline_commits.store(0, Ordering::Relaxed),
+                Ok(0) => shared.log_bytes.store(0, Ordering::Relaxed),
                 Ok(_) => tracing::debug!("SQLite checkpoint was blocked; retrying later"),
                 Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
             }
