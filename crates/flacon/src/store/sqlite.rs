@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use rusqlite::{
+    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
+};
 use tokio::sync::oneshot;
 
 use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
@@ -226,21 +228,27 @@ impl SqliteStore {
 
     /// Commits queued writes until the queue stays empty.
     async fn commit_queue(self) {
+        let mut committer = Committer {
+            store: self,
+            finished: false,
+        };
+        let store = &committer.store;
         loop {
             // Requests that are ready to run queue their writes first and join this group.
             tokio::task::yield_now().await;
-            let group = std::mem::take(&mut *lock(&self.shared.queue));
+            let group = std::mem::take(&mut *lock(&store.shared.queue));
             if group.is_empty() {
-                self.shared.committing.store(false, Ordering::Release);
+                store.shared.committing.store(false, Ordering::Release);
                 // A write queued after the take saw a committer at work and left it to us.
-                if lock(&self.shared.queue).is_empty()
-                    || self.shared.committing.swap(true, Ordering::AcqRel)
+                if lock(&store.shared.queue).is_empty()
+                    || store.shared.committing.swap(true, Ordering::AcqRel)
                 {
+                    committer.finished = true;
                     return;
                 }
                 continue;
             }
-            self.commit_group(group).await;
+            store.commit_group(group).await;
         }
     }
 
@@ -343,6 +351,31 @@ impl SqliteStore {
     }
 }
 
+/// The task committing the queue. Should it end early (a write panicked, the runtime is
+/// shutting down), it hands the queue on: a committer left marked busy would keep every
+/// later write waiting forever.
+struct Committer {
+    store: SqliteStore,
+    finished: bool,
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let shared = &self.store.shared;
+        shared.committing.store(false, Ordering::Release);
+        if lock(&shared.queue).is_empty() || shared.committing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(self.store.clone().commit_queue())),
+            Err(_) => shared.committing.store(false, Ordering::Release),
+        }
+    }
+}
+
 /// Why a write got no answer: the task committing it ended first (the runtime shut down).
 #[derive(Debug, thiserror::Error)]
 #[error("the group commit holding this write ended before it answered")]
@@ -371,16 +404,15 @@ fn in_one_transaction(conn: &Connection, writes: &[Write]) -> rusqlite::Result<V
     if let [write] = writes {
         return write(conn).map(|changed| vec![changed]);
     }
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    // Rolled back when dropped uncommitted: on an error, and on a panic in a write, which
+    // must not leave the connection inside a transaction holding the write lock.
+    let transaction = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let changed = writes
         .iter()
-        .map(|write| write(conn))
-        .collect::<rusqlite::Result<Vec<bool>>>()
-        .and_then(|changed| conn.execute_batch("COMMIT").map(|()| changed));
-    if changed.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    changed
+        .map(|write| write(&transaction))
+        .collect::<rusqlite::Result<Vec<bool>>>()?;
+    transaction.commit()?;
+    Ok(changed)
 }
 
 /// Runs a statement that changes at most one row; whether it did.
@@ -568,5 +600,62 @@ impl SessionStore for SqliteStore {
             Ok(ScanPage::ordered(ids, limit))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use crate::value::{Map, Value};
+
+    fn record(n: i64) -> Record {
+        let mut data = Map::new();
+        data.insert("n".into(), Value::Int(n));
+        Record {
+            data,
+            expires_at: u64::MAX >> 2,
+        }
+    }
+
+    /// A write that panics takes its group down with it (those callers get an error, and
+    /// nothing of the group is written), but not the store: the transaction is rolled
+    /// back and later writes commit.
+    #[tokio::test]
+    async fn a_panicking_write_does_not_wedge_the_store() {
+        let path = std::env::temp_dir().join(format!("flacon-panic-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let id = SessionId::generate().unwrap();
+        assert!(store.create(&id, &record(0), 0).await.unwrap());
+
+        let (a, b) = (store.clone(), store.clone());
+        let id_a = id.clone();
+        let saved = tokio::spawn(async move { a.save(&id_a, &record(1), 0).await });
+        let panicked = tokio::spawn(async move { b.write(|_| panic!("a bug in a write")).await });
+        assert!(
+            panicked.await.unwrap().is_err(),
+            "the panicking write fails"
+        );
+        assert!(saved.await.unwrap().is_err(), "its group failed with it");
+        let seen = store.load(&id, None, 0).await.unwrap().unwrap();
+        assert_eq!(
+            seen.data.get("n"),
+            Some(&Value::Int(0)),
+            "the group was rolled back"
+        );
+
+        let two = record(2);
+        let later = tokio::time::timeout(Duration::from_secs(10), store.save(&id, &two, 0)).await;
+        assert!(later.expect("later writes are not stuck").unwrap());
+        let seen = store.load(&id, None, 0).await.unwrap().unwrap();
+        assert_eq!(
+            seen.data.get("n"),
+            Some(&Value::Int(2)),
+            "later writes commit"
+        );
     }
 }
