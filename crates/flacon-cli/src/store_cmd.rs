@@ -25,7 +25,8 @@ pub(crate) enum StoreCommand {
         /// `sqlite:PATH` or `redis://HOST:PORT/DB`.
         #[arg(long)]
         store: StoreSpec,
-        /// The session id (the cookie value).
+        /// The session id (the cookie value; one starting with `-` is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Delete a session now: its cookie stops working on the next request.
@@ -33,7 +34,8 @@ pub(crate) enum StoreCommand {
         /// `sqlite:PATH` or `redis://HOST:PORT/DB`.
         #[arg(long)]
         store: StoreSpec,
-        /// The session id (the cookie value).
+        /// The session id (the cookie value; one starting with `-` is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }

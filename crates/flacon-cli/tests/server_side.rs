@@ -249,7 +249,9 @@ fn sqlite_sessions_survive_a_restart_and_can_be_revoked() {
     let out = flacon(&["store", "show", "--store", &store, &sid]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        r#"{"_permanent":true,"email":"persist@example.com"}"#
+        r#"{"_permanent":true,"email":"persist@example.com"}"#,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     let out = flacon(&["store", "revoke", "--store", &store, &sid]);
     assert!(
@@ -263,6 +265,22 @@ fn sqlite_sessions_survive_a_restart_and_can_be_revoked() {
     );
     let out = flacon(&["store", "revoke", "--store", &store, &sid]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Session ids are URL-safe base64, so one in 64 starts with `-`: it must be read as the id,
+/// not as an option.
+#[test]
+fn store_commands_take_an_id_that_starts_with_a_hyphen() {
+    let dir = python::workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join(format!("hyphen-{}.db", std::process::id()));
+    let store = format!("sqlite:{}", db.display());
+    for command in ["show", "revoke"] {
+        let out = flacon(&["store", command, "--store", &store, "-LxQ3_unknown"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(stderr.contains("no live session"), "{command}: {stderr}");
+    }
 }
 
 #[test]
