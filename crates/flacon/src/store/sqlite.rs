@@ -107,6 +107,19 @@ fn log_path_of(path: &Path) -> PathBuf {
     PathBuf::from(log)
 }
 
+/// How long [`wait_briefly`] sleeps between two tries.
+const BUSY_STEP: Duration = Duration::from_micros(100);
+
+/// A busy handler: try again after [`BUSY_STEP`], for up to [`BUSY_TIMEOUT`] in all.
+fn wait_briefly(tries: i32) -> bool {
+    let waited = BUSY_STEP.saturating_mul(u32::try_from(tries).unwrap_or(u32::MAX));
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(BUSY_STEP);
+    true
+}
+
 fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
@@ -131,6 +144,10 @@ impl SqliteStore {
     async fn open_with_inline(path: PathBuf, inline: usize) -> Result<Self, StoreError> {
         let shared = tokio::task::spawn_blocking(move || -> Result<Shared, rusqlite::Error> {
             let pooled = connect(&path, BUSY_TIMEOUT)?;
+            // SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries; a
+            // checkpoint waiting that way for a reader to move on holds the write lock, and
+            // every writer with it, for milliseconds. Short, even waits instead.
+            pooled.busy_handler(Some(wait_briefly))?;
             pooled.execute_batch(
                 "CREATE TABLE IF NOT EXISTS flacon_sessions (
                      id TEXT PRIMARY KEY NOT NULL,
@@ -335,9 +352,14 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let conn = shared.pooled.lock().unwrap_or_else(PoisonError::into_inner);
             // TRUNCATE takes the write lock until the whole log is copied and emptied: a
-            // PASSIVE checkpoint racing a steady stream of inline commits never catches up,
-            // and the log would grow without end. Inline writers meet the lock and wait on
-            // the blocking pool meanwhile.
+            // PASSIVE checkpoint alone, racing a steady stream of commits, may never catch
+            // up, and the log would grow without end. So a PASSIVE pass first copies the
+            // log (and syncs the database) while writers carry on; the TRUNCATE that
+            // follows has only what they appended meanwhile to copy, and holds writers up
+            // for that long.
+            if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(%error, "SQLite passive checkpoint failed");
+            }
             match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
                 row.get::<_, i64>(0)
             }) {
@@ -617,6 +639,17 @@ mod tests {
             data,
             expires_at: u64::MAX >> 2,
         }
+    }
+
+    /// The pool's busy handler keeps the busy timeout: it waits in short steps, then gives
+    /// up once the steps add up to it.
+    #[test]
+    fn the_busy_handler_gives_up_after_the_busy_timeout() {
+        let steps = (BUSY_TIMEOUT.as_micros() / BUSY_STEP.as_micros()) as i32;
+        assert!(wait_briefly(0));
+        assert!(wait_briefly(steps - 1));
+        assert!(!wait_briefly(steps));
+        assert!(!wait_briefly(i32::MAX));
     }
 
     /// A write that panics takes its group down with it (those callers get an error, and
