@@ -143,10 +143,10 @@ impl SqliteStore {
 
     async fn open_with_inline(path: PathBuf, inline: usize) -> Result<Self, StoreError> {
         let shared = tokio::task::spawn_blocking(move || -> Result<Shared, rusqlite::Error> {
-            let pooled = connect(&path, BUSY_TIMEOUT)?;
-            // SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries; a
-            // checkpoint waiting that way for a reader to move on holds the write lock, and
-            // every writer with it, for milliseconds. Short, even waits instead.
+            let pooled = connect(&path, Duration::ZERO)?;
+            // Waits up to BUSY_TIMEOUT for a lock, in short even steps: SQLite's own busy
+            // handler sleeps 1, 2, 5, 10 … 100 ms between tries, and a checkpoint waiting that
+            // way for a reader to move on holds the write lock, and every writer, that long.
             pooled.busy_handler(Some(wait_briefly))?;
             pooled.execute_batch(
                 "CREATE TABLE IF NOT EXISTS flacon_sessions (
