@@ -204,14 +204,7 @@ impl SqliteStore {
         commits: bool,
         work: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let log_is_long = commits && self.log_is_long();
-        let inline = if log_is_long {
-            self.checkpoint_soon();
-            None
-        } else {
-            self.try_inline(&work)
-        };
-        match inline {
+        match self.try_inline(commits, &work) {
             Some(Ok(value)) => {
                 if commits {
                     self.after_inline_commit();
@@ -274,16 +267,7 @@ impl SqliteStore {
     async fn commit_group(&self, group: Vec<QueuedWrite>) {
         let (writes, answers): (Vec<Write>, Vec<_>) =
             group.into_iter().map(|q| (q.write, q.done)).unzip();
-        let inline = if self.log_is_long() {
-            self.checkpoint_soon();
-            None
-        } else {
-            self.shared
-                .inline
-                .iter()
-                .find_map(|c| c.try_lock().ok())
-                .map(|conn| in_one_transaction(&conn, &writes))
-        };
+        let inline = self.try_inline(true, &|conn: &Connection| in_one_transaction(conn, &writes));
         let (writes, outcome) = match inline {
             Some(Ok(changed)) => {
                 self.after_inline_commit();
@@ -321,10 +305,18 @@ impl SqliteStore {
         }
     }
 
+    /// Runs `work` on a free inline connection; `None` when none is free, or when `work`
+    /// writes and the log is past its limit (a checkpoint is started, and the write waits
+    /// for it on the blocking pool).
     fn try_inline<T>(
         &self,
+        writes: bool,
         work: &impl Fn(&Connection) -> rusqlite::Result<T>,
     ) -> Option<rusqlite::Result<T>> {
+        if writes && self.log_is_long() {
+            self.checkpoint_soon();
+            return None;
+        }
         let conn = self.shared.inline.iter().find_map(|c| c.try_lock().ok())?;
         Some(work(&conn))
     }
