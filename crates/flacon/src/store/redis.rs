@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Cmd, FromRedisValue};
@@ -167,38 +167,21 @@ impl RedisStore {
         Ok(conn)
     }
 
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    /// Sends `request` (a command or a pipeline), within the store's timeout except on a
+    /// Cluster, whose client keeps its own.
+    async fn query<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, StoreError> {
         match self.conn().await? {
             Conn::Single(mut c) => self
                 .deadlines
-                .within(self.timeout, cmd.query_async(&mut c))
+                .within(self.timeout, request.send(&mut c))
                 .await
                 .map_err(StoreError::unavailable)?
                 .map_err(unavailable),
-            Conn::Cluster(mut c) => cmd.query_async(&mut c).await.map_err(unavailable),
+            Conn::Cluster(mut c) => request.send(&mut c).await.map_err(unavailable),
             Conn::Sentinel(mut c) => {
                 let result = self
                     .deadlines
-                    .within(self.timeout, cmd.query_async(&mut c))
-                    .await;
-                self.after_sentinel_call(result)
-            }
-        }
-    }
-
-    async fn query_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, StoreError> {
-        match self.conn().await? {
-            Conn::Single(mut c) => self
-                .deadlines
-                .within(self.timeout, pipe.query_async(&mut c))
-                .await
-                .map_err(StoreError::unavailable)?
-                .map_err(unavailable),
-            Conn::Cluster(mut c) => pipe.query_async(&mut c).await.map_err(unavailable),
-            Conn::Sentinel(mut c) => {
-                let result = self
-                    .deadlines
-                    .within(self.timeout, pipe.query_async(&mut c))
+                    .within(self.timeout, request.send(&mut c))
                     .await;
                 self.after_sentinel_call(result)
             }
@@ -231,6 +214,25 @@ impl RedisStore {
     }
 }
 
+/// What [`RedisStore::query`] sends: a command or a pipeline.
+#[derive(Clone, Copy)]
+enum Request<'r> {
+    Command(&'r Cmd),
+    Pipeline(&'r redis::Pipeline),
+}
+
+impl Request<'_> {
+    async fn send<T: FromRedisValue>(
+        self,
+        conn: &mut (impl ConnectionLike + Send),
+    ) -> redis::RedisResult<T> {
+        match self {
+            Request::Command(cmd) => cmd.query_async(conn).await,
+            Request::Pipeline(pipe) => pipe.query_async(conn).await,
+        }
+    }
+}
+
 impl SessionStore for RedisStore {
     async fn create(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("SET");
@@ -239,7 +241,10 @@ impl SessionStore for RedisStore {
             .arg("EX")
             .arg(ttl(record.expires_at, now))
             .arg("NX");
-        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
+        Ok(self
+            .query::<Option<String>>(Request::Command(&cmd))
+            .await?
+            .is_some())
     }
 
     /// One round trip: `GETEX key EX ttl` when refreshing, else `GET` and `TTL` pipelined.
@@ -254,12 +259,17 @@ impl SessionStore for RedisStore {
             Some(at) => {
                 let mut cmd = redis::cmd("GETEX");
                 cmd.arg(&key).arg("EX").arg(ttl(at, now));
-                (self.query::<Option<Vec<u8>>>(&cmd).await?, at)
+                (
+                    self.query::<Option<Vec<u8>>>(Request::Command(&cmd))
+                        .await?,
+                    at,
+                )
             }
             None => {
                 let mut pipe = redis::pipe();
                 pipe.get(&key).ttl(&key);
-                let (bytes, left): (Option<Vec<u8>>, i64) = self.query_pipe(&pipe).await?;
+                let (bytes, left): (Option<Vec<u8>>, i64) =
+                    self.query(Request::Pipeline(&pipe)).await?;
                 (bytes, now + u64::try_from(left).unwrap_or(0))
             }
         };
@@ -281,19 +291,22 @@ impl SessionStore for RedisStore {
             .arg("EX")
             .arg(ttl(record.expires_at, now))
             .arg("XX");
-        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
+        Ok(self
+            .query::<Option<String>>(Request::Command(&cmd))
+            .await?
+            .is_some())
     }
 
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("EXPIRE");
         cmd.arg(self.key(id)).arg(ttl(expires_at, now));
-        Ok(self.query::<i64>(&cmd).await? == 1)
+        Ok(self.query::<i64>(Request::Command(&cmd)).await? == 1)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key(id));
-        self.query::<i64>(&cmd).await.map(drop)
+        self.query::<i64>(Request::Command(&cmd)).await.map(drop)
     }
 
     async fn change_id(
@@ -306,7 +319,7 @@ impl SessionStore for RedisStore {
             Target::Single(_) | Target::Sentinel(_) => {
                 let mut cmd = redis::cmd("RENAMENX");
                 cmd.arg(self.key(old)).arg(self.key(new));
-                match self.query::<i64>(&cmd).await {
+                match self.query::<i64>(Request::Command(&cmd)).await {
                     Ok(n) => Ok(n == 1),
                     Err(StoreError::Unavailable(e)) if e.to_string().contains("no such key") => {
                         Ok(false)
@@ -343,7 +356,8 @@ impl SessionStore for RedisStore {
                     .arg(&pattern)
                     .arg("COUNT")
                     .arg(page_size.max(1));
-                let (next, keys): (String, Vec<String>) = self.query(&cmd).await?;
+                let (next, keys): (String, Vec<String>) =
+                    self.query(Request::Command(&cmd)).await?;
                 (keys, (next != "0").then_some(next))
             }
             // A cursor is per node: ask every primary at once (KEYS is routed to all of
@@ -351,7 +365,7 @@ impl SessionStore for RedisStore {
             Target::Cluster(_) => {
                 let mut cmd = redis::cmd("KEYS");
                 cmd.arg(&pattern);
-                (self.query(&cmd).await?, None)
+                (self.query(Request::Command(&cmd)).await?, None)
             }
         };
         Ok(ScanPage {
