@@ -205,12 +205,7 @@ impl SqliteStore {
         work: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         match self.try_inline(commits, &work) {
-            Some(Ok(value)) => {
-                if commits {
-                    self.after_inline_commit();
-                }
-                return Ok(value);
-            }
+            Some(Ok(value)) => return Ok(value),
             Some(Err(e)) if !is_lock_conflict(&e) => return Err(unavailable(e)),
             Some(Err(_)) | None => {}
         }
@@ -269,10 +264,7 @@ impl SqliteStore {
             group.into_iter().map(|q| (q.write, q.done)).unzip();
         let inline = self.try_inline(true, &|conn: &Connection| in_one_transaction(conn, &writes));
         let (writes, outcome) = match inline {
-            Some(Ok(changed)) => {
-                self.after_inline_commit();
-                (writes, Ok(changed))
-            }
+            Some(Ok(changed)) => (writes, Ok(changed)),
             Some(Err(e)) if !is_lock_conflict(&e) => (writes, Err(None)),
             Some(Err(_)) | None => self
                 .with(move |conn| {
@@ -307,7 +299,7 @@ impl SqliteStore {
 
     /// Runs `work` on a free inline connection; `None` when none is free, or when `work`
     /// writes and the log is past its limit (a checkpoint is started, and the write waits
-    /// for it on the blocking pool).
+    /// for it on the blocking pool). A write that commits may start a checkpoint.
     fn try_inline<T>(
         &self,
         writes: bool,
@@ -318,7 +310,12 @@ impl SqliteStore {
             return None;
         }
         let conn = self.shared.inline.iter().find_map(|c| c.try_lock().ok())?;
-        Some(work(&conn))
+        let result = work(&conn);
+        drop(conn);
+        if writes && result.is_ok() {
+            self.after_inline_commit();
+        }
+        Some(result)
     }
 
     fn log_is_long(&self) -> bool {
