@@ -163,7 +163,7 @@ where
         let engine = &self.engine;
         let raw: Option<Arc<str>> = find_cookie(request.headers(), &engine.config.cookie_name)
             .filter(|v| !v.is_empty())
-            .map(Arc::from);
+            .map(|v| Arc::from(&*v));
         let loader = raw.clone().map(|raw| {
             let engine = engine.clone();
             Pending::Sync(Box::new(move || engine.load(raw)))

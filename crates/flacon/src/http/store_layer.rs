@@ -237,7 +237,7 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let engine = self.engine.clone();
         let id = find_cookie(request.headers(), &engine.config.cookie_name)
-            .and_then(|raw| engine.parse_id(raw));
+            .and_then(|raw| engine.parse_id(&raw));
         let pending = id.clone().map(|id| {
             let engine = engine.clone();
             Pending::Async(Box::new(move || {
