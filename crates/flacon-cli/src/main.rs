@@ -5,6 +5,7 @@ mod cookie_cmd;
 mod demo;
 mod key_cmd;
 mod serve;
+mod server;
 mod store_cmd;
 mod store_spec;
 

@@ -46,6 +46,30 @@ pub(crate) struct ServeArgs {
     /// commands of concurrent requests leave in one write instead of one write each.
     #[arg(long, value_name = "N")]
     threads: Option<std::num::NonZeroUsize>,
+    /// Seconds a client has to send a whole request head once it started one; slower
+    /// connections (slowloris) are closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    header_read_timeout: f64,
+    /// Seconds an idle keep-alive connection stays open. Above 60 s by default, so that a
+    /// proxy in front (nginx keeps upstream connections 60 s) closes first.
+    #[arg(long, value_name = "SECS", default_value_t = 75.0)]
+    keep_alive_timeout: f64,
+    /// Seconds SIGTERM or Ctrl-C waits for requests in progress before closing what is
+    /// left. Below 10 s by default, so that `docker stop` never needs its SIGKILL.
+    #[arg(long, value_name = "SECS", default_value_t = 8.0)]
+    shutdown_timeout: f64,
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            CliError::new(
+                "usage",
+                format!("--{flag} takes a positive number of seconds, not {value}"),
+            )
+        })
 }
 
 /// A runtime with `threads` workers; a single-threaded one for one.
@@ -93,6 +117,11 @@ fn signing_key(args: &ServeArgs) -> Result<SecretKey, CliError> {
 }
 
 pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
+    let limits = crate::server::Limits {
+        header_read: seconds("header-read-timeout", args.header_read_timeout)?,
+        keep_alive: seconds("keep-alive-timeout", args.keep_alive_timeout)?,
+        shutdown: seconds("shutdown-timeout", args.shutdown_timeout)?,
+    };
     let mut ring = KeyRing::new(signing_key(args)?);
     for key in &args.fallback_keys {
         ring = ring.with_fallback(SecretKey::from_text(key));
@@ -141,11 +170,22 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::new("io", format!("cannot listen on {}: {e}", args.addr)))?;
         let local = listener.local_addr().map_err(|e| CliError::new("io", e))?;
         eprintln!("flacon: listening on http://{local}/get_email");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| CliError::new("io", e))?;
-        eprintln!("flacon: shut down cleanly");
+        let drained = crate::server::serve(listener, app, limits, async {
+            shutdown_signal().await;
+            eprintln!(
+                "flacon: shutting down: finishing requests in progress (at most {} s)",
+                limits.shutdown.as_secs_f64()
+            );
+        })
+        .await;
+        if drained.cut == 0 {
+            eprintln!("flacon: shut down cleanly");
+        } else {
+            eprintln!(
+                "flacon: shut down at the deadline; closed {} connection(s) still open",
+                drained.cut
+            );
+        }
         Ok(())
     })
 }

@@ -24,10 +24,13 @@ pub fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str
         .map(|(_, value)| decode_cookie_value(value))
 }
 
+/// A cookie's name and raw value, as bytes of the header.
+type CookiePair<'a> = (&'a [u8], &'a [u8]);
+
 /// `(name, raw value)` pairs of one `Cookie` header in Werkzeug's reading: a pair that does not
 /// fit its grammar (a space inside a bare value, an unterminated quote) is skipped up to the
 /// next `;`.
-fn cookie_pairs(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+fn cookie_pairs(header: &[u8]) -> impl Iterator<Item = CookiePair<'_>> {
     let mut pos = 0;
     std::iter::from_fn(move || loop {
         let rest = header.get(pos..).filter(|rest| !rest.is_empty())?;
@@ -54,7 +57,7 @@ fn skip_blanks(s: &[u8], mut i: usize) -> usize {
 /// Werkzeug's `_cookie_re` anchored at the start of `s`: blanks, a key, an optional
 /// `= value` (quoted with backslash escapes, or a bare token), blanks, then `;` or the end.
 /// Returns the pair and how many bytes it used.
-fn match_pair(s: &[u8]) -> Option<((&[u8], &[u8]), usize)> {
+fn match_pair(s: &[u8]) -> Option<(CookiePair<'_>, usize)> {
     let key_start = skip_blanks(s, 0);
     let key_len = s
         .get(key_start..)?

@@ -1,0 +1,357 @@
+//! The HTTP server under `flacon serve`: hyper on tokio with the limits a server facing the
+//! internet needs and axum's `serve` does not set (it runs hyper without a timer).
+//!
+//! - **Header-read timeout**: once a client has sent the first byte of a request, its whole
+//!   head must arrive within this time, or the connection is closed (slowloris).
+//! - **Keep-alive timeout**: a connection with no request in progress and no byte received is
+//!   closed after this long.
+//! - **Shutdown deadline**: on SIGTERM or Ctrl-C the listener closes at once, idle
+//!   connections are closed, requests in progress are answered, and whatever still runs at
+//!   the deadline is cut so the process always ends (before `docker stop`'s SIGKILL).
+//!
+//! A request counts as in progress from the moment hyper hands it to the app until its
+//! response body has been written out; no timeout cuts it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tower::ServiceExt as _;
+
+/// The server's time limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) header_read: Duration,
+    pub(crate) keep_alive: Duration,
+    pub(crate) shutdown: Duration,
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drained {
+    /// Connections still open at the deadline, closed without waiting further.
+    pub(crate) cut: usize,
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains within
+/// `limits.shutdown`.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> Drained {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let builder = Arc::new(Builder::new(TokioExecutor::new()));
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+            // Reap finished connections so the set stays the size of the open ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                connections.spawn(connection(
+                    stream,
+                    app.clone(),
+                    builder.clone(),
+                    limits,
+                    stop_rx.clone(),
+                ));
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: the listener itself is fine; back off
+                // rather than spin.
+                tracing::error!(%error, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(limits.shutdown, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    let cut = if drained.is_ok() {
+        0
+    } else {
+        let open = connections.len();
+        connections.shutdown().await;
+        open
+    };
+    Drained { cut }
+}
+
+/// One connection: hyper drives the protocol, a watchdog closes it when a deadline passes.
+async fn connection(
+    stream: TcpStream,
+    app: Router,
+    builder: Arc<Builder<TokioExecutor>>,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(WatchedIo {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let service = TrackedApp {
+        app,
+        activity: activity.clone(),
+    };
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    let mut stopping = false;
+    loop {
+        let deadline = activity.deadline(limits, stopping);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                return;
+            }
+            () = activity.changed.notified() => {}
+            () = tokio::time::sleep_until(deadline) => {
+                if let Some(reason) = activity.expired(limits, stopping) {
+                    tracing::debug!(reason, "closing connection");
+                    return;
+                }
+            }
+            changed = stop.changed(), if !stopping => {
+                stopping = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// What a connection is doing, as the watchdog needs to know it.
+struct Activity {
+    /// Requests handed to the app whose response body is not yet written out.
+    in_flight: AtomicU32,
+    /// Whether a byte arrived since the connection last became idle.
+    head_started: AtomicBool,
+    /// Milliseconds since `origin` when the current phase (idle, or reading a head) began.
+    phase_since: AtomicU64,
+    origin: Instant,
+    /// Wakes the watchdog when the phase changes, so it never sleeps on an old deadline.
+    changed: tokio::sync::Notify,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            in_flight: AtomicU32::new(0),
+            head_started: AtomicBool::new(false),
+            phase_since: AtomicU64::new(0),
+            origin: Instant::now(),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn bytes_read(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0
+            && !self.head_started.swap(true, Ordering::Relaxed)
+        {
+            self.phase_since.store(self.now_ms(), Ordering::Relaxed);
+            self.changed.notify_one();
+        }
+    }
+
+    fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.head_started.store(false, Ordering::Relaxed);
+    }
+
+    fn request_finished(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.phase_since.store(self.now_ms(), Ordering::Relaxed);
+            self.changed.notify_one();
+        }
+    }
+
+    /// The limit of the current phase: none while a request is in progress, the header-read
+    /// limit while a head arrives, the keep-alive limit while idle (none once stopping).
+    fn limit(&self, limits: Limits, stopping: bool) -> Option<(Duration, &'static str)> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            None
+        } else if self.head_started.load(Ordering::Relaxed) {
+            Some((
+                limits.header_read,
+                "request head not received within the header-read timeout",
+            ))
+        } else if stopping {
+            Some((Duration::ZERO, "idle at shutdown"))
+        } else {
+            Some((limits.keep_alive, "idle past the keep-alive timeout"))
+        }
+    }
+
+    fn phase_started(&self) -> Instant {
+        self.origin + Duration::from_millis(self.phase_since.load(Ordering::Relaxed))
+    }
+
+    /// When to look again.
+    fn deadline(&self, limits: Limits, stopping: bool) -> Instant {
+        match self.limit(limits, stopping) {
+            Some((limit, _)) => self.phase_started() + limit,
+            // A request in progress has no limit; its end wakes the watchdog.
+            None => Instant::now() + Duration::from_secs(3600),
+        }
+    }
+
+    /// Why the connection must close now, if it must.
+    fn expired(&self, limits: Limits, stopping: bool) -> Option<&'static str> {
+        let (limit, reason) = self.limit(limits, stopping)?;
+        (self.phase_started() + limit <= Instant::now()).then_some(reason)
+    }
+}
+
+pin_project! {
+    /// The socket, noting when bytes arrive.
+    struct WatchedIo {
+        #[pin]
+        inner: TcpStream,
+        activity: Arc<Activity>,
+    }
+}
+
+impl AsyncRead for WatchedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        let result = this.inner.poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.bytes_read();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for WatchedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}
+
+/// The app, counting each request as in progress until its response body is dropped (hyper
+/// drops it once written out, or when the connection ends).
+#[derive(Clone)]
+struct TrackedApp {
+    app: Router,
+    activity: Arc<Activity>,
+}
+
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_finished();
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for TrackedApp {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        self.activity.request_started();
+        let guard = InFlight(self.activity.clone());
+        let response = self.app.clone().oneshot(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(response.map(|body| {
+                Body::new(GuardedBody {
+                    inner: body,
+                    _guard: guard,
+                })
+            }))
+        })
+    }
+}
+
+pin_project! {
+    struct GuardedBody {
+        #[pin]
+        inner: Body,
+        _guard: InFlight,
+    }
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
