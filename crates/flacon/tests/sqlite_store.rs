@@ -224,3 +224,93 @@ async fn a_failing_write_does_not_fail_the_writes_committed_with_it() {
         );
     }
 }
+
+/// Saves to `ids` in a loop until `stop` is set: a steady stream of inline commits from
+/// another connection. Returns how many saves were made.
+fn keep_writing(
+    store: &SqliteStore,
+    ids: Vec<SessionId>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let mut saves = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for id in &ids {
+                store
+                    .save(id, &record(saves as i64, LATER), NOW)
+                    .await
+                    .unwrap();
+                saves += 1;
+            }
+        }
+        saves
+    })
+}
+
+async fn writers(store: &SqliteStore, n: usize) -> Vec<SessionId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = SessionId::generate().unwrap();
+        assert!(store
+            .create(&id, &record(i as i64, LATER), NOW)
+            .await
+            .unwrap());
+        ids.push(id);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_rotation_succeeds_under_concurrent_writes() {
+    let path = fresh_db("rotate-under-load");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..4)
+        .map(|_| async { keep_writing(&store, writers(&store, 8).await, stop.clone()) })
+        .collect();
+    let mut handles = Vec::new();
+    for writer in busy {
+        handles.push(writer.await);
+    }
+    let mut id = SessionId::generate().unwrap();
+    assert!(store.create(&id, &record(-1, LATER), NOW).await.unwrap());
+    for _ in 0..300 {
+        let next = SessionId::generate().unwrap();
+        // A login under write load: never a store error (a 503).
+        assert!(store.change_id(&id, &next, NOW).await.unwrap());
+        id = next;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut saves = 0;
+    for handle in handles {
+        saves += handle.await.unwrap();
+    }
+    assert!(saves > 300, "the writers hardly ran: {saves} saves");
+    let seen = store.load(&id, None, NOW).await.unwrap().unwrap();
+    assert_eq!(seen.data.get("n"), Some(&Value::Int(-1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_under_concurrent_writes_reaches_the_end_of_the_table() {
+    let path = fresh_db("purge-under-load");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let expired = 8000;
+    for i in 0..expired {
+        let id = SessionId::generate().unwrap();
+        assert!(store
+            .create(&id, &record(i, NOW - 1), NOW - 10)
+            .await
+            .unwrap());
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let live = writers(&store, 16).await;
+    let writer = keep_writing(&store, live.clone(), stop.clone());
+    let removed = store.delete_expired(NOW).await.unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.await.unwrap() > 0);
+    assert_eq!(removed, expired as usize);
+    for id in &live {
+        assert!(store.load(id, None, NOW).await.unwrap().is_some());
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 use rusqlite::{
@@ -62,9 +62,9 @@ struct Shared {
     pooled: Mutex<Connection>,
     /// Connections for inline statements, one per worker thread; empty when disabled.
     inline: Vec<Mutex<Connection>>,
-    /// The write-ahead log, whose size decides checkpoints.
-    log_path: PathBuf,
-    /// Its size after the last inline commit.
+    /// Bytes a page takes in the write-ahead log (the page and its frame header).
+    log_frame_bytes: u64,
+    /// The log's size after the last inline commit, whose size decides checkpoints.
     log_bytes: AtomicU64,
     /// A checkpoint is running.
     checkpointing: AtomicBool,
@@ -101,11 +101,19 @@ fn is_lock_conflict(e: &rusqlite::Error) -> bool {
     )
 }
 
-fn log_path_of(path: &Path) -> PathBuf {
-    let mut log = path.as_os_str().to_owned();
-    log.push("-wal");
-    PathBuf::from(log)
+thread_local! {
+    /// Pages in the write-ahead log after the last commit on this thread, as SQLite's log
+    /// hook reports them: the hook runs inside the commit, on the committing thread.
+    static LOG_PAGES: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
+
+fn note_log_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    LOG_PAGES.with(|cell| cell.set(u64::try_from(pages).ok()));
+    Ok(())
+}
+
+/// A WAL frame: the page and its 24-byte header.
+const FRAME_HEADER_BYTES: u64 = 24;
 
 /// How long [`wait_briefly`] sleeps between two tries.
 const BUSY_STEP: Duration = Duration::from_micros(100);
@@ -162,13 +170,16 @@ impl SqliteStore {
                 .map(|_| {
                     let conn = connect(&path, Duration::ZERO)?;
                     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                    // After the pragma, which installs a log hook of its own.
+                    conn.wal_hook(Some(note_log_pages));
                     Ok(Mutex::new(conn))
                 })
                 .collect::<Result<_, rusqlite::Error>>()?;
+            let page_size: u64 = pooled.query_row("PRAGMA page_size", [], |row| row.get(0))?;
             Ok(Shared {
                 pooled: Mutex::new(pooled),
                 inline,
-                log_path: log_path_of(&path),
+                log_frame_bytes: page_size + FRAME_HEADER_BYTES,
                 log_bytes: AtomicU64::new(0),
                 checkpointing: AtomicBool::new(false),
                 queue: Mutex::new(Vec::new()),
@@ -309,7 +320,8 @@ impl SqliteStore {
             self.checkpoint_soon();
             return None;
         }
-        let conn = self.shared.inline.iter().find_map(|c| c.try_lock().ok())?;
+        let conn = self.shared.inline.iter().find_map(free_connection)?;
+        LOG_PAGES.with(|cell| cell.set(None));
         let result = work(&conn);
         drop(conn);
         if writes && result.is_ok() {
@@ -322,10 +334,13 @@ impl SqliteStore {
         self.shared.log_bytes.load(Ordering::Relaxed) >= LOG_LIMIT_BYTES
     }
 
-    /// Looks at the log's size (one `fstat` per commit, and a group commit is one commit)
-    /// and starts a checkpoint when it is due.
+    /// Notes the log's size as the commit's log hook reported it (no system call on the
+    /// async worker) and starts a checkpoint when it is due.
     fn after_inline_commit(&self) {
-        let bytes = std::fs::metadata(&self.shared.log_path).map_or(0, |m| m.len());
+        let Some(pages) = LOG_PAGES.with(std::cell::Cell::take) else {
+            return;
+        };
+        let bytes = pages.saturating_mul(self.shared.log_frame_bytes);
         self.shared.log_bytes.store(bytes, Ordering::Relaxed);
         if bytes >= CHECKPOINT_AT_BYTES {
             self.checkpoint_soon();
@@ -402,6 +417,23 @@ fn same_error(error: &rusqlite::Error) -> rusqlite::Error {
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
             Some(other.to_string()),
         ),
+    }
+}
+
+/// An inline connection nobody holds. One whose holder panicked is taken too, rolled back
+/// if the panic left it inside a transaction: left poisoned it would count as busy forever.
+fn free_connection(mutex: &Mutex<Connection>) -> Option<std::sync::MutexGuard<'_, Connection>> {
+    match mutex.try_lock() {
+        Ok(conn) => Some(conn),
+        Err(TryLockError::WouldBlock) => None,
+        Err(TryLockError::Poisoned(poisoned)) => {
+            mutex.clear_poison();
+            let conn = poisoned.into_inner();
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK").ok()?;
+            }
+            Some(conn)
+        }
     }
 }
 
@@ -531,7 +563,12 @@ impl SessionStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (old, new) = (old.as_str().to_owned(), new.as_str().to_owned());
         self.with(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            // IMMEDIATE: a deferred transaction reads first and asks for the write lock
+            // later, and a commit by another connection in between fails it at once
+            // (SQLITE_BUSY_SNAPSHOT, which no busy handler waits out).
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let taken: bool = tx
                 .query_row(
                     "SELECT 1 FROM flacon_sessions WHERE id = ?1",
@@ -564,7 +601,12 @@ impl SessionStore for SqliteStore {
         loop {
             let (removed, last) = self
                 .with(move |c| {
-                    let tx = c.transaction().map_err(unavailable)?;
+                    // IMMEDIATE: a deferred transaction reads first and asks for the write lock
+                    // later, and a commit by another connection in between fails it at once
+                    // (SQLITE_BUSY_SNAPSHOT, which no busy handler waits out).
+                    let tx = c
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(unavailable)?;
                     let last: Option<String> = tx
                         .query_row(
                             "SELECT max(id) FROM (SELECT id FROM flacon_sessions WHERE id > ?1
@@ -620,6 +662,52 @@ mod tests {
 
     use super::*;
     use crate::value::{Map, Value};
+
+    #[test]
+    fn a_connection_whose_holder_panicked_is_free_again_and_rolled_back() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let mutex = Mutex::new(conn);
+        let panicked = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let conn = mutex.lock().unwrap();
+                    conn.execute_batch("BEGIN; INSERT INTO t VALUES (1)")
+                        .unwrap();
+                    panic!("a write panics inside its transaction");
+                })
+                .join()
+        });
+        assert!(panicked.is_err() && mutex.is_poisoned());
+        let conn = free_connection(&mutex).expect("a poisoned connection is taken, not busy");
+        assert!(conn.is_autocommit(), "left inside the panicked transaction");
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+        drop(conn);
+        assert!(!mutex.is_poisoned());
+        assert!(free_connection(&mutex).is_some());
+    }
+
+    #[tokio::test]
+    async fn the_log_size_comes_from_the_commit_hook() {
+        let dir = std::env::temp_dir().join(format!("flacon-log-hook-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.shared.log_bytes.load(Ordering::Relaxed), 0);
+        for _ in 0..20 {
+            let id = SessionId::generate().unwrap();
+            assert!(store.create(&id, &record(1), 0).await.unwrap());
+        }
+        let noted = store.shared.log_bytes.load(Ordering::Relaxed);
+        let on_disk = std::fs::metadata(dir.join("s.db-wal")).unwrap().len();
+        // The hook counts frames; the file adds its 32-byte header.
+        assert_eq!(noted + 32, on_disk);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     fn record(n: i64) -> Record {
         let mut data = Map::new();
