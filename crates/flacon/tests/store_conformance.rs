@@ -15,22 +15,43 @@ use flacon::store::sqlite::SqliteStore;
 use flacon::store::{MemoryStore, Record, SessionId, SessionStore};
 use flacon::{Map, Value};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn memory_store_conforms() {
+/// The suite on a current-thread runtime (`#[tokio::test]`'s default, where one blocking
+/// call freezes everything) and on a multi-threaded one.
+macro_rules! conforms_on_both_runtimes {
+    ($name:ident, $check:path) => {
+        mod $name {
+            #[tokio::test(flavor = "current_thread")]
+            async fn current_thread() {
+                $check("current").await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn multi_thread() {
+                $check("multi").await;
+            }
+        }
+    };
+}
+
+conforms_on_both_runtimes!(memory_store_conforms, super::memory);
+conforms_on_both_runtimes!(sqlite_store_conforms, super::sqlite);
+conforms_on_both_runtimes!(redis_store_conforms, super::redis);
+
+async fn memory(_: &str) {
     conformance::check(&MemoryStore::new(1000)).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sqlite_store_conforms() {
+async fn sqlite(runtime: &str) {
     let dir = common::python::workspace_root().join("target/tmp");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("conformance-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    let path = dir.join(format!("conformance-{runtime}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
     conformance::check(&SqliteStore::open(&path).await.unwrap()).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn redis_store_conforms() {
+async fn redis(_: &str) {
     let redis = RedisServer::start();
     conformance::check(&RedisStore::open(&redis.url()).unwrap()).await;
 }

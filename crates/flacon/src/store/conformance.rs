@@ -28,9 +28,36 @@ fn id() -> SessionId {
     }
 }
 
+/// Waits `duration` without blocking the executor and without asking which runtime runs it
+/// (a store may come with any): a thread sleeps and wakes the task.
+async fn sleep(duration: std::time::Duration) {
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::task::{Poll, Waker};
+    let state: Arc<Mutex<(bool, Option<Waker>)>> = Arc::default();
+    let sleeper = state.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(duration);
+        let mut state = sleeper.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 = true;
+        if let Some(waker) = state.1.take() {
+            waker.wake();
+        }
+    });
+    std::future::poll_fn(|cx| {
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.0 {
+            Poll::Ready(())
+        } else {
+            state.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
 /// Runs every rule against `store`, panicking with the broken rule's name. Uses times around
-/// the present so stores that expire records by wall clock (Redis) agree, and sleeps about
-/// two seconds to see a record expire: call it from a multi-threaded runtime.
+/// the present so stores that expire records by wall clock (Redis) agree, and waits about
+/// two seconds (without blocking its runtime) to see a record expire.
 #[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 pub async fn check<S: SessionStore>(store: &S) {
     let now = std::time::SystemTime::now()
@@ -131,6 +158,22 @@ pub async fn check<S: SessionStore>(store: &S) {
         !store.change_id(&ghost, &id(), now).await.unwrap(),
         "change_id: a missing id moves nothing"
     );
+    let taken = id();
+    assert!(store.create(&taken, &record(9, later), now).await.unwrap());
+    assert!(
+        !store.change_id(&c, &taken, now).await.unwrap(),
+        "change_id: an id in use is not taken over"
+    );
+    assert_eq!(
+        store.load(&taken, None, now).await.unwrap().unwrap().data,
+        record(9, later).data,
+        "change_id: the record under the id in use is left alone"
+    );
+    assert!(
+        store.load(&c, None, now).await.unwrap().is_some(),
+        "change_id: a refused move keeps the session"
+    );
+    store.delete(&taken).await.unwrap();
 
     // scan sees what is there
     let mut seen = Vec::new();
@@ -149,7 +192,7 @@ pub async fn check<S: SessionStore>(store: &S) {
     let d = id();
     assert!(store.create(&d, &record(7, now + 1), now).await.unwrap());
     // Wall-clock stores (Redis) expire on their own clock, so really wait.
-    std::thread::sleep(std::time::Duration::from_millis(2200));
+    sleep(std::time::Duration::from_millis(2200)).await;
     let after = now + 3;
     assert!(
         store.load(&d, None, after).await.unwrap().is_none(),

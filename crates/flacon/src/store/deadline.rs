@@ -5,12 +5,12 @@
 //! about one system call per command under load. Commands answer in well under a
 //! millisecond, so their deadline only matters when the server hangs; a watcher that looks
 //! at a fixed granularity and wakes the overdue ones gives the same guarantee
-//! (late by at most one granularity) for the price of a lock.
+//! (late by at most one granularity) for the price of a lock on one of a few shards when an operation starts and ends.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -28,17 +28,25 @@ pub(crate) struct Deadlines {
     shared: Arc<Shared>,
 }
 
+/// Operations are spread over this many maps by key, so that concurrent commands rarely
+/// meet on one lock.
+const SHARDS: usize = 16;
+
 #[derive(Debug)]
 struct Shared {
     granularity: Duration,
     next_key: AtomicU64,
-    state: Mutex<State>,
+    /// Waiting operations: deadline and waker, by key.
+    shards: [Mutex<HashMap<u64, (Instant, Waker)>>; SHARDS],
+    /// How many operations wait, over all shards.
+    waiting: AtomicUsize,
+    /// The watcher task while one runs. It ends when nothing waits and is started again by
+    /// the next operation, so an idle store costs no wake-ups.
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    waiting: HashMap<u64, (Instant, Waker)>,
-    watcher: Option<tokio::task::JoinHandle<()>>,
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Deadlines {
@@ -48,7 +56,9 @@ impl Deadlines {
             shared: Arc::new(Shared {
                 granularity,
                 next_key: AtomicU64::new(0),
-                state: Mutex::new(State::default()),
+                shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+                waiting: AtomicUsize::new(0),
+                watcher: Mutex::new(None),
             }),
         }
     }
@@ -59,47 +69,63 @@ impl Deadlines {
             operation,
             limit,
             deadline: Instant::now() + limit,
-            key: None,
+            registered: None,
             shared: self.shared.clone(),
         }
     }
 }
 
 impl Shared {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn shard(&self, key: u64) -> &Mutex<HashMap<u64, (Instant, Waker)>> {
+        let index = usize::try_from(key % SHARDS as u64).unwrap_or(0);
+        self.shards.get(index).unwrap_or(&self.shards[0])
     }
 
-    fn register(self: &Arc<Self>, key: Option<u64>, deadline: Instant, waker: &Waker) -> u64 {
-        let mut state = self.state();
-        let key = match key {
-            Some(key) => {
-                if let Some(entry) = state.waiting.get_mut(&key) {
-                    if !entry.1.will_wake(waker) {
-                        entry.1 = waker.clone();
-                    }
-                }
-                return key;
-            }
-            None => self.next_key.fetch_add(1, Ordering::Relaxed),
-        };
-        state.waiting.insert(key, (deadline, waker.clone()));
-        // One watcher per store; a new one if the runtime that ran the last has gone.
-        let running = state.watcher.as_ref().is_some_and(|w| !w.is_finished());
-        if !running {
+    fn register(self: &Arc<Self>, deadline: Instant, waker: &Waker) -> u64 {
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        locked(self.shard(key)).insert(key, (deadline, waker.clone()));
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let mut watcher = locked(&self.watcher);
+        // One watcher per store; a new one if the last ended, or its runtime has gone.
+        if !watcher.as_ref().is_some_and(|w| !w.is_finished()) {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                state.watcher = Some(runtime.spawn(watch(Arc::downgrade(self), self.granularity)));
+                *watcher = Some(runtime.spawn(watch(Arc::downgrade(self), self.granularity)));
             }
         }
         key
     }
 
+    fn update_waker(&self, key: u64, waker: &Waker) {
+        if let Some(entry) = locked(self.shard(key)).get_mut(&key) {
+            entry.1 = waker.clone();
+        }
+    }
+
     fn deregister(&self, key: u64) {
-        self.state().waiting.remove(&key);
+        if locked(self.shard(key)).remove(&key).is_some() {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Wakes the overdue operations; whether any operation still waits.
+    fn wake_overdue(&self) -> bool {
+        let now = Instant::now();
+        let mut overdue = Vec::new();
+        for shard in &self.shards {
+            overdue.extend(
+                locked(shard)
+                    .values()
+                    .filter(|(deadline, _)| *deadline <= now)
+                    .map(|(_, waker)| waker.clone()),
+            );
+        }
+        overdue.into_iter().for_each(Waker::wake);
+        self.waiting.load(Ordering::Acquire) > 0
     }
 }
 
-/// Wakes the overdue operations every `granularity`, until the store is gone.
+/// Wakes the overdue operations every `granularity`, until nothing waits or the store is
+/// gone.
 async fn watch(shared: Weak<Shared>, granularity: Duration) {
     let mut ticks = tokio::time::interval(granularity);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -108,15 +134,16 @@ async fn watch(shared: Weak<Shared>, granularity: Duration) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let now = Instant::now();
-        let overdue: Vec<Waker> = shared
-            .state()
-            .waiting
-            .values()
-            .filter(|(deadline, _)| *deadline <= now)
-            .map(|(_, waker)| waker.clone())
-            .collect();
-        overdue.into_iter().for_each(Waker::wake);
+        if shared.wake_overdue() {
+            continue;
+        }
+        // Decided under the watcher lock, which `register` takes after counting itself: an
+        // operation that registers now either is seen here or finds no watcher and starts one.
+        let mut watcher = locked(&shared.watcher);
+        if shared.waiting.load(Ordering::Acquire) == 0 {
+            *watcher = None;
+            return;
+        }
     }
 }
 
@@ -127,14 +154,16 @@ pin_project! {
         operation: F,
         limit: Duration,
         deadline: Instant,
-        key: Option<u64>,
+        // The key it waits under and the waker last given, so that a poll with the same
+        // waker takes no lock.
+        registered: Option<(u64, Waker)>,
         shared: Arc<Shared>,
     }
 
     impl<F> PinnedDrop for WithDeadline<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(key) = this.key.take() {
+            if let Some((key, _)) = this.registered.take() {
                 this.shared.deregister(key);
             }
         }
@@ -147,18 +176,28 @@ impl<F: Future> Future for WithDeadline<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Poll::Ready(output) = this.operation.poll(cx) {
-            if let Some(key) = this.key.take() {
+            if let Some((key, _)) = this.registered.take() {
                 this.shared.deregister(key);
             }
             return Poll::Ready(Ok(output));
         }
         if Instant::now() >= *this.deadline {
-            if let Some(key) = this.key.take() {
+            if let Some((key, _)) = this.registered.take() {
                 this.shared.deregister(key);
             }
             return Poll::Ready(Err(Overdue(*this.limit)));
         }
-        *this.key = Some(this.shared.register(*this.key, *this.deadline, cx.waker()));
+        match this.registered {
+            Some((_, waker)) if waker.will_wake(cx.waker()) => {}
+            Some((key, waker)) => {
+                this.shared.update_waker(*key, cx.waker());
+                waker.clone_from(cx.waker());
+            }
+            None => {
+                let key = this.shared.register(*this.deadline, cx.waker());
+                *this.registered = Some((key, cx.waker().clone()));
+            }
+        }
         Poll::Pending
     }
 }
@@ -177,7 +216,7 @@ mod tests {
             })
             .await;
         assert_eq!(value, Ok(7));
-        assert!(deadlines.shared.state().waiting.is_empty());
+        assert_eq!(deadlines.shared.waiting.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -193,7 +232,7 @@ mod tests {
             waited >= Duration::from_millis(50),
             "not before the deadline"
         );
-        assert!(deadlines.shared.state().waiting.is_empty());
+        assert_eq!(deadlines.shared.waiting.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -202,9 +241,9 @@ mod tests {
         let mut pending =
             Box::pin(deadlines.within(Duration::from_secs(5), std::future::pending::<()>()));
         assert!(futures_poll_once(pending.as_mut()).await.is_none());
-        assert_eq!(deadlines.shared.state().waiting.len(), 1);
+        assert_eq!(deadlines.shared.waiting.load(Ordering::Relaxed), 1);
         drop(pending);
-        assert!(deadlines.shared.state().waiting.is_empty());
+        assert_eq!(deadlines.shared.waiting.load(Ordering::Relaxed), 0);
     }
 
     async fn futures_poll_once<F: Future + Unpin>(mut future: F) -> Option<F::Output> {
@@ -215,6 +254,33 @@ mod tests {
             })
         })
         .await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_watcher_stops_when_nothing_waits_and_comes_back() {
+        let deadlines = Deadlines::new(Duration::from_millis(10));
+        let watching = || {
+            locked(&deadlines.shared.watcher)
+                .as_ref()
+                .is_some_and(|w| !w.is_finished())
+        };
+        for round in 0..2 {
+            let value = deadlines
+                .within(Duration::from_secs(1), async {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                    round
+                })
+                .await;
+            assert_eq!(value, Ok(round));
+            assert!(watching(), "a watcher ran for the operation");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(!watching(), "the watcher still runs with nothing to watch");
+        }
+        // And a hung operation started after it stopped is still failed at its deadline.
+        let outcome = deadlines
+            .within(Duration::from_millis(30), std::future::pending::<()>())
+            .await;
+        assert_eq!(outcome, Err(Overdue(Duration::from_millis(30))));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! share them. Built on the `redis` crate: its `ConnectionManager` multiplexes one
 //! connection and reconnects by itself after an outage, and it speaks Redis Cluster.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
@@ -49,6 +50,8 @@ pub struct RedisStore {
     conn: std::sync::Mutex<Option<Conn>>,
     /// Held while connecting, so that concurrent first requests make one connection.
     connecting: Mutex<()>,
+    /// The last failed attempt to connect: when it ended, and why.
+    last_failure: std::sync::Mutex<Option<(Instant, Arc<ConnectFailed>)>>,
     prefix: String,
     timeout: Duration,
     deadlines: Deadlines,
@@ -61,6 +64,15 @@ impl std::fmt::Debug for RedisStore {
             .finish_non_exhaustive()
     }
 }
+
+/// How long a failed connection attempt answers new requests before another is made: an
+/// outage costs Redis one attempt a second, not one per request.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+/// A connection attempt failed; every request that waited for it gets this.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to Redis")]
+pub(crate) struct ConnectFailed(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::unavailable(e)
@@ -107,6 +119,7 @@ impl RedisStore {
             target,
             conn: std::sync::Mutex::new(None),
             connecting: Mutex::new(()),
+            last_failure: std::sync::Mutex::new(None),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: Duration::from_secs(2),
             deadlines: Deadlines::new(DEADLINE_GRANULARITY),
@@ -130,15 +143,54 @@ impl RedisStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The connection, made if there is none. Requests that arrive while an attempt runs
+    /// wait for that attempt and share its outcome, and a failure answers new requests for
+    /// [`RECONNECT_PAUSE`]: with Redis down, 50 waiting requests get their error after one
+    /// attempt, not after fifty made one after another.
     async fn conn(&self) -> Result<Conn, StoreError> {
         if let Some(conn) = self.cached_conn().clone() {
             return Ok(conn);
         }
+        let asked_at = Instant::now();
         let _connecting = self.connecting.lock().await;
         if let Some(conn) = self.cached_conn().clone() {
             return Ok(conn);
         }
-        let conn = match &self.target {
+        let last_failure = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some((failed_at, why)) = last_failure {
+            if failed_at >= asked_at || failed_at.elapsed() < RECONNECT_PAUSE {
+                return Err(StoreError::unavailable(why));
+            }
+        }
+        let outcome = tokio::time::timeout(self.timeout, self.connect())
+            .await
+            .unwrap_or_else(|elapsed| Err(StoreError::unavailable(elapsed)));
+        let mut last_failure = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match outcome {
+            Ok(conn) => {
+                *last_failure = None;
+                *self.cached_conn() = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(StoreError::Unavailable(cause)) => {
+                let why = Arc::new(ConnectFailed(cause));
+                *last_failure = Some((Instant::now(), why.clone()));
+                Err(StoreError::unavailable(why))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// One attempt to connect.
+    async fn connect(&self) -> Result<Conn, StoreError> {
+        Ok(match &self.target {
             Target::Single(client) => {
                 // Command timeouts are `self.deadlines`' (no timer per command).
                 let config = redis::aio::ConnectionManagerConfig::new()
@@ -155,16 +207,9 @@ impl RedisStore {
             }
             Target::Sentinel(client) => {
                 let mut client = client.lock().await;
-                let connect = client.get_async_connection();
-                let conn = tokio::time::timeout(self.timeout, connect)
-                    .await
-                    .map_err(StoreError::unavailable)?
-                    .map_err(unavailable)?;
-                Conn::Sentinel(conn)
+                Conn::Sentinel(client.get_async_connection().await.map_err(unavailable)?)
             }
-        };
-        *self.cached_conn() = Some(conn.clone());
-        Ok(conn)
+        })
     }
 
     /// Sends `request` (a command or a pipeline), within the store's timeout except on a
@@ -213,6 +258,12 @@ impl RedisStore {
         }
     }
 }
+
+/// `RENAMENX old new` only when `old` exists, in one atomic step: 1 when renamed, 0 when
+/// `old` is gone or `new` is taken. (`RENAMENX` alone answers a missing key with an error,
+/// which could be told from an outage only by its text.)
+const RENAME_IF_EXISTS: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+     return redis.call('RENAMENX', KEYS[1], KEYS[2])";
 
 /// What [`RedisStore::query`] sends: a command or a pipeline.
 #[derive(Clone, Copy)]
@@ -317,15 +368,12 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         match &self.target {
             Target::Single(_) | Target::Sentinel(_) => {
-                let mut cmd = redis::cmd("RENAMENX");
-                cmd.arg(self.key(old)).arg(self.key(new));
-                match self.query::<i64>(Request::Command(&cmd)).await {
-                    Ok(n) => Ok(n == 1),
-                    Err(StoreError::Unavailable(e)) if e.to_string().contains("no such key") => {
-                        Ok(false)
-                    }
-                    Err(e) => Err(e),
-                }
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(RENAME_IF_EXISTS)
+                    .arg(2)
+                    .arg(self.key(old))
+                    .arg(self.key(new));
+                Ok(self.query::<i64>(Request::Command(&cmd)).await? == 1)
             }
             // Keys in different slots cannot be renamed: copy, then delete the old one.
             Target::Cluster(_) => {
