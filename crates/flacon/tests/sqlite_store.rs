@@ -266,12 +266,9 @@ async fn id_rotation_succeeds_under_concurrent_writes() {
     let path = fresh_db("rotate-under-load");
     let store = SqliteStore::open(&path).await.unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let busy: Vec<_> = (0..4)
-        .map(|_| async { keep_writing(&store, writers(&store, 8).await, stop.clone()) })
-        .collect();
     let mut handles = Vec::new();
-    for writer in busy {
-        handles.push(writer.await);
+    for _ in 0..4 {
+        handles.push(keep_writing(&store, writers(&store, 8).await, stop.clone()));
     }
     let mut id = SessionId::generate().unwrap();
     assert!(store.create(&id, &record(-1, LATER), NOW).await.unwrap());
