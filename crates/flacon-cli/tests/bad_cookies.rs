@@ -16,7 +16,7 @@ use base64::Engine as _;
 use flacon::codec::timestamp::TimestampSigner;
 use flacon::codec::{from_tagged_json, CookieCodec, KeyDerivation, Signer, FLASK_SALT};
 use flacon::{KeyRing, SecretKey};
-use support::flacon_serve;
+use support::{flacon_serve, flacon_serve_with_env};
 
 const KEY: &str = "bad-cookie-test-key-0a1b2c3d4e";
 const PROMPT: &str = "<h1>Welcome! Please enter your email <a href=\"/set_email\">here.</a></h1>";
@@ -44,7 +44,12 @@ fn now() -> u64 {
 
 #[test]
 fn bad_cookies_give_an_empty_session_and_a_log_line() {
-    let server = flacon_serve(&["--secret-key", KEY, "--permanent-lifetime", "3600"]);
+    // Each rejection has its line at debug level; at the default level they are throttled
+    // (next test).
+    let server = flacon_serve_with_env(
+        &["--secret-key", KEY, "--permanent-lifetime", "3600"],
+        &[("RUST_LOG", "info,flacon=debug")],
+    );
     let good = sign(KEY, r#"{"email":"someone@example.com"}"#, now());
     assert!(server
         .get("/get_email", Some(&good))
@@ -126,6 +131,33 @@ fn bad_cookies_give_an_empty_session_and_a_log_line() {
         );
         server.wait_log("rejected session cookie");
     }
+}
+
+#[test]
+fn a_flood_of_bad_cookies_is_one_warning_per_kind_and_interval() {
+    let server = flacon_serve(&["--secret-key", KEY]);
+    let good = sign(KEY, r#"{"email":"someone@example.com"}"#, now());
+    for i in 0..300 {
+        let mut forged = good.clone().into_bytes();
+        forged[i % 20] ^= 1;
+        let reply = server.get("/get_email", Some(&String::from_utf8(forged).unwrap()));
+        assert!(reply.body.contains(PROMPT));
+    }
+    // Another kind has its own line; everything logged before it is in by then.
+    let expired = sign(
+        KEY,
+        r#"{"email":"old@example.com"}"#,
+        now() - 40 * 24 * 3600,
+    );
+    server.get("/get_email", Some(&expired));
+    let log = server.wait_log("kind=\"expired\"");
+    let forged_lines: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("kind=\"bad-signature\""))
+        .collect();
+    assert_eq!(forged_lines.len(), 1, "{forged_lines:#?}");
+    assert!(forged_lines[0].contains("WARN"), "{}", forged_lines[0]);
+    assert!(forged_lines[0].contains("total=1"), "{}", forged_lines[0]);
 }
 
 #[test]

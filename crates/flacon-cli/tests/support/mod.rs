@@ -104,7 +104,13 @@ fn wait_for_line(
 
 /// `flacon serve` on a free port with `args`.
 pub fn flacon_serve(args: &[&str]) -> Server {
+    flacon_serve_with_env(args, &[])
+}
+
+/// `flacon serve` on a free port with `args` and the environment variables `env`.
+pub fn flacon_serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_flacon"))
+        .envs(env.iter().copied())
         .arg("serve")
         .args(["--addr", "127.0.0.1:0"])
         .args(args)

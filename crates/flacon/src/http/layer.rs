@@ -13,6 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::common::{add_vary_cookie, append_set_cookie, system_clock, Clock};
+use super::rejections::{log_rejection, RejectionLog};
 use super::response::{ErrorResponder, OversizedCookie, SessionFailure};
 use crate::codec::{to_tagged_json, CookieCodec};
 use crate::config::{OversizePolicy, SessionConfig};
@@ -29,6 +30,7 @@ struct Engine {
     config: SessionConfig,
     clock: Clock,
     on_error: ErrorResponder,
+    rejections: Arc<RejectionLog>,
 }
 
 /// Adds a Flask-compatible cookie session to every request.
@@ -79,6 +81,7 @@ impl SessionLayer {
                 config: SessionConfig::default(),
                 clock: Arc::new(system_clock),
                 on_error: ErrorResponder::default(),
+                rejections: Arc::default(),
             }),
         }
     }
@@ -251,8 +254,10 @@ impl Engine {
                 other => {
                     // Flask answers 500 on every request for such a cookie; an empty session
                     // lets the user carry on.
-                    tracing::warn!(
-                        kind = "bad-payload",
+                    log_rejection!(
+                        self.rejections,
+                        (self.clock)(),
+                        "bad-payload",
                         found = other.type_name(),
                         "rejected session cookie: payload is not a dict; using an empty session"
                     );
@@ -260,7 +265,13 @@ impl Engine {
                 }
             },
             Err(error) => {
-                tracing::warn!(kind = error.kind(), %error, "rejected session cookie; using an empty session");
+                log_rejection!(
+                    self.rejections,
+                    (self.clock)(),
+                    error.kind(),
+                    %error,
+                    "rejected session cookie; using an empty session"
+                );
                 Loaded::default()
             }
         }

@@ -3,6 +3,7 @@
 
 mod common;
 mod layer;
+mod rejections;
 mod response;
 mod store_layer;
 

@@ -13,6 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::common::{add_vary_cookie, append_set_cookie, system_clock, Clock};
+use super::rejections::{log_rejection, RejectionLog};
 use super::response::{ErrorResponder, SessionFailure};
 use crate::codec::{KeyDerivation, Signer};
 use crate::config::SessionConfig;
@@ -61,6 +62,7 @@ struct Engine<S> {
     signer: Signer,
     clock: Clock,
     on_error: ErrorResponder,
+    rejections: Arc<RejectionLog>,
 }
 
 impl<S> Clone for Engine<S> {
@@ -73,6 +75,7 @@ impl<S> Clone for Engine<S> {
             signer: self.signer.clone(),
             clock: self.clock.clone(),
             on_error: self.on_error.clone(),
+            rejections: self.rejections.clone(),
         }
     }
 }
@@ -134,6 +137,7 @@ impl<S: SessionStore> StoreLayer<S> {
                 signer,
                 clock: Arc::new(system_clock),
                 on_error: ErrorResponder::default(),
+                rejections: Arc::default(),
             }),
         }
     }
@@ -292,8 +296,10 @@ impl<S: SessionStore> Engine<S> {
         match self.signer.unsign(raw) {
             Ok((id, _)) => SessionId::parse(id),
             Err(_) => {
-                tracing::warn!(
-                    kind = "bad-signature",
+                log_rejection!(
+                    self.rejections,
+                    (self.clock)(),
+                    "bad-signature",
                     "rejected session id cookie; starting a new session"
                 );
                 None
@@ -327,7 +333,13 @@ impl<S: SessionStore> Engine<S> {
             // something is saved.
             Ok(None) => Ok(self.fresh_loaded()),
             Err(StoreError::Corrupt(why)) => {
-                tracing::warn!(kind = "bad-record", %why, "unreadable session record treated as missing");
+                log_rejection!(
+                    self.rejections,
+                    (self.clock)(),
+                    "bad-record",
+                    %why,
+                    "unreadable session record treated as missing"
+                );
                 Ok(self.fresh_loaded())
             }
             Err(error) => {

@@ -87,7 +87,10 @@ impl Shared {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         let mut watcher = locked(&self.watcher);
         // One watcher per store; a new one if the last ended, or its runtime has gone.
-        if watcher.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+        if watcher
+            .as_ref()
+            .is_none_or(tokio::task::JoinHandle::is_finished)
+        {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 *watcher = Some(runtime.spawn(watch(Arc::downgrade(self), self.granularity)));
             }
