@@ -180,3 +180,49 @@ fn pickled_records_are_refused_not_unpickled() {
     assert_eq!(json.get("email"), Some(&Value::from("a@b.c")));
     let _ = Map::new();
 }
+
+/// Datetimes across the three sizes of msgpack's timestamp extension, encoded by real
+/// msgspec (Flask-Session's serializer) and by flacon: the same bytes.
+#[test]
+fn datetimes_take_the_timestamp_form_msgspec_picks() {
+    let seconds: [i64; 8] = [
+        0,
+        1_700_000_000,
+        (1 << 32) - 1,
+        1 << 32,
+        7_258_118_400, // 2200-01-01
+        (1 << 34) - 1,
+        1 << 34,
+        -1,
+    ];
+    let script = format!(
+        "import datetime, msgspec, sys\n\
+         for s in {seconds:?}:\n    \
+             d = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=s)\n    \
+             print(msgspec.msgpack.encode(d).hex())"
+    );
+    let out = std::process::Command::new(common::python::python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(expected.len(), seconds.len());
+    for (s, msgspec_hex) in seconds.iter().zip(expected) {
+        let value = Value::DateTime(flacon::value::DateTime::from_unix(*s));
+        assert_eq!(hex::encode(msgpack::encode(&value)), msgspec_hex, "{s} s");
+        assert_eq!(
+            msgpack::decode(&hex::decode(&msgspec_hex).unwrap(), 8).unwrap(),
+            value,
+            "{s} s read back"
+        );
+    }
+}

@@ -127,17 +127,25 @@ fn write(out: &mut Vec<u8>, value: &Value) {
             out.extend_from_slice(bytes);
         }
         Value::Uuid(bytes) => write_str(out, &hyphenated_uuid(bytes)),
-        Value::DateTime(d) => match u32::try_from(d.unix_seconds) {
-            Ok(secs) => {
-                out.extend_from_slice(&[0xd6, 0xff]);
-                out.extend_from_slice(&secs.to_be_bytes());
+        // The smallest of the extension's three forms, as msgspec picks it: 32 bits for
+        // seconds below 2^32, 64 bits (30 of nanoseconds, 34 of seconds) below 2^34, else 96.
+        Value::DateTime(d) => {
+            match (u32::try_from(d.unix_seconds), u64::try_from(d.unix_seconds)) {
+                (Ok(secs), _) => {
+                    out.extend_from_slice(&[0xd6, 0xff]);
+                    out.extend_from_slice(&secs.to_be_bytes());
+                }
+                (_, Ok(secs)) if secs >> 34 == 0 => {
+                    out.extend_from_slice(&[0xd7, 0xff]);
+                    out.extend_from_slice(&secs.to_be_bytes());
+                }
+                _ => {
+                    out.extend_from_slice(&[0xc7, 12, 0xff]);
+                    out.extend_from_slice(&0_u32.to_be_bytes());
+                    out.extend_from_slice(&d.unix_seconds.to_be_bytes());
+                }
             }
-            Err(_) => {
-                out.extend_from_slice(&[0xc7, 12, 0xff]);
-                out.extend_from_slice(&0_u32.to_be_bytes());
-                out.extend_from_slice(&d.unix_seconds.to_be_bytes());
-            }
-        },
+        }
     }
 }
 
