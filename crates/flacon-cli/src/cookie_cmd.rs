@@ -19,8 +19,8 @@ pub(crate) enum CookieCommand {
         #[command(flatten)]
         key: KeyArgs,
         /// Signing time in Unix seconds (default: now).
-        #[arg(long)]
-        timestamp: Option<u64>,
+        #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+        timestamp: Option<i64>,
     },
     /// Verify a cookie and print its session as Flask's tagged JSON.
     Decode {
@@ -82,6 +82,20 @@ fn parse_key(text: Option<&String>, hex: Option<&String>) -> Result<Option<Secre
     }
 }
 
+/// The key to sign with: Flask refuses to sign without one ("no secret key was set"), and an
+/// empty key is none.
+fn signing_key(key: &KeyArgs) -> Result<SecretKey, CliError> {
+    let key = parse_key(key.secret_key.as_ref(), key.secret_key_hex.as_ref())?
+        .ok_or_else(|| CliError::new("usage", "a key is required"))?;
+    if key.as_bytes().is_empty() {
+        return Err(CliError::new(
+            "usage",
+            "the key is empty; Flask signs nothing without a secret key",
+        ));
+    }
+    Ok(key)
+}
+
 fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -91,19 +105,35 @@ fn now_unix() -> u64 {
 pub(crate) fn run(cmd: CookieCommand) -> Result<(), CliError> {
     match cmd {
         CookieCommand::Sign { key, timestamp } => {
-            let key = parse_key(key.secret_key.as_ref(), key.secret_key_hex.as_ref())?
-                .ok_or_else(|| CliError::new("usage", "a key is required"))?;
+            let key = signing_key(&key)?;
+            let timestamp = match timestamp {
+                None => now_unix(),
+                Some(secs) => u64::try_from(secs).map_err(|_| {
+                    CliError::new(
+                        "usage",
+                        format!("--timestamp is Unix seconds since 1970, not {secs}"),
+                    )
+                })?,
+            };
             let mut input = String::new();
             std::io::stdin()
                 .read_to_string(&mut input)
                 .map_err(|e| CliError::new("io", e))?;
             let session =
                 from_tagged_json(input.trim()).map_err(|e| CliError::new("bad-input", e))?;
+            // A session is a dict: Flask (and flacon) load nothing else, so a cookie of
+            // anything else would only ever be rejected.
+            if session.as_dict().is_none() {
+                return Err(CliError::new(
+                    "bad-input",
+                    format!(
+                        "a session is a JSON object ({{\"key\": value, ...}}); this input is of type {}",
+                        session.type_name()
+                    ),
+                ));
+            }
             let codec = CookieCodec::flask(&KeyRing::new(key));
-            println!(
-                "{}",
-                codec.encode(&session, timestamp.unwrap_or_else(now_unix))
-            );
+            println!("{}", codec.encode(&session, timestamp));
             Ok(())
         }
         CookieCommand::Decode {

@@ -42,10 +42,12 @@ impl FromStr for StoreSpec {
                 }
             }
             _ if text.starts_with("redis://") || text.starts_with("rediss://") => {
+                check_redis_url(text)?;
                 Ok(StoreSpec::Redis(text.to_owned()))
             }
             _ if text.starts_with("redis+cluster://") => {
                 let nodes = hosts(text.trim_start_matches("redis+cluster://"));
+                nodes.iter().try_for_each(|node| check_redis_url(node))?;
                 if nodes.is_empty() {
                     Err("redis+cluster:// needs HOST:PORT[,HOST:PORT...]".to_owned())
                 } else {
@@ -56,6 +58,9 @@ impl FromStr for StoreSpec {
                 let rest = text.trim_start_matches("redis+sentinel://");
                 match rest.split_once('/') {
                     Some((list, service)) if !service.is_empty() && !hosts(list).is_empty() => {
+                        hosts(list)
+                            .iter()
+                            .try_for_each(|node| check_redis_url(node))?;
                         Ok(StoreSpec::RedisSentinel {
                             sentinels: hosts(list),
                             service: service.to_owned(),
@@ -70,6 +75,47 @@ impl FromStr for StoreSpec {
             )),
         }
     }
+}
+
+/// Checks `redis[s]://[USER:PASSWORD@]HOST[:PORT][/DB]` before the Redis client sees it, so
+/// that a mistake is told in these words rather than the client's.
+fn check_redis_url(text: &str) -> Result<(), String> {
+    const FORM: &str = "redis://HOST[:PORT][/DB], as in redis://127.0.0.1:6379/0";
+    let rest = text.split_once("://").map_or("", |(_, rest)| rest);
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        // [IPv6]:port
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => {
+                return Err(format!(
+                    "{text:?}: an IPv6 host needs its closing ']': {FORM}"
+                ))
+            }
+        },
+        None => match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(format!("{text:?} names no host: {FORM}"));
+    }
+    if let Some(port) = port {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!(
+                "{text:?}: the port must be 1 to 65535, not {port:?}: {FORM}"
+            ));
+        }
+    }
+    let db = db.split('?').next().unwrap_or_default();
+    if !db.is_empty() && db.parse::<u32>().is_err() {
+        return Err(format!(
+            "{text:?}: the database must be a number, not {db:?}: {FORM}"
+        ));
+    }
+    Ok(())
 }
 
 fn hosts(list: &str) -> Vec<String> {
@@ -134,5 +180,27 @@ mod tests {
             .is_err());
         assert!("sqlite:".parse::<StoreSpec>().is_err());
         assert!("mysql://x".parse::<StoreSpec>().is_err());
+        for good in [
+            "redis://localhost",
+            "rediss://user:secret@cache.internal:6380/3",
+            "redis://[::1]:6379/0",
+            "redis://:pw@127.0.0.1/0?protocol=resp3",
+        ] {
+            assert!(good.parse::<StoreSpec>().is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("redis://", "names no host"),
+            ("redis:///0", "names no host"),
+            ("redis://:pw@/0", "names no host"),
+            ("redis://127.0.0.1:port/0", "the port must be"),
+            ("redis://127.0.0.1:0", "the port must be"),
+            ("redis://127.0.0.1/zero", "the database must be a number"),
+            ("redis://[::1/0", "closing ']'"),
+            ("redis+cluster://a:1,b:x", "the port must be"),
+        ] {
+            let error = bad.parse::<StoreSpec>().unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+            assert!(error.contains("redis://127.0.0.1:6379/0"), "{bad}: {error}");
+        }
     }
 }

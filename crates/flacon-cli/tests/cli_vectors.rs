@@ -203,3 +203,94 @@ fn malformed_input_is_an_error_not_a_crash() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("error: bad-signature: "));
 }
+
+#[test]
+fn sign_refuses_what_no_flask_app_could_load() {
+    for (payload, says) in [
+        ("[1,2]", "this input is of type list"),
+        ("\"just text\"", "this input is of type str"),
+        ("42", "this input is of type int"),
+    ] {
+        let out = flacon(&["cookie", "sign", "--secret-key", "k"], Some(payload));
+        assert_eq!(out.status.code(), Some(1), "{payload}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with("error: bad-input: a session is a JSON object"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(says), "{payload}: {stderr}");
+        assert!(out.stdout.is_empty(), "{payload}: printed a cookie");
+    }
+    for key in [["--secret-key", ""], ["--secret-key-hex", ""]] {
+        let out = flacon(&["cookie", "sign", key[0], key[1]], Some("{}"));
+        assert_eq!(out.status.code(), Some(1), "{key:?}");
+        assert!(
+            text(&out.stderr).starts_with("error: usage: the key is empty"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_negative_timestamp_is_refused_by_name() {
+    let out = flacon(
+        &["cookie", "sign", "--secret-key", "k", "--timestamp", "-5"],
+        Some("{}"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: usage: --timestamp is Unix seconds since 1970, not -5\n"
+    );
+}
+
+#[test]
+fn a_cookie_from_the_future_says_so() {
+    let out = flacon(
+        &[
+            "cookie",
+            "sign",
+            "--secret-key",
+            "k",
+            "--timestamp",
+            "1700000100",
+        ],
+        Some("{\"a\":1}"),
+    );
+    assert!(out.status.success());
+    let cookie = text(&out.stdout);
+    let out = flacon(
+        &[
+            "cookie",
+            "decode",
+            "--secret-key",
+            "k",
+            "--now",
+            "1700000000",
+            cookie.trim(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let first = text(&out.stderr).lines().next().unwrap().to_owned();
+    assert_eq!(
+        first,
+        "error: expired: signed 100 s in the future (max age 2678400 s)"
+    );
+}
+
+#[test]
+fn a_redis_url_without_a_host_says_what_a_valid_one_looks_like() {
+    for command in [
+        &["serve", "--store", "redis://"][..],
+        &["store", "list", "--store", "redis://"][..],
+    ] {
+        let out = flacon(command, None);
+        assert_eq!(out.status.code(), Some(2), "{command:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("\"redis://\" names no host"), "{stderr}");
+        assert!(stderr.contains("redis://127.0.0.1:6379/0"), "{stderr}");
+        assert!(!stderr.contains("InvalidClientConfig"), "{stderr}");
+    }
+}

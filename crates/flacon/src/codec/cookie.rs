@@ -61,7 +61,7 @@ pub enum DecodeError {
     #[error("bad signature: {0}")]
     BadTimeSignature(#[source] SignatureError),
     /// Validly signed, but older than the maximum age or signed in the future.
-    #[error("expired: signed {age}s ago, max age {max_age}s")]
+    #[error("{}", describe_age(*.age, *.max_age))]
     Expired {
         /// `now - timestamp`; negative when the timestamp is in the future.
         age: i128,
@@ -71,6 +71,19 @@ pub enum DecodeError {
     /// Validly signed, but the payload does not decode.
     #[error("bad payload: {0}")]
     BadPayload(#[source] BadPayload),
+}
+
+/// "signed 90 s ago, max age 60 s", or for a timestamp ahead of the clock "signed 5 s in the
+/// future".
+fn describe_age(age: i128, max_age: u64) -> String {
+    if age < 0 {
+        format!(
+            "signed {} s in the future (max age {max_age} s)",
+            age.unsigned_abs()
+        )
+    } else {
+        format!("signed {age} s ago, max age {max_age} s")
+    }
 }
 
 /// What was wrong inside a validly signed payload.
