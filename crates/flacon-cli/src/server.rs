@@ -35,6 +35,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
+/// At shutdown, how long a connection that has not sent a byte yet may still start its
+/// first request (counted from its accept): a client that has just connected has its
+/// request on the wire, and closing under it would reset it.
+const NEW_CONNECTION_GRACE: Duration = Duration::from_millis(250);
+
 /// The server's time limits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -88,7 +93,18 @@ pub(crate) async fn serve(
             }
         }
     }
-    drop(listener);
+    // Connections the kernel already accepted for us would be reset with the listener:
+    // take them in, to be answered like the others. Real accept calls until the queue is
+    // empty (tokio's would wait for a readiness event the reactor may not have seen yet).
+    for stream in drain_accept_queue(listener) {
+        connections.spawn(connection(
+            stream,
+            app.clone(),
+            builder.clone(),
+            limits,
+            stop_rx.clone(),
+        ));
+    }
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(limits.shutdown, async {
         while connections.join_next().await.is_some() {}
@@ -102,6 +118,26 @@ pub(crate) async fn serve(
         open
     };
     Drained { cut }
+}
+
+/// Accepts every connection waiting in the kernel's queue, then closes the listener.
+fn drain_accept_queue(listener: TcpListener) -> Vec<TcpStream> {
+    let Ok(listener) = listener.into_std() else {
+        return Vec::new();
+    };
+    let mut streams = Vec::new();
+    // The listener is non-blocking: the loop ends with WouldBlock once the queue is empty.
+    while let Ok((stream, _)) = listener.accept() {
+        // Accepted sockets start blocking; tokio needs them non-blocking.
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        if let Ok(stream) = TcpStream::from_std(stream) {
+            let _ = stream.set_nodelay(true);
+            streams.push(stream);
+        }
+    }
+    streams
 }
 
 /// One connection: hyper drives the protocol, a watchdog closes it when a deadline passes.
@@ -124,9 +160,20 @@ async fn connection(
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
     let mut stopping = false;
+    let mut told_to_finish = false;
     loop {
+        // hyper-util drops a connection told to shut down before it has read which protocol
+        // it speaks, request bytes in flight or not: tell it once it has read something. One
+        // that never sends a byte is closed by the watchdog instead.
+        if stopping && !told_to_finish && activity.has_read() {
+            conn.as_mut().graceful_shutdown();
+            told_to_finish = true;
+        }
         let deadline = activity.deadline(limits, stopping);
         tokio::select! {
+            // The connection first: a request whose bytes have arrived is read before a
+            // shutdown is passed on.
+            biased;
             result = conn.as_mut() => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "connection ended with an error");
@@ -140,12 +187,7 @@ async fn connection(
                     return;
                 }
             }
-            changed = stop.changed(), if !stopping => {
-                stopping = true;
-                if changed.is_ok() {
-                    conn.as_mut().graceful_shutdown();
-                }
-            }
+            _ = stop.changed(), if !stopping => stopping = true,
         }
     }
 }
@@ -156,6 +198,8 @@ struct Activity {
     in_flight: AtomicU32,
     /// Whether a byte arrived since the connection last became idle.
     head_started: AtomicBool,
+    /// Whether the connection has carried a request.
+    served_any: AtomicBool,
     /// Milliseconds since `origin` when the current phase (idle, or reading a head) began.
     phase_since: AtomicU64,
     origin: Instant,
@@ -168,6 +212,7 @@ impl Activity {
         Activity {
             in_flight: AtomicU32::new(0),
             head_started: AtomicBool::new(false),
+            served_any: AtomicBool::new(false),
             phase_since: AtomicU64::new(0),
             origin: Instant::now(),
             changed: tokio::sync::Notify::new(),
@@ -187,9 +232,15 @@ impl Activity {
         }
     }
 
+    /// Whether any byte has arrived on the connection.
+    fn has_read(&self) -> bool {
+        self.head_started.load(Ordering::Relaxed) || self.served_any.load(Ordering::Relaxed)
+    }
+
     fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.head_started.store(false, Ordering::Relaxed);
+        self.served_any.store(true, Ordering::Relaxed);
     }
 
     fn request_finished(&self) {
@@ -209,8 +260,11 @@ impl Activity {
                 limits.header_read,
                 "request head not received within the header-read timeout",
             ))
-        } else if stopping {
+        } else if stopping && self.served_any.load(Ordering::Relaxed) {
             Some((Duration::ZERO, "idle at shutdown"))
+        } else if stopping {
+            // Just connected: its first request may be on the wire.
+            Some((NEW_CONNECTION_GRACE, "no request at shutdown"))
         } else {
             Some((limits.keep_alive, "idle past the keep-alive timeout"))
         }

@@ -194,10 +194,24 @@ pub fn request(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> Reply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    try_request(port, method, path, cookie, form).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// One request on a new connection; an error (refused, reset, cut short, malformed) instead
+/// of a panic, for tests that expect the server to go away. A reply is only returned whole:
+/// its body as long as its `Content-Length` says.
+pub fn try_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> Result<Reply, String> {
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     if let Some(cookie) = cookie {
@@ -211,30 +225,42 @@ pub fn request(
         ));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body.as_bytes()))
+        .map_err(|e| format!("send: {e}"))?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).expect("UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("header end");
+    stream
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("receive: {e}"))?;
+    let text = String::from_utf8(raw).map_err(|_| "response is not UTF-8".to_owned())?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no end of head in {text:?}"))?;
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line in {head:?}"))?;
+    let headers: Vec<(String, String)> = lines
         .map(|l| {
-            let (k, v) = l.split_once(':').unwrap();
+            let (k, v) = l.split_once(':').unwrap_or((l, ""));
             (k.trim().to_owned(), v.trim().to_owned())
         })
         .collect();
-    Reply {
+    let reply = Reply {
         status,
         headers,
         body: body.to_owned(),
+    };
+    if let Some(length) = reply.header("content-length") {
+        if length.parse::<usize>().ok() != Some(reply.body.len()) {
+            return Err(format!(
+                "body cut short: {} of {length} bytes",
+                reply.body.len()
+            ));
+        }
     }
+    Ok(reply)
 }
