@@ -56,7 +56,7 @@ impl SecretKey {
     /// characters (the key is the text, as with Python's `secrets.token_hex()`).
     pub fn generate() -> Result<Self, KeyError> {
         let mut raw = Zeroizing::new([0_u8; 32]);
-        getrandom::getrandom(raw.as_mut()).map_err(KeyError::Random)?;
+        getrandom::fill(raw.as_mut()).map_err(KeyError::Random)?;
         let text: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         Ok(Self::from_text(&text))
     }

@@ -35,8 +35,11 @@ pub fn push_payload(out: &mut String, json: &[u8]) {
     // Output of json.len() - 1 bytes or more is useless.
     let useful = json.len().saturating_sub(2);
     let mut compressed = Vec::new();
+    #[cfg(feature = "exact-deflate")]
     let smaller = super::deflate::compress_within(json, useful, &mut compressed)
         .unwrap_or_else(|| zlib_within(json, useful, &mut compressed));
+    #[cfg(not(feature = "exact-deflate"))]
+    let smaller = zlib_within(json, useful, &mut compressed);
     if smaller {
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&compressed, out);

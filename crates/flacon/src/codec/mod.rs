@@ -8,6 +8,7 @@
 
 pub mod compress;
 pub mod cookie;
+#[cfg(feature = "exact-deflate")]
 mod deflate;
 pub mod python_json;
 pub mod signer;

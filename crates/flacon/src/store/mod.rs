@@ -81,7 +81,7 @@ impl SessionId {
     /// A fresh id from the operating system's random generator.
     pub fn generate() -> Result<Self, StoreError> {
         let mut raw = [0_u8; 32];
-        getrandom::getrandom(&mut raw)
+        getrandom::fill(&mut raw)
             .map_err(|e| StoreError::unavailable(std::io::Error::other(e.to_string())))?;
         Ok(SessionId(URL_SAFE_NO_PAD.encode(raw)))
     }
