@@ -6,7 +6,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use flacon::codec::compress::push_payload;
+use flacon::codec::push_payload;
 use flate2::{Compress, Compression, FlushCompress};
 use libfuzzer_sys::fuzz_target;
 

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use flacon::codec::timestamp::TimestampSigner;
+use flacon::codec::TimestampSigner;
 use flacon::codec::{from_tagged_json, CookieCodec, KeyDerivation, Signer, FLASK_SALT};
 use flacon::{KeyRing, SecretKey};
 use support::{flacon_serve, flacon_serve_with_env};

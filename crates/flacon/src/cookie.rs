@@ -162,7 +162,7 @@ fn decode_cookie_value(raw: &[u8]) -> Cow<'_, str> {
 
 /// When a session cookie expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
+pub(crate) enum Expiry {
     /// A browser-session cookie: no `Expires`, no `Max-Age`.
     BrowserSession,
     /// `Expires` at this Unix time.
@@ -172,7 +172,7 @@ pub enum Expiry {
 impl Expiry {
     /// Flask's `get_expiration_time`: a permanent session expires at `expires_at` (Unix
     /// seconds), any other when the browser closes.
-    pub fn of_session(permanent: bool, expires_at: u64) -> Self {
+    pub(crate) fn of_session(permanent: bool, expires_at: u64) -> Self {
         if permanent {
             Expiry::At(i64::try_from(expires_at).unwrap_or(i64::MAX))
         } else {
@@ -183,7 +183,7 @@ impl Expiry {
 
 /// `name=value; Domain; Expires; Secure; HttpOnly; Path; SameSite; Partitioned`, in
 /// Werkzeug's attribute order.
-pub fn set_cookie(config: &SessionConfig, value: &str, expiry: Expiry) -> String {
+pub(crate) fn set_cookie(config: &SessionConfig, value: &str, expiry: Expiry) -> String {
     let mut out = String::with_capacity(config.cookie_name.len() + value.len() + 80);
     out.push_str(&config.cookie_name);
     out.push('=');
@@ -199,7 +199,7 @@ pub fn set_cookie(config: &SessionConfig, value: &str, expiry: Expiry) -> String
 
 /// The cookie that deletes the session: empty value, expired in 1970, `Max-Age=0`, with the
 /// same attributes as a normal set (`Response.delete_cookie`).
-pub fn deletion_cookie(config: &SessionConfig) -> String {
+pub(crate) fn deletion_cookie(config: &SessionConfig) -> String {
     let mut out = String::with_capacity(config.cookie_name.len() + 120);
     out.push_str(&config.cookie_name);
     out.push('=');
@@ -211,7 +211,7 @@ pub fn deletion_cookie(config: &SessionConfig) -> String {
 
 /// Flask-Session's deletion cookie: only name, domain and path are passed to
 /// `delete_cookie`, so `HttpOnly`, `Secure` and `SameSite` are absent.
-pub fn bare_deletion_cookie(config: &SessionConfig) -> String {
+pub(crate) fn bare_deletion_cookie(config: &SessionConfig) -> String {
     let mut out = String::with_capacity(config.cookie_name.len() + 80);
     out.push_str(&config.cookie_name);
     out.push('=');

@@ -163,13 +163,13 @@ impl From<SecretKey> for KeyRing {
 }
 
 /// The shortest key accepted to issue cookies, in bytes.
-pub const MIN_KEY_LEN: usize = 16;
+pub(crate) const MIN_KEY_LEN: usize = 16;
 
 /// Why a key is too weak to issue cookies with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WeakKey {
-    /// Fewer than [`MIN_KEY_LEN`] bytes.
+    /// Fewer than 16 bytes (less than 128 bits).
     #[error("too short: {len} bytes, at least {MIN_KEY_LEN} needed")]
     TooShort {
         /// The key's length.

@@ -3,17 +3,18 @@
 
 pub mod codec;
 pub mod config;
-pub mod cookie;
+mod cookie;
 pub mod http;
-pub mod keys;
-pub mod session;
+mod keys;
+mod session;
 pub mod store;
-pub mod typed;
+mod typed;
 pub mod value;
 
 pub use codec::{CookieCodec, DecodeError};
 pub use config::SessionConfig;
 pub use http::{SessionLayer, StoreLayer};
-pub use keys::{KeyMatch, KeyRing, SecretKey, WeakKey};
-pub use session::Session;
+pub use keys::{KeyError, KeyMatch, KeyRing, SecretKey, WeakKey};
+pub use session::{Session, SessionUnavailable, PERMANENT_KEY};
+pub use typed::ValueError;
 pub use value::{Map, Value};

@@ -22,8 +22,8 @@ pub struct ValueError(#[source] serde_json::Error);
 /// Converts any `Serialize` type into a session value.
 ///
 /// ```
-/// use flacon::{typed, Value};
-/// assert_eq!(typed::to_value(&vec!["bike"]).unwrap(), Value::List(vec![Value::from("bike")]));
+/// use flacon::value::{to_value, Value};
+/// assert_eq!(to_value(&vec!["bike"]).unwrap(), Value::List(vec![Value::from("bike")]));
 /// ```
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
     serde_json::to_value(value)
@@ -34,8 +34,8 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
 /// Converts a session value into any `Deserialize` type.
 ///
 /// ```
-/// use flacon::{typed, Value};
-/// let cart: Vec<String> = typed::from_value(&Value::Tuple(vec![Value::from("bike")])).unwrap();
+/// use flacon::value::{from_value, Value};
+/// let cart: Vec<String> = from_value(&Value::Tuple(vec![Value::from("bike")])).unwrap();
 /// assert_eq!(cart, ["bike"]);
 /// ```
 pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, ValueError> {
@@ -96,7 +96,7 @@ fn to_json(value: &Value) -> Json {
 }
 
 /// The 8-4-4-4-12 text of a UUID.
-pub fn hyphenated_uuid(bytes: &[u8; 16]) -> String {
+pub(crate) fn hyphenated_uuid(bytes: &[u8; 16]) -> String {
     let mut out = String::with_capacity(36);
     for (i, b) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {

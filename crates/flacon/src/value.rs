@@ -9,6 +9,8 @@ use std::fmt;
 
 use indexmap::IndexMap;
 
+pub use crate::typed::{from_value, to_value, ValueError};
+
 /// A session dictionary: string keys to values, in insertion order.
 ///
 /// The cookie codec sorts keys by code point when it writes them (as Flask does); insertion

@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use common::python;
-use flacon::cookie::find_cookie;
+use flacon::http::find_cookie;
 use flacon::store::{MemoryStore, Record, SessionId, SessionStore};
 use flacon::{CookieCodec, KeyRing, Map, SecretKey, Session, SessionLayer, StoreLayer, Value};
 use http::header::COOKIE;

@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use flacon::codec::signer::derive_key;
+use flacon::codec::derive_key;
 use flacon::codec::{to_tagged_json, CookieCodec, KeyDerivation, FLASK_SALT};
 use flacon::Value;
 

@@ -31,6 +31,7 @@ thread_local! {
 
 /// Appends the payload segment for `json` to `out`, compressing exactly when Flask would:
 /// `len(zlib.compress(json)) < len(json) - 1`, with zlib at its default level.
+#[cfg_attr(not(fuzzing), allow(unreachable_pub))]
 pub fn push_payload(out: &mut String, json: &[u8]) {
     // Output of json.len() - 1 bytes or more is useless.
     let useful = json.len().saturating_sub(2);
@@ -75,7 +76,7 @@ fn zlib_within(json: &[u8], useful: usize, buf: &mut Vec<u8>) -> bool {
 /// Decodes a payload segment (with its optional leading `.`) to the JSON bytes, refusing to
 /// inflate past `limit` bytes. Bytes after the end of the zlib stream are ignored, as in
 /// Python's `zlib.decompress`.
-pub fn load_payload(segment: &str, limit: usize) -> Result<Vec<u8>, PayloadError> {
+pub(super) fn load_payload(segment: &str, limit: usize) -> Result<Vec<u8>, PayloadError> {
     let (compressed, text) = match segment.strip_prefix('.') {
         Some(rest) => (true, rest),
         None => (false, segment),

@@ -1,19 +1,30 @@
 //! Flask's session cookie format, in itsdangerous' layers.
 //!
-//! - [`signer`]: `value.signature` with a derived key (HMAC-SHA1).
-//! - [`timestamp`]: `value.timestamp.signature` and the age check.
-//! - [`compress`]: base64url payloads, zlib-compressed with a `.` prefix when it pays.
-//! - [`python_json`] and [`tagged`]: Python's JSON dialect and Flask's type tags.
-//! - [`cookie`]: the composition Flask configures, [`CookieCodec`].
+//! - [`Signer`]: `value.signature` with a derived key (HMAC-SHA1).
+//! - [`TimestampSigner`]: `value.timestamp.signature` and the age check.
+//! - the payload: base64url, zlib-compressed with a `.` prefix when it pays, of Python's
+//!   JSON dialect with Flask's type tags ([`to_tagged_json`], [`from_tagged_json`]).
+//! - [`CookieCodec`]: the composition Flask configures.
+//!
+//! The layers' internals (the payload encoding, the JSON writer and reader, the tag rules,
+//! zlib's deflate) are private; the types here are the stable surface.
 
-pub mod compress;
-pub mod cookie;
+mod compress;
+mod cookie;
 #[cfg(feature = "exact-deflate")]
 mod deflate;
-pub mod python_json;
-pub mod signer;
-pub mod tagged;
-pub mod timestamp;
+pub(crate) mod python_json;
+mod signer;
+pub(crate) mod tagged;
+pub(crate) mod timestamp;
+
+// The fuzz targets reach the payload layer itself (cargo fuzz builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub use compress::push_payload;
+pub use compress::PayloadError;
+pub use python_json::JsonError;
+pub use signer::derive_key;
+pub use tagged::TagError;
 
 pub use cookie::{
     from_tagged_json, to_tagged_json, BadPayload, CookieCodec, DecodeError, DecodeLimits, Decoded,
@@ -21,3 +32,17 @@ pub use cookie::{
 };
 pub use signer::{KeyDerivation, SignatureError, Signer};
 pub use timestamp::{TimedError, TimestampSigner, Unsigned};
+
+/// Reads JSON as Python's `json.loads` does (integers of any size, `NaN` and `Infinity`
+/// allowed) into flacon's value model, without Flask's tags: what a Flask app's JSON config
+/// or data holds. Nesting deeper than `max_depth` is an error.
+///
+/// ```
+/// use flacon::codec::from_python_json;
+/// use flacon::Value;
+/// let value = from_python_json(r#"{"n": 123456789012345678901234567890, "x": NaN}"#, 16).unwrap();
+/// assert!(matches!(value.as_dict().unwrap().get("n"), Some(Value::BigInt(_))));
+/// ```
+pub fn from_python_json(text: &str, max_depth: usize) -> Result<crate::Value, JsonError> {
+    python_json::parse(text, max_depth)
+}

@@ -31,7 +31,7 @@ pub enum JsonError {
 }
 
 /// Appends `s` as a Python `ensure_ascii` JSON string literal.
-pub fn write_str(out: &mut String, s: &str) {
+pub(crate) fn write_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut plain_start = 0;
@@ -69,12 +69,12 @@ pub fn write_str(out: &mut String, s: &str) {
 }
 
 /// Appends an integer.
-pub fn write_int(out: &mut String, i: i64) {
+pub(crate) fn write_int(out: &mut String, i: i64) {
     out.push_str(itoa::Buffer::new().format(i));
 }
 
 /// Appends a float as Python's `repr` writes it, with `NaN`, `Infinity`, `-Infinity`.
-pub fn write_float(out: &mut String, f: f64) {
+pub(crate) fn write_float(out: &mut String, f: f64) {
     if f.is_nan() {
         out.push_str("NaN");
         return;
@@ -152,7 +152,7 @@ pub fn write_float(out: &mut String, f: f64) {
 }
 
 /// Parses Python-dialect JSON into a [`Value`] made of JSON types only (no tags applied).
-pub fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
+pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
     let mut parser = Parser {
         bytes: text.as_bytes(),
         text,

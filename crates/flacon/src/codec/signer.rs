@@ -11,7 +11,7 @@ use crate::keys::{KeyMatch, KeyRing};
 type HmacSha1 = Hmac<Sha1>;
 
 /// The separator between a value and its signature.
-pub const SEPARATOR: char = '.';
+pub(super) const SEPARATOR: char = '.';
 
 /// Length of a base64url SHA-1 signature without padding.
 const SIGNATURE_LEN: usize = 27;

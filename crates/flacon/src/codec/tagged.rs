@@ -16,7 +16,7 @@ use super::python_json::{write_float, write_int, write_str};
 use crate::value::{DateTime, Map, Value};
 
 /// The tag keys Flask registers, in the order its serializer tries them.
-pub const TAG_KEYS: [&str; 6] = [" di", " t", " b", " m", " u", " d"];
+pub(crate) const TAG_KEYS: [&str; 6] = [" di", " t", " b", " m", " u", " d"];
 
 /// Why a tagged value could not be turned back into its Python type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +40,7 @@ pub enum TagError {
 
 /// Writes `value` as Flask's tagged JSON with sorted keys, compact separators and ASCII
 /// escapes: exactly the text `session_json_serializer.dumps` produces inside a request.
-pub fn write(out: &mut String, value: &Value) {
+pub(crate) fn write(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
@@ -150,7 +150,7 @@ fn write_dict(out: &mut String, map: &Map) {
 
 /// Turns parsed JSON back into Python types, bottom-up like `TaggedJSONSerializer._untag_scan`:
 /// a dict's values are untagged first, then a one-key dict whose key is a tag is replaced.
-pub fn untag(mut value: Value) -> Result<Value, TagError> {
+pub(crate) fn untag(mut value: Value) -> Result<Value, TagError> {
     untag_in_place(&mut value)?;
     Ok(value)
 }
@@ -230,7 +230,7 @@ fn decode_standard_base64(s: &str) -> Result<Vec<u8>, TagError> {
 
 /// Parses the forms `uuid.UUID(str)` accepts: 32 hex digits with optional hyphens, braces,
 /// or a `urn:uuid:` prefix.
-pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+pub(crate) fn parse_uuid(text: &str) -> Option<[u8; 16]> {
     let text = text.strip_prefix("urn:uuid:").unwrap_or(text);
     let text = text.trim_start_matches('{').trim_end_matches('}');
     let hex: Vec<u8> = text.bytes().filter(|b| *b != b'-').collect();

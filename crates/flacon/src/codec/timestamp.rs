@@ -48,14 +48,14 @@ pub struct TimestampSigner {
 
 /// Appends the base64url of `timestamp` as big-endian bytes with leading zeros removed
 /// (itsdangerous `int_to_bytes`): time 0 is the empty string.
-pub fn push_timestamp(out: &mut String, timestamp: u64) {
+pub(crate) fn push_timestamp(out: &mut String, timestamp: u64) {
     let bytes = timestamp.to_be_bytes();
     let skip = bytes.iter().take_while(|b| **b == 0).count();
     URL_SAFE_NO_PAD.encode_string(bytes.get(skip..).unwrap_or_default(), out);
 }
 
 /// Reads a timestamp segment: 0 to 8 bytes, big-endian, leading zeros allowed.
-pub fn parse_timestamp(segment: &str) -> Result<u64, SignatureError> {
+pub(crate) fn parse_timestamp(segment: &str) -> Result<u64, SignatureError> {
     let mut buf = [0_u8; 9];
     let len = URL_SAFE_NO_PAD
         .decode_slice(segment.as_bytes(), &mut buf)

@@ -12,6 +12,7 @@ mod extract;
 #[cfg(feature = "minijinja")]
 pub mod template;
 
+pub use crate::cookie::find_cookie;
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;
 pub use layer::{ResponseFuture, SessionLayer, SessionService};

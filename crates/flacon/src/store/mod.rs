@@ -16,7 +16,7 @@ pub mod conformance;
 mod deadline;
 pub mod flask_session;
 mod memory;
-pub mod msgpack;
+pub(crate) mod msgpack;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]

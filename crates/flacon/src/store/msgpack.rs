@@ -9,7 +9,7 @@ use crate::value::{DateTime, Map, Value};
 /// Why a record could not be read as MessagePack.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum MsgpackError {
+pub(crate) enum MsgpackError {
     /// The bytes end in the middle of a value.
     #[error("truncated MessagePack")]
     Truncated,
@@ -29,7 +29,7 @@ pub enum MsgpackError {
 
 /// Encodes `value` as msgspec does. Integers beyond 64 bits and `Markup` (which msgspec
 /// cannot encode) are written as strings.
-pub fn encode(value: &Value) -> Vec<u8> {
+pub(crate) fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     write(&mut out, value);
     out
@@ -150,7 +150,7 @@ fn write(out: &mut Vec<u8>, value: &Value) {
 }
 
 /// Decodes one value that must span all of `bytes`.
-pub fn decode(bytes: &[u8], max_depth: usize) -> Result<Value, MsgpackError> {
+pub(crate) fn decode(bytes: &[u8], max_depth: usize) -> Result<Value, MsgpackError> {
     let mut reader = Reader {
         bytes,
         pos: 0,

@@ -14,7 +14,6 @@ pub mod python;
 pub mod redis_server;
 pub mod strategy;
 
-use flacon::codec::python_json;
 use flacon::value::{DateTime, Map, Value};
 use flacon::{KeyRing, SecretKey};
 
@@ -23,7 +22,7 @@ pub const VECTORS: &str = include_str!("../data/flask-vectors.json");
 /// Every case of the vector file, parsed with flacon's own Python-JSON reader so that
 /// integers beyond 64 bits survive.
 pub fn cases() -> Vec<Map> {
-    let root = python_json::parse(VECTORS, 256).expect("vector file parses");
+    let root = flacon::codec::from_python_json(VECTORS, 256).expect("vector file parses");
     match root.as_dict().and_then(|d| d.get("cases")) {
         Some(Value::List(items)) => items
             .iter()
@@ -91,7 +90,7 @@ pub fn from_convention(v: &Value) -> Value {
                 ("$bytes", Value::Str(b64)) => Value::Bytes(std_b64(b64)),
                 ("$markup", Value::Str(s)) => Value::Markup(s.clone()),
                 ("$uuid", Value::Str(s)) => {
-                    Value::Uuid(flacon::codec::tagged::parse_uuid(s).expect("uuid"))
+                    flacon::codec::from_tagged_json(&format!("{{\" u\":\"{s}\"}}")).expect("uuid")
                 }
                 ("$datetime", Value::Str(s)) => Value::DateTime(iso_datetime(s)),
                 ("$float", Value::Str(s)) => Value::Float(match s.as_str() {
