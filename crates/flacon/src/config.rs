@@ -132,3 +132,33 @@ impl Default for SessionConfig {
         }
     }
 }
+
+/// Settings of server-side sessions beyond the cookie ones in [`SessionConfig`].
+///
+/// ```
+/// use flacon::config::ServerSideConfig;
+/// let flask_session_signed = ServerSideConfig { use_signer: true, ..ServerSideConfig::default() };
+/// assert!(flask_session_signed.permanent_by_default);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSideConfig {
+    /// Flask-Session's `SESSION_PERMANENT`: new sessions start permanent.
+    pub permanent_by_default: bool,
+    /// Flask-Session's deprecated `SESSION_USE_SIGNER`: the cookie carries
+    /// `sid.signature` (salt `flask-session`, current key only) instead of the bare id.
+    pub use_signer: bool,
+    /// Extend a stored session's expiry at most this often for sessions that are read but
+    /// not changed (stores that cannot refresh while loading, such as SQLite). Redis
+    /// refreshes in the load itself.
+    pub touch_interval: Duration,
+}
+
+impl Default for ServerSideConfig {
+    fn default() -> Self {
+        ServerSideConfig {
+            permanent_by_default: true,
+            use_signer: false,
+            touch_interval: Duration::from_secs(60),
+        }
+    }
+}

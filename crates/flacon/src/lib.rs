@@ -6,6 +6,7 @@ pub mod config;
 mod cookie;
 pub mod http;
 mod keys;
+mod policy;
 mod session;
 pub mod store;
 mod typed;

@@ -1,21 +1,22 @@
-//! Pieces both session layers use.
-
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+//! Pieces both tower layers use: writing a policy's [`Decision`] into the response, and the
+//! builder methods they share.
 
 use http::header::{SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue};
 
-/// Unix seconds, replaceable in tests.
-pub(crate) type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+use crate::policy::Decision;
 
-pub(crate) fn system_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// Writes what the policy decided into `headers`.
+pub(crate) fn apply(decision: Decision, headers: &mut HeaderMap) {
+    if decision.vary_cookie {
+        add_vary_cookie(headers);
+    }
+    if let Some(cookie) = decision.set_cookie {
+        append_set_cookie(headers, &cookie);
+    }
 }
 
-pub(crate) fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
+fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
     match HeaderValue::from_str(cookie) {
         Ok(value) => {
             headers.append(SET_COOKIE, value);
@@ -29,7 +30,7 @@ pub(crate) fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
 }
 
 /// Adds `Cookie` to `Vary` unless it is already listed (Werkzeug's `vary.add`).
-pub(crate) fn add_vary_cookie(headers: &mut HeaderMap) {
+fn add_vary_cookie(headers: &mut HeaderMap) {
     let listed = headers
         .get_all(VARY)
         .iter()
@@ -40,3 +41,44 @@ pub(crate) fn add_vary_cookie(headers: &mut HeaderMap) {
         headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
 }
+
+/// The builder methods every session layer has, written once: the layer holds
+/// `policy: Arc<P>` (`P` being the macro's argument, a `HasSettings + Clone`) and `on_error: ErrorResponder`.
+macro_rules! shared_builder_methods {
+    ($policy:ty) => {
+        fn policy_mut(&mut self) -> &mut $policy {
+            std::sync::Arc::make_mut(&mut self.policy)
+        }
+
+        /// Replaces the cookie and lifetime settings (Flask's `SESSION_COOKIE_*`,
+        /// `PERMANENT_SESSION_LIFETIME`, ...).
+        #[must_use]
+        pub fn with_config(mut self, config: $crate::config::SessionConfig) -> Self {
+            $crate::policy::HasSettings::settings_mut(self.policy_mut()).config = config;
+            self
+        }
+
+        /// The cookie and lifetime settings in force.
+        pub fn config(&self) -> &$crate::config::SessionConfig {
+            &$crate::policy::HasSettings::settings(&*self.policy).config
+        }
+
+        /// Replaces the clock (Unix seconds), for tests that pin time.
+        #[must_use]
+        pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+            $crate::policy::HasSettings::settings_mut(self.policy_mut()).clock =
+                std::sync::Arc::new(clock);
+            self
+        }
+
+        /// Replaces the response sent instead of the handler's when the session cannot be
+        /// loaded or saved: a store outage (503 by default), a cookie too large with
+        /// [`OversizePolicy::Error`](crate::config::OversizePolicy::Error) (500).
+        #[must_use]
+        pub fn on_error(mut self, responder: $crate::http::ErrorResponder) -> Self {
+            self.on_error = responder;
+            self
+        }
+    };
+}
+pub(crate) use shared_builder_methods;

@@ -1,9 +1,10 @@
-//! Sessions over HTTP: a tower [`SessionLayer`] for any tower/hyper stack, the axum
-//! extractor, and the minijinja glue.
+//! Sessions over HTTP: tower layers for any tower/hyper stack ([`SessionLayer`] for signed
+//! cookies, [`StoreLayer`] for server-side sessions), the axum extractor, and the minijinja
+//! glue. The layers are adapters: the rules they apply live in the framework-free policy
+//! core, so every adapter decides alike.
 
 mod common;
-mod layer;
-mod rejections;
+mod cookie_layer;
 mod response;
 mod store_layer;
 
@@ -12,9 +13,10 @@ mod extract;
 #[cfg(feature = "minijinja")]
 pub mod template;
 
+pub use crate::config::ServerSideConfig;
 pub use crate::cookie::find_cookie;
+pub use cookie_layer::{ResponseFuture, SessionLayer, SessionService};
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;
-pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use response::{ErrorResponder, OversizedCookie, SessionFailure};
-pub use store_layer::{ServerSideConfig, StoreLayer, StoreResponseFuture, StoreService};
+pub use store_layer::{StoreLayer, StoreResponseFuture, StoreService};

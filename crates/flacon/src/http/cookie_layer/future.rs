@@ -1,0 +1,66 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use http::Response;
+use pin_project_lite::pin_project;
+
+use crate::http::common::apply;
+use crate::http::{ErrorResponder, SessionFailure};
+use crate::policy::CookiePolicy;
+use crate::session::Session;
+
+pin_project! {
+    /// The response future of [`SessionService`](super::SessionService): the inner
+    /// response with the session written back, as Flask's
+    /// `SecureCookieSessionInterface.save_session` does.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        // The session, and the cookie it came from (to decide about an untouched one).
+        session: Option<(Session, Option<Arc<str>>)>,
+        policy: Arc<CookiePolicy>,
+        on_error: ErrorResponder,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(super) fn new(
+        inner: F,
+        session: Session,
+        raw: Option<Arc<str>>,
+        policy: Arc<CookiePolicy>,
+        on_error: ErrorResponder,
+    ) -> Self {
+        ResponseFuture {
+            inner,
+            session: Some((session, raw)),
+            policy,
+            on_error,
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: From<String>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some((session, raw)) = this.session.take() {
+            match this.policy.decide(&session, raw.as_deref()) {
+                Ok(decision) => apply(decision, response.headers_mut()),
+                Err(oversized) => {
+                    let failure = SessionFailure::CookieTooLarge(oversized);
+                    response = this.on_error.respond(&failure).map(ResBody::from);
+                }
+            }
+        }
+        Poll::Ready(Ok(response))
+    }
+}

@@ -1,0 +1,84 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::ResponseFuture;
+use crate::cookie::find_cookie;
+use crate::http::ErrorResponder;
+use crate::policy::CookiePolicy;
+use crate::session::{Pending, Session};
+use crate::value::Map;
+
+/// The middleware service made by [`SessionLayer`](super::SessionLayer).
+#[derive(Clone)]
+pub struct SessionService<S> {
+    pub(super) inner: S,
+    pub(super) policy: Arc<CookiePolicy>,
+    pub(super) on_error: ErrorResponder,
+}
+
+impl<S> SessionService<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let policy = &self.policy;
+        let raw: Option<Arc<str>> =
+            find_cookie(request.headers(), &policy.settings.config.cookie_name)
+                .filter(|v| !v.is_empty())
+                .map(|v| Arc::from(&*v));
+        let loader = raw.clone().map(|raw| {
+            let policy = policy.clone();
+            Pending::Sync(Box::new(move || policy.load(raw)))
+        });
+        let session = Session::lazy(
+            loader,
+            Map::new(),
+            policy.settings.config.rewrite_on_equal_assignment,
+        );
+        request.extensions_mut().insert(session.clone());
+        ResponseFuture::new(
+            self.inner.call(request),
+            session,
+            raw,
+            policy.clone(),
+            self.on_error.clone(),
+        )
+    }
+}

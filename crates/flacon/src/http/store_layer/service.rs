@@ -1,0 +1,107 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::StoreResponseFuture;
+use crate::cookie::find_cookie;
+use crate::http::common::apply;
+use crate::http::ErrorResponder;
+use crate::policy::StorePolicy;
+use crate::session::{Pending, Session};
+use crate::store::SessionStore;
+use crate::value::Map;
+
+/// The middleware service made by [`StoreLayer`](super::StoreLayer).
+pub struct StoreService<S, I> {
+    pub(super) inner: I,
+    pub(super) policy: Arc<StorePolicy<S>>,
+    pub(super) on_error: ErrorResponder,
+}
+
+impl<S, I> StoreService<S, I> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &I {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut I {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> I {
+        self.inner
+    }
+}
+
+impl<S, I: Clone> Clone for StoreService<S, I> {
+    fn clone(&self) -> Self {
+        StoreService {
+            inner: self.inner.clone(),
+            policy: self.policy.clone(),
+            on_error: self.on_error.clone(),
+        }
+    }
+}
+
+impl<S, I: std::fmt::Debug> std::fmt::Debug for StoreService<S, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, I, ReqBody, ResBody> Service<Request<ReqBody>> for StoreService<S, I>
+where
+    S: SessionStore,
+    I: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    I::Future: Send + 'static,
+    I::Error: 'static,
+    ResBody: From<String> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = I::Error;
+    type Future = StoreResponseFuture<Response<ResBody>, I::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let policy = self.policy.clone();
+        let id = find_cookie(request.headers(), &policy.settings.config.cookie_name)
+            .and_then(|raw| policy.parse_id(&raw));
+        let pending = id.clone().map(|id| {
+            let policy = policy.clone();
+            Pending::Async(Box::new(move || {
+                Box::pin(async move { policy.load(&id).await })
+            }))
+        });
+        // With an id, the loader supplies the data; only a new visitor starts from scratch.
+        let initial = if pending.is_some() {
+            Map::new()
+        } else {
+            policy.fresh_data()
+        };
+        let session = Session::lazy(
+            pending,
+            initial,
+            policy.settings.config.rewrite_on_equal_assignment,
+        );
+        request.extensions_mut().insert(session.clone());
+        let response = self.inner.call(request);
+        let on_error = self.on_error.clone();
+        StoreResponseFuture::new(async move {
+            let mut response = response.await?;
+            match policy.decide(&session, id).await {
+                Ok(decision) => apply(decision, response.headers_mut()),
+                Err(failure) => response = on_error.respond(&failure).map(ResBody::from),
+            }
+            Ok(response)
+        })
+    }
+}

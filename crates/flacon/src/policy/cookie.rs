@@ -1,0 +1,308 @@
+//! Signed-cookie sessions: Flask's `SecureCookieSessionInterface` (`open_session`,
+//! `save_session`), plus what flacon adds (oversize policy, re-signing fallback-key cookies,
+//! untouched cookies re-signed without being parsed).
+
+use std::sync::Arc;
+
+use super::rejections::log_rejection;
+use super::{Decision, HasSettings, Settings};
+use crate::codec::{to_tagged_json, CookieCodec};
+use crate::config::OversizePolicy;
+use crate::cookie::{deletion_cookie, set_cookie, Expiry};
+use crate::http::OversizedCookie;
+use crate::keys::{KeyMatch, KeyRing};
+use crate::session::{is_permanent, Loaded, Session, PERMANENT_KEY};
+use crate::value::{Map, Value};
+
+/// Everything the cookie rules need, shared across requests.
+#[derive(Clone)]
+pub(crate) struct CookiePolicy {
+    pub(crate) keys: KeyRing,
+    codec: CookieCodec,
+    pub(crate) settings: Settings,
+}
+
+impl HasSettings for CookiePolicy {
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
+impl CookiePolicy {
+    pub(crate) fn new(keys: KeyRing) -> Self {
+        CookiePolicy {
+            codec: CookieCodec::flask(&keys),
+            keys,
+            settings: Settings::default(),
+        }
+    }
+
+    /// Whether a session no handler touched must be loaded to answer as Flask would: when
+    /// it may be permanent (re-sent every time), when a fallback key signed it (re-signed),
+    /// and when the cookie is bad (logged). Only a current-key cookie whose payload cannot
+    /// hold `_permanent` is left unopened: its signature is checked, its JSON is not parsed.
+    fn untouched_needs_loading(&self, raw: &str) -> bool {
+        let probe = self.codec.verify_and_probe(
+            raw,
+            Some(self.settings.lifetime()),
+            self.settings.now(),
+            PERMANENT_KEY,
+        );
+        !matches!(probe, Ok((KeyMatch::Current, false)))
+    }
+
+    /// Verifies and decodes the request's cookie. A bad cookie is an empty session, logged
+    /// with its kind, and left in the browser (Flask does not delete it either).
+    pub(crate) fn load(&self, raw: Arc<str>) -> Loaded {
+        let now = self.settings.now();
+        match self.codec.decode(&raw, Some(self.settings.lifetime()), now) {
+            Ok(decoded) => match decoded.value {
+                Value::Dict(data) => Loaded {
+                    data,
+                    signed_with: Some(decoded.key),
+                    verified_cookie: Some(raw),
+                    ..Loaded::default()
+                },
+                Value::Null => Loaded::default(),
+                other => {
+                    // Flask answers 500 on every request for such a cookie; an empty session
+                    // lets the user carry on.
+                    log_rejection!(
+                        self.settings.rejections,
+                        now,
+                        "bad-payload",
+                        found = other.type_name(),
+                        "rejected session cookie: payload is not a dict; using an empty session"
+                    );
+                    Loaded::default()
+                }
+            },
+            Err(error) => {
+                log_rejection!(
+                    self.settings.rejections,
+                    now,
+                    error.kind(),
+                    %error,
+                    "rejected session cookie; using an empty session"
+                );
+                Loaded::default()
+            }
+        }
+    }
+
+    /// Flask's `save_session`, plus the size check: what the response carries for
+    /// `session`, which came with the cookie `raw`. The oversize report when the policy
+    /// turns an oversized cookie into an error response.
+    pub(crate) fn decide(
+        &self,
+        session: &Session,
+        raw: Option<&str>,
+    ) -> Result<Decision, OversizedCookie> {
+        let config = &self.settings.config;
+        let mut decision = Decision::default();
+        // Permanent sessions are re-sent on every request, so an untouched cookie must be
+        // opened when it may be permanent.
+        let load_untouched = || {
+            config.refresh_each_request && raw.is_some_and(|raw| self.untouched_needs_loading(raw))
+        };
+        let Some(outcome) = session.outcome(load_untouched) else {
+            return Ok(decision);
+        };
+        decision.vary_cookie = outcome.accessed;
+        if outcome.data.is_empty() {
+            if outcome.modified {
+                decision.send(deletion_cookie(config));
+            }
+            return Ok(decision);
+        }
+        let permanent = is_permanent(&outcome.data);
+        let resign = config.resign_fallback_cookies
+            && matches!(outcome.signed_with, Some(KeyMatch::Fallback(_)));
+        if !(outcome.modified || resign || (permanent && config.refresh_each_request)) {
+            return Ok(decision);
+        }
+        let now = self.settings.now();
+        let expiry = Expiry::of_session(permanent, now.saturating_add(self.settings.lifetime()));
+        let data = Value::Dict(outcome.data);
+        // An unchanged session is re-signed as it came: the same bytes Flask would write.
+        let verified_payload = outcome
+            .verified_cookie
+            .as_deref()
+            .filter(|_| !outcome.modified)
+            .and_then(CookieCodec::payload_segment);
+        let value = match verified_payload {
+            Some(payload) => self.codec.resign(payload, now),
+            None => self.codec.encode(&data, now),
+        };
+        let header = set_cookie(config, &value, expiry);
+        if config.max_cookie_size > 0 && header.len() > config.max_cookie_size {
+            let oversized = OversizedCookie {
+                size: header.len(),
+                limit: config.max_cookie_size,
+                largest_keys: largest_keys(data.as_dict()),
+            };
+            match config.oversize_policy {
+                OversizePolicy::Error => {
+                    tracing::error!(
+                        size = oversized.size,
+                        limit = oversized.limit,
+                        "{oversized}; the session was NOT saved"
+                    );
+                    return Err(oversized);
+                }
+                OversizePolicy::Warn => {
+                    tracing::warn!(
+                        size = oversized.size,
+                        limit = oversized.limit,
+                        "{oversized}; sent anyway, browsers may drop it"
+                    );
+                }
+            }
+        }
+        decision.send(header);
+        Ok(decision)
+    }
+}
+
+fn largest_keys(data: Option<&Map>) -> Vec<(String, usize)> {
+    let mut sizes: Vec<(String, usize)> = data
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), k.len() + to_tagged_json(v).len()))
+        .collect();
+    sizes.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+    sizes.truncate(3);
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::config::SessionConfig;
+    use crate::keys::SecretKey;
+    use crate::session::Pending;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn policy(config: SessionConfig) -> CookiePolicy {
+        let mut policy = CookiePolicy::new(KeyRing::new(SecretKey::from_text(
+            "policy-unit-test-key-0123456789",
+        )));
+        policy.settings.config = config;
+        policy.settings.clock = Arc::new(|| NOW);
+        policy
+    }
+
+    /// The session a request carrying `raw` would get.
+    fn session_from(policy: &Arc<CookiePolicy>, raw: Option<&str>) -> Session {
+        let loader = raw.map(|raw| {
+            let (policy, raw) = (policy.clone(), Arc::<str>::from(raw));
+            Pending::Sync(Box::new(move || policy.load(raw)))
+        });
+        Session::lazy(loader, Map::new(), false)
+    }
+
+    fn cookie_of(decision: &Decision) -> &str {
+        let header = decision.set_cookie.as_deref().expect("a cookie is sent");
+        let value = header.strip_prefix("session=").expect("the session cookie");
+        value.split(';').next().unwrap_or_default()
+    }
+
+    #[test]
+    fn nothing_is_sent_for_a_visitor_whose_session_is_untouched() {
+        let policy = Arc::new(policy(SessionConfig::default()));
+        let decision = policy.decide(&session_from(&policy, None), None).unwrap();
+        assert_eq!(decision, Decision::default());
+    }
+
+    #[test]
+    fn a_change_is_sent_and_varies_the_response_and_a_read_only_varies_it() {
+        let policy = Arc::new(policy(SessionConfig::default()));
+        let session = session_from(&policy, None);
+        session.insert("email", "a@b.c").unwrap();
+        let decision = policy.decide(&session, None).unwrap();
+        assert!(decision.vary_cookie);
+        let cookie = cookie_of(&decision).to_owned();
+        // Flask's browser-session cookie: no Expires for a session that is not permanent.
+        assert!(!decision.set_cookie.as_deref().unwrap().contains("Expires="));
+
+        let read_only = session_from(&policy, Some(&cookie));
+        assert_eq!(read_only.get::<String>("email").as_deref(), Some("a@b.c"));
+        let decision = policy.decide(&read_only, Some(&cookie)).unwrap();
+        assert_eq!(
+            decision,
+            Decision {
+                vary_cookie: true,
+                set_cookie: None
+            }
+        );
+    }
+
+    #[test]
+    fn an_emptied_session_sends_the_deletion_cookie() {
+        let policy = Arc::new(policy(SessionConfig::default()));
+        let session = session_from(&policy, None);
+        session.insert("n", &1).unwrap();
+        let cookie = cookie_of(&policy.decide(&session, None).unwrap()).to_owned();
+        let session = session_from(&policy, Some(&cookie));
+        session.clear();
+        let decision = policy.decide(&session, Some(&cookie)).unwrap();
+        assert!(decision
+            .set_cookie
+            .as_deref()
+            .unwrap()
+            .starts_with("session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0"));
+    }
+
+    #[test]
+    fn an_untouched_permanent_session_is_re_sent_unless_refresh_is_off() {
+        let policy_on = Arc::new(policy(SessionConfig::default()));
+        let session = session_from(&policy_on, None);
+        session.set_permanent(true);
+        let cookie = cookie_of(&policy_on.decide(&session, None).unwrap()).to_owned();
+        let untouched = session_from(&policy_on, Some(&cookie));
+        assert!(policy_on
+            .decide(&untouched, Some(&cookie))
+            .unwrap()
+            .set_cookie
+            .is_some());
+
+        let policy_off = Arc::new(policy(SessionConfig {
+            refresh_each_request: false,
+            ..SessionConfig::default()
+        }));
+        let untouched = session_from(&policy_off, Some(&cookie));
+        assert_eq!(
+            policy_off.decide(&untouched, Some(&cookie)).unwrap(),
+            Decision::default()
+        );
+    }
+
+    #[test]
+    fn an_oversized_cookie_is_reported_with_its_largest_key() {
+        let policy = Arc::new(policy(SessionConfig::default()));
+        let session = session_from(&policy, None);
+        // Text zlib cannot shrink much: letters from a linear congruential generator.
+        let mut state = 12_345u32;
+        let noise: String = (0..6000)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from(b'a' + u8::try_from((state >> 16) % 26).unwrap())
+            })
+            .collect();
+        session.insert("blob", &noise).unwrap();
+        session.insert("small", &1).unwrap();
+        let oversized = policy.decide(&session, None).unwrap_err();
+        assert!(oversized.size > oversized.limit);
+        assert_eq!(
+            oversized.largest_keys.first().map(|(k, _)| k.as_str()),
+            Some("blob")
+        );
+    }
+}

@@ -1,0 +1,358 @@
+//! Server-side sessions: Flask-Session 0.8's `ServerSideSessionInterface`, where it is
+//! sound, and improved where it loses data: nothing stored for a visitor until there is
+//! something to store, unknown ids never adopted, update-only saves (a logout racing a slow
+//! request stays a logout), the expiry refreshed at most every `touch_interval` for stores
+//! that cannot refresh while loading.
+
+use std::sync::Arc;
+
+use super::rejections::log_rejection;
+use super::{Decision, HasSettings, Settings};
+use crate::codec::{KeyDerivation, Signer};
+use crate::config::ServerSideConfig;
+use crate::cookie::{bare_deletion_cookie, set_cookie, Expiry};
+use crate::http::SessionFailure;
+use crate::keys::KeyRing;
+use crate::session::{is_permanent, Loaded, Outcome, Session, PERMANENT_KEY};
+use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
+use crate::value::{Map, Value};
+
+/// Everything the server-side rules need, shared across requests.
+pub(crate) struct StorePolicy<S> {
+    /// Shared, so that a builder call on a cloned layer copies the settings, not the store.
+    pub(crate) store: Arc<S>,
+    pub(crate) keys: KeyRing,
+    pub(crate) server: ServerSideConfig,
+    signer: Signer,
+    pub(crate) settings: Settings,
+}
+
+impl<S> Clone for StorePolicy<S> {
+    fn clone(&self) -> Self {
+        StorePolicy {
+            store: self.store.clone(),
+            keys: self.keys.clone(),
+            server: self.server.clone(),
+            signer: self.signer.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+impl<S> HasSettings for StorePolicy<S> {
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
+impl<S> StorePolicy<S> {
+    pub(crate) fn new(store: S, keys: KeyRing) -> Self {
+        // Flask-Session signs ids with the current key only, salted `flask-session`.
+        let signer = Signer::new(
+            &KeyRing::new(keys.current().clone()),
+            b"flask-session",
+            KeyDerivation::Hmac,
+        );
+        StorePolicy {
+            store: Arc::new(store),
+            keys,
+            server: ServerSideConfig::default(),
+            signer,
+            settings: Settings::default(),
+        }
+    }
+}
+
+impl<S: SessionStore> StorePolicy<S> {
+    /// What a session without a stored record starts as: `{"_permanent": true}` when
+    /// sessions are permanent by default, as in Flask-Session.
+    pub(crate) fn fresh_data(&self) -> Map {
+        let mut data = Map::new();
+        if self.server.permanent_by_default {
+            data.insert(PERMANENT_KEY.to_owned(), Value::Bool(true));
+        }
+        data
+    }
+
+    fn fresh_loaded(&self) -> Loaded {
+        Loaded {
+            data: self.fresh_data(),
+            ..Loaded::default()
+        }
+    }
+
+    pub(crate) fn parse_id(&self, raw: &str) -> Option<SessionId> {
+        if !self.server.use_signer {
+            return SessionId::parse(raw);
+        }
+        match self.signer.unsign(raw) {
+            Ok((id, _)) => SessionId::parse(id),
+            Err(_) => {
+                log_rejection!(
+                    self.settings.rejections,
+                    self.settings.now(),
+                    "bad-signature",
+                    "rejected session id cookie; starting a new session"
+                );
+                None
+            }
+        }
+    }
+
+    fn cookie_value(&self, id: &SessionId) -> String {
+        if self.server.use_signer {
+            self.signer.sign(id.as_str())
+        } else {
+            id.as_str().to_owned()
+        }
+    }
+
+    /// One store round trip: the record, its expiry refreshed where the store can do both.
+    pub(crate) async fn load(&self, id: &SessionId) -> Result<Loaded, ()> {
+        let now = self.settings.now();
+        match self
+            .store
+            .load(id, Some(now.saturating_add(self.settings.lifetime())), now)
+            .await
+        {
+            Ok(Some(record)) => Ok(Loaded {
+                data: record.data,
+                signed_with: None,
+                stored_until: Some(record.expires_at),
+                verified_cookie: None,
+            }),
+            // Unknown, expired or unreadable: never adopted; a new id is issued when
+            // something is saved.
+            Ok(None) => Ok(self.fresh_loaded()),
+            Err(StoreError::Corrupt(why)) => {
+                log_rejection!(
+                    self.settings.rejections,
+                    self.settings.now(),
+                    "bad-record",
+                    %why,
+                    "unreadable session record treated as missing"
+                );
+                Ok(self.fresh_loaded())
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot load the session; answering with the store-error response");
+                Err(())
+            }
+        }
+    }
+
+    /// What the response carries for `session` (whose cookie named `id`), after writing it
+    /// to the store as needed; the failure the adapter answers with otherwise.
+    pub(crate) async fn decide(
+        &self,
+        session: &Session,
+        id: Option<SessionId>,
+    ) -> Result<Decision, SessionFailure> {
+        let Some(outcome) = session.outcome(|| false) else {
+            return Ok(Decision::default());
+        };
+        if outcome.failed {
+            return Err(SessionFailure::StoreUnavailable);
+        }
+        self.write_back(outcome, id).await.map_err(|error| {
+            tracing::error!(%error, "cannot save the session; answering with the store-error response");
+            SessionFailure::StoreUnavailable
+        })
+    }
+
+    /// Flask-Session's `save_session`, update-only and with throttled expiry refresh. `id`
+    /// is the request's session id; it names a record only if the load found one.
+    async fn write_back(
+        &self,
+        outcome: Outcome,
+        id: Option<SessionId>,
+    ) -> Result<Decision, StoreError> {
+        let config = &self.settings.config;
+        let mut decision = Decision {
+            vary_cookie: outcome.accessed,
+            set_cookie: None,
+        };
+        let stored_until = outcome.stored_until;
+        let mut id = id.filter(|_| stored_until.is_some());
+        if flask_session::is_empty(&outcome.data) {
+            if outcome.modified {
+                if let Some(id) = &id {
+                    self.store.delete(id).await?;
+                }
+                decision.send(bare_deletion_cookie(config));
+            }
+            return Ok(decision);
+        }
+        let now = self.settings.now();
+        let expires_at = now.saturating_add(self.settings.lifetime());
+        let permanent = is_permanent(&outcome.data);
+        let record = Record {
+            data: outcome.data,
+            expires_at,
+        };
+        let mut new_id = false;
+        if let (true, Some(old)) = (outcome.cycle_id, &id) {
+            let fresh = SessionId::generate()?;
+            if self.store.change_id(old, &fresh, now).await? {
+                id = Some(fresh);
+                new_id = true;
+            }
+        }
+        if outcome.modified {
+            match &id {
+                Some(existing) => {
+                    if !self.store.save(existing, &record, now).await? {
+                        // Deleted meanwhile (a logout racing this request): stay deleted.
+                        tracing::info!(
+                            "session was deleted during this request; its update is dropped"
+                        );
+                        return Ok(decision);
+                    }
+                }
+                None => {
+                    id = Some(self.create(&record, now).await?);
+                    new_id = true;
+                }
+            }
+        } else if let (Some(existing), Some(until)) = (&id, stored_until) {
+            let refresh_due =
+                until.saturating_add(self.server.touch_interval.as_secs()) < expires_at;
+            if refresh_due {
+                self.store.touch(existing, expires_at, now).await?;
+            }
+        }
+        let Some(id) = id else {
+            return Ok(decision);
+        };
+        if outcome.modified || new_id || (permanent && config.refresh_each_request) {
+            let expiry = Expiry::of_session(permanent, expires_at);
+            decision.send(set_cookie(config, &self.cookie_value(&id), expiry));
+        }
+        Ok(decision)
+    }
+
+    /// Stores a new session under a fresh random id, retrying on the (astronomically
+    /// unlikely) collision.
+    async fn create(&self, record: &Record, now: u64) -> Result<SessionId, StoreError> {
+        for _ in 0..4 {
+            let id = SessionId::generate()?;
+            if self.store.create(&id, record, now).await? {
+                return Ok(id);
+            }
+        }
+        Err(StoreError::Corrupt(
+            "four random session ids collided".to_owned(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::keys::SecretKey;
+    use crate::session::Pending;
+    use crate::store::MemoryStore;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn policy() -> Arc<StorePolicy<MemoryStore>> {
+        let keys = KeyRing::new(SecretKey::from_text("policy-unit-test-key-0123456789"));
+        let mut policy = StorePolicy::new(MemoryStore::new(100), keys);
+        policy.settings.clock = Arc::new(|| NOW);
+        Arc::new(policy)
+    }
+
+    /// The session a request with the cookie value `raw` gets, loaded as the extractor does.
+    async fn session_from(
+        policy: &Arc<StorePolicy<MemoryStore>>,
+        raw: Option<&str>,
+    ) -> (Session, Option<SessionId>) {
+        let id = raw.and_then(|raw| policy.parse_id(raw));
+        let pending = id.clone().map(|id| {
+            let policy = policy.clone();
+            Pending::Async(Box::new(move || {
+                Box::pin(async move { policy.load(&id).await })
+            }))
+        });
+        let initial = if pending.is_some() {
+            Map::new()
+        } else {
+            policy.fresh_data()
+        };
+        let session = Session::lazy(pending, initial, false);
+        session.load().await.unwrap();
+        (session, id)
+    }
+
+    fn id_of(decision: &Decision) -> String {
+        let header = decision.set_cookie.as_deref().expect("a cookie is sent");
+        let value = header.strip_prefix("session=").expect("the session cookie");
+        value.split(';').next().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_visitor_who_stores_nothing_creates_nothing() {
+        let policy = policy();
+        let (session, id) = session_from(&policy, None).await;
+        assert_eq!(
+            policy.decide(&session, id).await.unwrap(),
+            Decision::default()
+        );
+        assert_eq!(policy.store.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_first_write_creates_a_record_and_sends_its_id() {
+        let policy = policy();
+        let (session, id) = session_from(&policy, None).await;
+        session.insert("user", "ada").unwrap();
+        let decision = policy.decide(&session, id).await.unwrap();
+        assert!(decision.vary_cookie);
+        let sid = id_of(&decision);
+        let stored = policy
+            .store
+            .load(&SessionId::parse(&sid).unwrap(), None, NOW)
+            .await
+            .unwrap();
+        assert_eq!(stored.unwrap().data.get("user"), Some(&Value::from("ada")));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_id_is_never_adopted() {
+        let policy = policy();
+        let forged = SessionId::generate().unwrap();
+        let (session, id) = session_from(&policy, Some(forged.as_str())).await;
+        session.insert("user", "mallory").unwrap();
+        let decision = policy.decide(&session, id).await.unwrap();
+        assert_ne!(id_of(&decision), forged.as_str());
+        assert!(policy
+            .store
+            .load(&forged, None, NOW)
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn clearing_deletes_the_record_and_sends_the_deletion_cookie() {
+        let policy = policy();
+        let (session, id) = session_from(&policy, None).await;
+        session.insert("user", "ada").unwrap();
+        let sid = id_of(&policy.decide(&session, id).await.unwrap());
+        let (session, id) = session_from(&policy, Some(&sid)).await;
+        session.clear();
+        let decision = policy.decide(&session, id).await.unwrap();
+        assert!(decision
+            .set_cookie
+            .as_deref()
+            .unwrap()
+            .starts_with("session=; Expires=Thu, 01 Jan 1970"));
+        assert_eq!(policy.store.len(), 0);
+    }
+}
