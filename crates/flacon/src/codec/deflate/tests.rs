@@ -65,7 +65,9 @@ fn known_inputs_match_zlib() {
 #[test]
 fn the_bench_sessions_match_zlib() {
     check(include_bytes!("../../../../../bench/sessions/typical.json"));
-    check(include_bytes!("../../../../../bench/sessions/large-3kb.json"));
+    check(include_bytes!(
+        "../../../../../bench/sessions/large-3kb.json"
+    ));
 }
 
 /// Fibonacci frequencies: the most skewed trees. (The length-limiting path itself runs

@@ -1,31 +1,27 @@
 //! [`SqliteStore`]: sessions in an embedded SQLite database (WAL), persistent across restarts.
 
+mod checkpoint;
+mod connection;
+mod group_commit;
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{
-    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
-};
-use tokio::sync::oneshot;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
+
+use checkpoint::{note_log_pages, FRAME_HEADER_BYTES};
+use connection::{connect, wait_briefly};
+use group_commit::QueuedWrite;
 
 /// How many expired rows one purge statement removes before letting other work in.
 const PURGE_BATCH: usize = 1000;
 
 /// How long a statement on the blocking pool waits for another writer's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The log size that starts a checkpoint (the inline connections never checkpoint
-/// themselves: a checkpoint syncs the database file, which must not happen on a worker).
-/// Measured in bytes, not commits: a group commit of many rows may append one page or fifty.
-const CHECKPOINT_AT_BYTES: u64 = 2 << 20;
-
-/// The log size past which writes stop going inline and queue behind the checkpoint
-/// instead, so that a starved checkpoint cannot let the log grow without bound.
-const LOG_LIMIT_BYTES: u64 = 2 * CHECKPOINT_AT_BYTES;
 
 /// Sessions in a SQLite file: the default when one machine needs server-side state that
 /// survives a restart. Records are stored in Flask-Session's msgpack format.
@@ -74,66 +70,8 @@ struct Shared {
     committing: AtomicBool,
 }
 
-/// A one-row write: whether it changed its row.
-type Write = Box<dyn Fn(&Connection) -> rusqlite::Result<bool> + Send>;
-
-struct QueuedWrite {
-    write: Write,
-    done: oneshot::Sender<Result<bool, StoreError>>,
-}
-
-impl std::fmt::Debug for QueuedWrite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedWrite").finish_non_exhaustive()
-    }
-}
-
 fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::unavailable(e)
-}
-
-/// Another connection holds the lock this statement needs: it did nothing, and may be
-/// retried where waiting is allowed.
-fn is_lock_conflict(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
-}
-
-thread_local! {
-    /// Pages in the write-ahead log after the last commit on this thread, as SQLite's log
-    /// hook reports them: the hook runs inside the commit, on the committing thread.
-    static LOG_PAGES: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
-}
-
-fn note_log_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
-    LOG_PAGES.with(|cell| cell.set(u64::try_from(pages).ok()));
-    Ok(())
-}
-
-/// A WAL frame: the page and its 24-byte header.
-const FRAME_HEADER_BYTES: u64 = 24;
-
-/// How long [`wait_briefly`] sleeps between two tries.
-const BUSY_STEP: Duration = Duration::from_micros(100);
-
-/// A busy handler: try again after [`BUSY_STEP`], for up to [`BUSY_TIMEOUT`] in all.
-fn wait_briefly(tries: i32) -> bool {
-    let waited = BUSY_STEP.saturating_mul(u32::try_from(tries).unwrap_or(u32::MAX));
-    if waited >= BUSY_TIMEOUT {
-        return false;
-    }
-    std::thread::sleep(BUSY_STEP);
-    true
-}
-
-fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(busy_timeout)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    Ok(conn)
 }
 
 impl SqliteStore {
@@ -193,269 +131,10 @@ impl SqliteStore {
             shared: Arc::new(shared),
         })
     }
-
-    /// Runs `work` on the blocking pool's connection.
-    async fn with<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = shared.pooled.lock().unwrap_or_else(PoisonError::into_inner);
-            work(&mut conn)
-        })
-        .await
-        .map_err(StoreError::unavailable)?
-    }
-
-    /// Runs one autocommit statement inline if a connection is free and no lock is in the
-    /// way, else on the blocking pool. `commits` says whether it writes.
-    async fn statement<T: Send + 'static>(
-        &self,
-        commits: bool,
-        work: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        match self.try_inline(commits, &work) {
-            Some(Ok(value)) => return Ok(value),
-            Some(Err(e)) if !is_lock_conflict(&e) => return Err(unavailable(e)),
-            Some(Err(_)) | None => {}
-        }
-        self.with(move |conn| work(conn).map_err(unavailable)).await
-    }
-
-    /// Runs a one-row write in the next group commit.
-    async fn write(
-        &self,
-        write: impl Fn(&Connection) -> rusqlite::Result<bool> + Send + 'static,
-    ) -> Result<bool, StoreError> {
-        let (done, answer) = oneshot::channel();
-        lock(&self.shared.queue).push(QueuedWrite {
-            write: Box::new(write),
-            done,
-        });
-        if !self.shared.committing.swap(true, Ordering::AcqRel) {
-            // A task of its own: a request dropped mid-commit must not strand the others.
-            tokio::spawn(self.clone().commit_queue());
-        }
-        answer
-            .await
-            .map_err(|_| StoreError::unavailable(GroupCommitAborted))?
-    }
-
-    /// Commits queued writes until the queue stays empty.
-    async fn commit_queue(self) {
-        let mut committer = Committer {
-            store: self,
-            finished: false,
-        };
-        let store = &committer.store;
-        loop {
-            // Requests that are ready to run queue their writes first and join this group.
-            tokio::task::yield_now().await;
-            let group = std::mem::take(&mut *lock(&store.shared.queue));
-            if group.is_empty() {
-                store.shared.committing.store(false, Ordering::Release);
-                // A write queued after the take saw a committer at work and left it to us.
-                if lock(&store.shared.queue).is_empty()
-                    || store.shared.committing.swap(true, Ordering::AcqRel)
-                {
-                    committer.finished = true;
-                    return;
-                }
-                continue;
-            }
-            store.commit_group(group).await;
-        }
-    }
-
-    /// One transaction for `group`, inline when a connection is free and no lock is in the
-    /// way, else on the blocking pool; each write alone if the transaction fails.
-    async fn commit_group(&self, group: Vec<QueuedWrite>) {
-        let (writes, answers): (Vec<Write>, Vec<_>) =
-            group.into_iter().map(|q| (q.write, q.done)).unzip();
-        let inline = self.try_inline(true, &|conn: &Connection| in_one_transaction(conn, &writes));
-        let (writes, outcome) = match inline {
-            Some(Ok(changed)) => (writes, Ok(changed)),
-            Some(Err(e)) if !is_lock_conflict(&e) => (writes, Err(None)),
-            Some(Err(_)) | None => self
-                .with(move |conn| {
-                    let outcome = in_one_transaction(conn, &writes).map_err(|e| {
-                        // Still locked after the busy timeout: no write of the group would
-                        // fare better alone.
-                        is_lock_conflict(&e).then_some(e)
-                    });
-                    Ok((writes, outcome))
-                })
-                .await
-                .unwrap_or_else(|_| (Vec::new(), Err(None))),
-        };
-        match outcome {
-            Ok(changed) => {
-                for (answer, changed) in answers.into_iter().zip(changed) {
-                    let _ = answer.send(Ok(changed));
-                }
-            }
-            Err(Some(locked)) => {
-                for answer in answers {
-                    let _ = answer.send(Err(unavailable(same_error(&locked))));
-                }
-            }
-            Err(None) => {
-                for (answer, write) in answers.into_iter().zip(writes) {
-                    let _ = answer.send(self.statement(true, write).await);
-                }
-            }
-        }
-    }
-
-    /// Runs `work` on a free inline connection; `None` when none is free, or when `work`
-    /// writes and the log is past its limit (a checkpoint is started, and the write waits
-    /// for it on the blocking pool). A write that commits may start a checkpoint.
-    fn try_inline<T>(
-        &self,
-        writes: bool,
-        work: &impl Fn(&Connection) -> rusqlite::Result<T>,
-    ) -> Option<rusqlite::Result<T>> {
-        if writes && self.log_is_long() {
-            self.checkpoint_soon();
-            return None;
-        }
-        let conn = self.shared.inline.iter().find_map(free_connection)?;
-        LOG_PAGES.with(|cell| cell.set(None));
-        let result = work(&conn);
-        drop(conn);
-        if writes && result.is_ok() {
-            self.after_inline_commit();
-        }
-        Some(result)
-    }
-
-    fn log_is_long(&self) -> bool {
-        self.shared.log_bytes.load(Ordering::Relaxed) >= LOG_LIMIT_BYTES
-    }
-
-    /// Notes the log's size as the commit's log hook reported it (no system call on the
-    /// async worker) and starts a checkpoint when it is due.
-    fn after_inline_commit(&self) {
-        let Some(pages) = LOG_PAGES.with(std::cell::Cell::take) else {
-            return;
-        };
-        let bytes = pages.saturating_mul(self.shared.log_frame_bytes);
-        self.shared.log_bytes.store(bytes, Ordering::Relaxed);
-        if bytes >= CHECKPOINT_AT_BYTES {
-            self.checkpoint_soon();
-        }
-    }
-
-    /// Starts a checkpoint on the blocking pool unless one is running.
-    fn checkpoint_soon(&self) {
-        if self.shared.checkpointing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = shared.pooled.lock().unwrap_or_else(PoisonError::into_inner);
-            // TRUNCATE takes the write lock until the whole log is copied and emptied: a
-            // PASSIVE checkpoint alone, racing a steady stream of commits, may never catch
-            // up, and the log would grow without end. So a PASSIVE pass first copies the
-            // log (and syncs the database) while writers carry on; the TRUNCATE that
-            // follows has only what they appended meanwhile to copy, and holds writers up
-            // for that long.
-            if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::debug!(%error, "SQLite passive checkpoint failed");
-            }
-            match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                row.get::<_, i64>(0)
-            }) {
-                // 0: not blocked, the whole log was copied.
-                Ok(0) => shared.log_bytes.store(0, Ordering::Relaxed),
-                Ok(_) => tracing::debug!("SQLite checkpoint was blocked; retrying later"),
-                Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
-            }
-            shared.checkpointing.store(false, Ordering::Release);
-        });
-    }
-}
-
-/// The task committing the queue. Should it end early (a write panicked, the runtime is
-/// shutting down), it hands the queue on: a committer left marked busy would keep every
-/// later write waiting forever.
-struct Committer {
-    store: SqliteStore,
-    finished: bool,
-}
-
-impl Drop for Committer {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let shared = &self.store.shared;
-        shared.committing.store(false, Ordering::Release);
-        if lock(&shared.queue).is_empty() || shared.committing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(self.store.clone().commit_queue())),
-            Err(_) => shared.committing.store(false, Ordering::Release),
-        }
-    }
-}
-
-/// Why a write got no answer: the task committing it ended first (the runtime shut down).
-#[derive(Debug, thiserror::Error)]
-#[error("the group commit holding this write ended before it answered")]
-struct GroupCommitAborted;
-
-/// A copy of a lock-conflict error, one for each write of a group that could not commit.
-fn same_error(error: &rusqlite::Error) -> rusqlite::Error {
-    match error {
-        rusqlite::Error::SqliteFailure(code, message) => {
-            rusqlite::Error::SqliteFailure(*code, message.clone())
-        }
-        other => rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-            Some(other.to_string()),
-        ),
-    }
-}
-
-/// An inline connection nobody holds. One whose holder panicked is taken too, rolled back
-/// if the panic left it inside a transaction: left poisoned it would count as busy forever.
-fn free_connection(mutex: &Mutex<Connection>) -> Option<std::sync::MutexGuard<'_, Connection>> {
-    match mutex.try_lock() {
-        Ok(conn) => Some(conn),
-        Err(TryLockError::WouldBlock) => None,
-        Err(TryLockError::Poisoned(poisoned)) => {
-            mutex.clear_poison();
-            let conn = poisoned.into_inner();
-            if !conn.is_autocommit() {
-                conn.execute_batch("ROLLBACK").ok()?;
-            }
-            Some(conn)
-        }
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Runs `writes` in one transaction: what each changed, or the error that rolled it all
-/// back (a lock conflict at the start means nothing ran).
-fn in_one_transaction(conn: &Connection, writes: &[Write]) -> rusqlite::Result<Vec<bool>> {
-    if let [write] = writes {
-        return write(conn).map(|changed| vec![changed]);
-    }
-    // Rolled back when dropped uncommitted: on an error, and on a panic in a write, which
-    // must not leave the connection inside a transaction holding the write lock.
-    let transaction = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-    let changed = writes
-        .iter()
-        .map(|write| write(&transaction))
-        .collect::<rusqlite::Result<Vec<bool>>>()?;
-    transaction.commit()?;
-    Ok(changed)
 }
 
 /// Runs a statement that changes at most one row; whether it did.
@@ -660,8 +339,10 @@ impl SessionStore for SqliteStore {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
 
+    use super::connection::{free_connection, BUSY_STEP};
     use super::*;
     use crate::value::{Map, Value};
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn a_connection_whose_holder_panicked_is_free_again_and_rolled_back() {
