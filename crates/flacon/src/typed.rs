@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::value::{civil_from_days, BigInt, Map, Value};
+use crate::value::{civil_from_days, hyphenated_uuid, BigInt, Map, Value};
 
 /// A Rust value could not be converted to or from a session value.
 #[derive(Debug, thiserror::Error)]
@@ -93,18 +93,6 @@ fn to_json(value: &Value) -> Json {
             ))
         }
     }
-}
-
-/// The 8-4-4-4-12 text of a UUID.
-pub(crate) fn hyphenated_uuid(bytes: &[u8; 16]) -> String {
-    let mut out = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        crate::codec::tagged::push_hex(&mut out, *b);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use base64::Engine as _;
 
 use super::python_json::{write_float, write_int, write_str};
-use crate::value::{DateTime, Map, Value};
+use crate::value::{parse_uuid, push_hex, DateTime, Map, Value};
 
 /// The tag keys Flask registers, in the order its serializer tries them.
 pub(crate) const TAG_KEYS: [&str; 6] = [" di", " t", " b", " m", " u", " d"];
@@ -90,13 +90,6 @@ pub(crate) fn write(out: &mut String, value: &Value) {
             d.push_http_date(out);
             out.push_str("\"}");
         }
-    }
-}
-
-/// Appends a byte as two lowercase hex digits.
-pub(crate) fn push_hex(out: &mut String, byte: u8) {
-    for nibble in [byte >> 4, byte & 0xf] {
-        out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
     }
 }
 
@@ -226,23 +219,6 @@ fn decode_standard_base64(s: &str) -> Result<Vec<u8>, TagError> {
     base64::engine::general_purpose::STANDARD
         .decode(cleaned.as_bytes())
         .map_err(|_| TagError::BadBase64)
-}
-
-/// Parses the forms `uuid.UUID(str)` accepts: 32 hex digits with optional hyphens, braces,
-/// or a `urn:uuid:` prefix.
-pub(crate) fn parse_uuid(text: &str) -> Option<[u8; 16]> {
-    let text = text.strip_prefix("urn:uuid:").unwrap_or(text);
-    let text = text.trim_start_matches('{').trim_end_matches('}');
-    let hex: Vec<u8> = text.bytes().filter(|b| *b != b'-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0_u8; 16];
-    for (slot, pair) in out.iter_mut().zip(hex.chunks(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *slot = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use minijinja::value::{Enumerator, Object, Value as Jinja};
 use minijinja::{AutoEscape, Environment, Output, State};
 
 use crate::session::Session;
-use crate::typed::hyphenated_uuid;
+use crate::value::hyphenated_uuid;
 use crate::value::Value;
 
 #[derive(Debug)]

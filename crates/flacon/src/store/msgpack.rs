@@ -3,7 +3,7 @@
 //! arrays, UUIDs as their 36-character text, and aware datetimes as the timestamp extension
 //! (type -1).
 
-use crate::typed::hyphenated_uuid;
+use crate::value::hyphenated_uuid;
 use crate::value::{DateTime, Map, Value};
 
 /// Why a record could not be read as MessagePack.
