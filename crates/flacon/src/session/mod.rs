@@ -1,84 +1,20 @@
 //! [`Session`]: the per-request handle to the session, Flask's `session` with types.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::keys::KeyMatch;
 use crate::typed::{self, ValueError};
 use crate::value::{Map, Value};
 
+mod state;
+
+use state::State;
+pub(crate) use state::{Loaded, Outcome, Pending};
+
 /// The key Flask stores permanence under, inside the session itself.
 pub const PERMANENT_KEY: &str = "_permanent";
-
-/// What a lazily loaded session turned out to hold.
-#[derive(Debug, Default)]
-pub(crate) struct Loaded {
-    pub(crate) data: Map,
-    /// Which key signed the cookie, when there was a valid one.
-    pub(crate) signed_with: Option<KeyMatch>,
-    /// For a server-side session found in its store: when the record expires.
-    pub(crate) stored_until: Option<u64>,
-    /// For a cookie session: the cookie that verified, so an unchanged session is re-signed
-    /// from its payload segment without being serialized and compressed again.
-    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
-}
-
-pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
-pub(crate) type AsyncLoader =
-    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Loaded, ()>> + Send>> + Send>;
-
-/// How the session's data will be obtained on first use.
-pub(crate) enum Pending {
-    /// Decoding a cookie: done on the spot.
-    Sync(Loader),
-    /// Fetching from a store: done by [`Session::load`] (the extractor calls it).
-    Async(AsyncLoader),
-}
-
-#[derive(Default)]
-struct State {
-    pending: Option<Pending>,
-    loading: bool,
-    failed: bool,
-    data: Map,
-    signed_with: Option<KeyMatch>,
-    stored_until: Option<u64>,
-    verified_cookie: Option<std::sync::Arc<str>>,
-    accessed: bool,
-    modified: bool,
-    cycle_id: bool,
-    rewrite_on_equal_assignment: bool,
-}
-
-impl State {
-    fn accept(&mut self, loaded: Loaded) {
-        self.data = loaded.data;
-        self.signed_with = loaded.signed_with;
-        self.stored_until = loaded.stored_until;
-        self.verified_cookie = loaded.verified_cookie;
-    }
-
-    fn load(&mut self) -> &mut Map {
-        match self.pending.take() {
-            Some(Pending::Sync(loader)) => {
-                let loaded = loader();
-                self.accept(loaded);
-            }
-            Some(Pending::Async(_)) => {
-                // Serving an empty stand-in could later overwrite the real session.
-                tracing::error!("a server-side session was used before it was loaded; the request fails instead");
-                self.failed = true;
-            }
-            None if self.loading => self.failed = true,
-            None => {}
-        }
-        &mut self.data
-    }
-}
 
 /// The session's store could not be reached; the layer answers with its store-error
 /// response (503 by default).
@@ -125,54 +61,6 @@ impl Session {
     /// An empty session attached to no request (for tests and examples).
     pub fn detached() -> Self {
         Self::with_state(State::default())
-    }
-
-    pub(crate) fn lazy(
-        pending: Option<Pending>,
-        initial: Map,
-        rewrite_on_equal_assignment: bool,
-    ) -> Self {
-        Self::with_state(State {
-            pending,
-            data: initial,
-            rewrite_on_equal_assignment,
-            ..State::default()
-        })
-    }
-
-    /// Loads a server-side session from its store; a no-op for cookie sessions and for a
-    /// session already loaded. The axum extractor calls this, so handlers need not.
-    pub async fn load(&self) -> Result<(), SessionUnavailable> {
-        let loader = {
-            let mut state = self.lock();
-            match state.pending.take() {
-                Some(Pending::Async(loader)) => {
-                    state.loading = true;
-                    loader
-                }
-                other => {
-                    state.pending = other;
-                    return if state.failed {
-                        Err(SessionUnavailable)
-                    } else {
-                        Ok(())
-                    };
-                }
-            }
-        };
-        let result = loader().await;
-        let mut state = self.lock();
-        state.loading = false;
-        match result {
-            Ok(loaded) => {
-                state.accept(loaded);
-                Ok(())
-            }
-            Err(()) => {
-                state.failed = true;
-                Err(SessionUnavailable)
-            }
-        }
     }
 
     /// Gives a server-side session a new id at the end of the request, keeping its data and
@@ -353,27 +241,6 @@ impl Session {
     pub fn is_accessed(&self) -> bool {
         self.lock().accessed
     }
-
-    /// The state the response needs, loading the session only if `load` is set or it was
-    /// already touched.
-    pub(crate) fn outcome(&self, load_untouched: impl FnOnce() -> bool) -> Option<Outcome> {
-        let mut state = self.lock();
-        let untouched = state.pending.is_some();
-        if untouched && !load_untouched() {
-            return None;
-        }
-        let data = std::mem::take(state.load());
-        Some(Outcome {
-            data,
-            accessed: state.accessed,
-            modified: state.modified,
-            failed: state.failed,
-            cycle_id: state.cycle_id,
-            signed_with: state.signed_with,
-            stored_until: state.stored_until,
-            verified_cookie: state.verified_cookie.take(),
-        })
-    }
 }
 
 /// Flask's `session.permanent` for a session's data: a truthy `_permanent`.
@@ -381,24 +248,10 @@ pub(crate) fn is_permanent(data: &Map) -> bool {
     data.get(PERMANENT_KEY).is_some_and(Value::is_truthy)
 }
 
-/// A loaded session as the response sees it: the data and its flags. (An untouched session
-/// that nothing requires loading has no outcome.)
-#[derive(Debug)]
-pub(crate) struct Outcome {
-    pub(crate) data: Map,
-    pub(crate) accessed: bool,
-    pub(crate) modified: bool,
-    /// The store failed (or the session was used before loading): write nothing.
-    pub(crate) failed: bool,
-    pub(crate) cycle_id: bool,
-    pub(crate) signed_with: Option<KeyMatch>,
-    pub(crate) stored_until: Option<u64>,
-    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::KeyMatch;
 
     fn loaded(data: Map) -> Session {
         Session::lazy(

@@ -1,0 +1,162 @@
+//! The lazy-load state machine behind a [`Session`]: a session starts `Pending` (a cookie to
+//! decode, or a store to ask), is loaded on first use (a cookie) or by the extractor (a
+//! store), and ends as the [`Outcome`] the policy decides the response from.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::{Session, SessionUnavailable};
+use crate::keys::KeyMatch;
+use crate::value::Map;
+
+/// What a lazily loaded session turned out to hold.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub(crate) data: Map,
+    /// Which key signed the cookie, when there was a valid one.
+    pub(crate) signed_with: Option<KeyMatch>,
+    /// For a server-side session found in its store: when the record expires.
+    pub(crate) stored_until: Option<u64>,
+    /// For a cookie session: the cookie that verified, so an unchanged session is re-signed
+    /// from its payload segment without being serialized and compressed again.
+    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
+}
+
+pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
+pub(crate) type AsyncLoader =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Loaded, ()>> + Send>> + Send>;
+
+/// How the session's data will be obtained on first use.
+pub(crate) enum Pending {
+    /// Decoding a cookie: done on the spot.
+    Sync(Loader),
+    /// Fetching from a store: done by [`Session::load`] (the extractor calls it).
+    Async(AsyncLoader),
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) pending: Option<Pending>,
+    pub(super) loading: bool,
+    pub(super) failed: bool,
+    pub(super) data: Map,
+    pub(super) signed_with: Option<KeyMatch>,
+    pub(super) stored_until: Option<u64>,
+    pub(super) verified_cookie: Option<std::sync::Arc<str>>,
+    pub(super) accessed: bool,
+    pub(super) modified: bool,
+    pub(super) cycle_id: bool,
+    pub(super) rewrite_on_equal_assignment: bool,
+}
+
+impl State {
+    pub(super) fn accept(&mut self, loaded: Loaded) {
+        self.data = loaded.data;
+        self.signed_with = loaded.signed_with;
+        self.stored_until = loaded.stored_until;
+        self.verified_cookie = loaded.verified_cookie;
+    }
+
+    pub(super) fn load(&mut self) -> &mut Map {
+        match self.pending.take() {
+            Some(Pending::Sync(loader)) => {
+                let loaded = loader();
+                self.accept(loaded);
+            }
+            Some(Pending::Async(_)) => {
+                // Serving an empty stand-in could later overwrite the real session.
+                tracing::error!("a server-side session was used before it was loaded; the request fails instead");
+                self.failed = true;
+            }
+            None if self.loading => self.failed = true,
+            None => {}
+        }
+        &mut self.data
+    }
+}
+
+/// A loaded session as the response sees it: the data and its flags. (An untouched session
+/// that nothing requires loading has no outcome.)
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) data: Map,
+    pub(crate) accessed: bool,
+    pub(crate) modified: bool,
+    /// The store failed (or the session was used before loading): write nothing.
+    pub(crate) failed: bool,
+    pub(crate) cycle_id: bool,
+    pub(crate) signed_with: Option<KeyMatch>,
+    pub(crate) stored_until: Option<u64>,
+    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
+}
+
+impl Session {
+    pub(crate) fn lazy(
+        pending: Option<Pending>,
+        initial: Map,
+        rewrite_on_equal_assignment: bool,
+    ) -> Self {
+        Self::with_state(State {
+            pending,
+            data: initial,
+            rewrite_on_equal_assignment,
+            ..State::default()
+        })
+    }
+
+    /// Loads a server-side session from its store; a no-op for cookie sessions and for a
+    /// session already loaded. The axum extractor calls this, so handlers need not.
+    pub async fn load(&self) -> Result<(), SessionUnavailable> {
+        let loader = {
+            let mut state = self.lock();
+            match state.pending.take() {
+                Some(Pending::Async(loader)) => {
+                    state.loading = true;
+                    loader
+                }
+                other => {
+                    state.pending = other;
+                    return if state.failed {
+                        Err(SessionUnavailable)
+                    } else {
+                        Ok(())
+                    };
+                }
+            }
+        };
+        let result = loader().await;
+        let mut state = self.lock();
+        state.loading = false;
+        match result {
+            Ok(loaded) => {
+                state.accept(loaded);
+                Ok(())
+            }
+            Err(()) => {
+                state.failed = true;
+                Err(SessionUnavailable)
+            }
+        }
+    }
+
+    /// The state the response needs, loading the session only if `load` is set or it was
+    /// already touched.
+    pub(crate) fn outcome(&self, load_untouched: impl FnOnce() -> bool) -> Option<Outcome> {
+        let mut state = self.lock();
+        let untouched = state.pending.is_some();
+        if untouched && !load_untouched() {
+            return None;
+        }
+        let data = std::mem::take(state.load());
+        Some(Outcome {
+            data,
+            accessed: state.accessed,
+            modified: state.modified,
+            failed: state.failed,
+            cycle_id: state.cycle_id,
+            signed_with: state.signed_with,
+            stored_until: state.stored_until,
+            verified_cookie: state.verified_cookie.take(),
+        })
+    }
+}
