@@ -126,10 +126,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     for key in &args.fallback_keys {
         ring = ring.with_fallback(SecretKey::from_text(key));
     }
-    let config = SessionConfig {
-        permanent_lifetime: Duration::from_secs(args.permanent_lifetime),
-        ..SessionConfig::default()
-    };
+    let config = SessionConfig::builder()
+        .permanent_lifetime(Duration::from_secs(args.permanent_lifetime))
+        .build()
+        .map_err(|e| CliError::new("usage", e))?;
     let runtime = runtime(args.threads).map_err(|e| CliError::new("io", e))?;
     let router = crate::demo::router().map_err(|e| CliError::new("template", e))?;
     let app = runtime.block_on(async {

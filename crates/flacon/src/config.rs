@@ -12,6 +12,11 @@
 //! | `PERMANENT_SESSION_LIFETIME`    | [`SessionConfig::permanent_lifetime`]  | 31 days          |
 //! | `SESSION_REFRESH_EACH_REQUEST`  | [`SessionConfig::refresh_each_request`]| `true`           |
 //! | `MAX_COOKIE_SIZE`               | [`SessionConfig::max_cookie_size`]     | 4093             |
+//!
+//! Flask-Session's own keys are in [`ServerSideConfig`]. Every settings type is built the
+//! same way, `Type::builder()`, a method per setting named like it, then `build()`; a
+//! [`SessionConfig`] is checked once, there, so a layer never runs with a cookie that
+//! browsers would refuse.
 
 use std::time::Duration;
 
@@ -64,53 +69,40 @@ pub enum OversizePolicy {
     Warn,
 }
 
-/// Session settings. Build with [`SessionConfig::default`] and the `with_*`-free setters:
-/// every field is public and named after its Flask key.
+/// Session settings, each named after its Flask key (the table above).
 ///
 /// ```
 /// use std::time::Duration;
 /// use flacon::config::{SameSite, SessionConfig};
-/// let config = SessionConfig {
-///     cookie_name: "sid".into(),
-///     cookie_same_site: Some(SameSite::Lax),
-///     permanent_lifetime: Duration::from_secs(3600),
-///     ..SessionConfig::default()
-/// };
-/// assert!(config.cookie_http_only);
+/// let config = SessionConfig::builder()
+///     .cookie_name("sid")
+///     .cookie_same_site(Some(SameSite::Lax))
+///     .permanent_lifetime(Duration::from_secs(3600))
+///     .build()
+///     .unwrap();
+/// assert!(config.cookie_http_only());
+/// assert_eq!(config.cookie_name(), "sid");
+///
+/// // What browsers would refuse is refused when built.
+/// let refused = SessionConfig::builder().cookie_name("__Host-sid").build();
+/// assert!(refused.unwrap_err().to_string().contains("__Host-"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionConfig {
-    /// `SESSION_COOKIE_NAME`.
-    pub cookie_name: String,
-    /// `SESSION_COOKIE_DOMAIN`: written without port or leading dot, as Werkzeug does.
-    pub cookie_domain: Option<String>,
-    /// `SESSION_COOKIE_PATH` (Flask falls back to `APPLICATION_ROOT`, `/`).
-    pub cookie_path: String,
-    /// `SESSION_COOKIE_HTTPONLY`.
-    pub cookie_http_only: bool,
-    /// `SESSION_COOKIE_SECURE`.
-    pub cookie_secure: bool,
-    /// `SESSION_COOKIE_SAMESITE`.
-    pub cookie_same_site: Option<SameSite>,
-    /// `SESSION_COOKIE_PARTITIONED` (forces `Secure`, as Werkzeug does).
-    pub cookie_partitioned: bool,
-    /// `PERMANENT_SESSION_LIFETIME`: the age limit on every cookie, and the `Expires` of
-    /// permanent ones.
-    pub permanent_lifetime: Duration,
-    /// `SESSION_REFRESH_EACH_REQUEST`: re-send permanent sessions on every request.
-    pub refresh_each_request: bool,
-    /// `MAX_COOKIE_SIZE`: the longest `Set-Cookie` value (`name=value; attributes`); 0
-    /// disables the check.
-    pub max_cookie_size: usize,
-    /// What happens past `max_cookie_size`.
-    pub oversize_policy: OversizePolicy,
-    /// Flask re-sends the cookie when a key is assigned the value it already has. flacon
-    /// does not by default (an equal write is not a change); set this to match Flask.
-    pub rewrite_on_equal_assignment: bool,
-    /// Re-sign a cookie that verified with a fallback key on the next response that loads
-    /// it, so a key rotation moves every active user to the new key. Flask re-signs only
-    /// when it writes the session anyway.
-    pub resign_fallback_cookies: bool,
+    pub(crate) cookie_name: String,
+    pub(crate) cookie_domain: Option<String>,
+    pub(crate) cookie_path: String,
+    pub(crate) cookie_http_only: bool,
+    pub(crate) cookie_secure: bool,
+    pub(crate) cookie_same_site: Option<SameSite>,
+    pub(crate) cookie_partitioned: bool,
+    pub(crate) permanent_lifetime: Duration,
+    pub(crate) refresh_each_request: bool,
+    pub(crate) max_cookie_size: usize,
+    pub(crate) oversize_policy: OversizePolicy,
+    pub(crate) rewrite_on_equal_assignment: bool,
+    pub(crate) resign_fallback_cookies: bool,
 }
 
 impl Default for SessionConfig {
@@ -133,24 +125,280 @@ impl Default for SessionConfig {
     }
 }
 
-/// Settings of server-side sessions beyond the cookie ones in [`SessionConfig`].
+impl SessionConfig {
+    /// A builder starting from Flask's defaults.
+    pub fn builder() -> SessionConfigBuilder {
+        SessionConfigBuilder {
+            config: SessionConfig::default(),
+        }
+    }
+
+    /// A builder starting from these settings.
+    pub fn to_builder(&self) -> SessionConfigBuilder {
+        SessionConfigBuilder {
+            config: self.clone(),
+        }
+    }
+
+    /// `SESSION_COOKIE_NAME`.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    /// `SESSION_COOKIE_DOMAIN`.
+    pub fn cookie_domain(&self) -> Option<&str> {
+        self.cookie_domain.as_deref()
+    }
+
+    /// `SESSION_COOKIE_PATH`.
+    pub fn cookie_path(&self) -> &str {
+        &self.cookie_path
+    }
+
+    /// `SESSION_COOKIE_HTTPONLY`.
+    pub fn cookie_http_only(&self) -> bool {
+        self.cookie_http_only
+    }
+
+    /// `SESSION_COOKIE_SECURE`.
+    pub fn cookie_secure(&self) -> bool {
+        self.cookie_secure
+    }
+
+    /// `SESSION_COOKIE_SAMESITE`.
+    pub fn cookie_same_site(&self) -> Option<SameSite> {
+        self.cookie_same_site
+    }
+
+    /// `SESSION_COOKIE_PARTITIONED`.
+    pub fn cookie_partitioned(&self) -> bool {
+        self.cookie_partitioned
+    }
+
+    /// `PERMANENT_SESSION_LIFETIME`.
+    pub fn permanent_lifetime(&self) -> Duration {
+        self.permanent_lifetime
+    }
+
+    /// `SESSION_REFRESH_EACH_REQUEST`.
+    pub fn refresh_each_request(&self) -> bool {
+        self.refresh_each_request
+    }
+
+    /// `MAX_COOKIE_SIZE` (0: no check).
+    pub fn max_cookie_size(&self) -> usize {
+        self.max_cookie_size
+    }
+
+    /// What happens past [`max_cookie_size`](Self::max_cookie_size).
+    pub fn oversize_policy(&self) -> OversizePolicy {
+        self.oversize_policy
+    }
+
+    /// Whether assigning an equal value re-sends the cookie, as in Flask.
+    pub fn rewrite_on_equal_assignment(&self) -> bool {
+        self.rewrite_on_equal_assignment
+    }
+
+    /// Whether fallback-key cookies are re-signed on the next response that loads them.
+    pub fn resign_fallback_cookies(&self) -> bool {
+        self.resign_fallback_cookies
+    }
+
+    /// The checks [`SessionConfigBuilder::build`] makes.
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_cookie_name(&self.cookie_name)?;
+        if let Some(domain) = &self.cookie_domain {
+            if domain.is_empty() || !domain.bytes().all(is_attribute_byte) || domain.contains(',') {
+                return Err(ConfigError::CookieDomain(domain.clone()));
+            }
+        }
+        if !self.cookie_path.starts_with('/') {
+            return Err(ConfigError::CookiePath(self.cookie_path.clone()));
+        }
+        // Werkzeug adds `Secure` to a partitioned cookie.
+        let secure = self.cookie_secure || self.cookie_partitioned;
+        if self.cookie_name.starts_with("__Host-") {
+            let why = if !secure {
+                Some("needs cookie_secure")
+            } else if self.cookie_domain.is_some() {
+                Some("must have no cookie_domain")
+            } else if self.cookie_path != "/" {
+                Some("needs cookie_path \"/\"")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::HostPrefix(why));
+            }
+        }
+        if self.cookie_name.starts_with("__Secure-") && !secure {
+            return Err(ConfigError::SecurePrefix);
+        }
+        if self.cookie_same_site == Some(SameSite::None) && !secure {
+            return Err(ConfigError::SameSiteNoneNeedsSecure);
+        }
+        if self.permanent_lifetime.as_secs() == 0 {
+            return Err(ConfigError::ZeroLifetime);
+        }
+        Ok(())
+    }
+}
+
+/// RFC 6265's cookie-name: a token (visible ASCII, no separators).
+fn check_cookie_name(name: &str) -> Result<(), ConfigError> {
+    let token = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(ConfigError::CookieName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// A byte that may stand in a cookie attribute value: visible ASCII but `;`.
+fn is_attribute_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b';'
+}
+
+/// Settings that no browser would honour, refused by [`SessionConfigBuilder::build`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not an RFC 6265 cookie name (empty, or with spaces, separators or non-ASCII).
+    #[error("cookie_name {0:?} is not a valid cookie name (visible ASCII without ()<>@,;:\\\"/[]?={{}})")]
+    CookieName(String),
+    /// A domain with spaces, `;`, `,` or control characters, or an empty one.
+    #[error("cookie_domain {0:?} is not a valid cookie domain")]
+    CookieDomain(String),
+    /// A path not starting with `/` (browsers ignore such a path).
+    #[error("cookie_path {0:?} must start with '/'")]
+    CookiePath(String),
+    /// A `__Host-` cookie name without what browsers require of it.
+    #[error("a __Host- cookie {0} (browsers refuse it otherwise)")]
+    HostPrefix(&'static str),
+    /// A `__Secure-` cookie name without `Secure`.
+    #[error("a __Secure- cookie needs cookie_secure (browsers refuse it otherwise)")]
+    SecurePrefix,
+    /// `SameSite=None` without `Secure`.
+    #[error("cookie_same_site None needs cookie_secure (browsers refuse it otherwise)")]
+    SameSiteNoneNeedsSecure,
+    /// A permanent lifetime of zero seconds would expire every cookie at once.
+    #[error("permanent_lifetime must be at least one second")]
+    ZeroLifetime,
+}
+
+/// Builds a [`SessionConfig`]; each method sets the setting of the same name.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SessionConfigBuilder {
+    config: SessionConfig,
+}
+
+impl SessionConfigBuilder {
+    /// `SESSION_COOKIE_NAME` (`session`).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.config.cookie_name = name.into();
+        self
+    }
+
+    /// `SESSION_COOKIE_DOMAIN` (none): written without port or leading dot, as Werkzeug
+    /// does; `None` for a host-only cookie.
+    pub fn cookie_domain(mut self, domain: Option<String>) -> Self {
+        self.config.cookie_domain = domain;
+        self
+    }
+
+    /// `SESSION_COOKIE_PATH` (`/`; Flask falls back to `APPLICATION_ROOT`).
+    pub fn cookie_path(mut self, path: impl Into<String>) -> Self {
+        self.config.cookie_path = path.into();
+        self
+    }
+
+    /// `SESSION_COOKIE_HTTPONLY` (`true`).
+    pub fn cookie_http_only(mut self, http_only: bool) -> Self {
+        self.config.cookie_http_only = http_only;
+        self
+    }
+
+    /// `SESSION_COOKIE_SECURE` (`false`; `true` in production, behind HTTPS).
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.config.cookie_secure = secure;
+        self
+    }
+
+    /// `SESSION_COOKIE_SAMESITE` (none; `Lax` in production).
+    pub fn cookie_same_site(mut self, same_site: Option<SameSite>) -> Self {
+        self.config.cookie_same_site = same_site;
+        self
+    }
+
+    /// `SESSION_COOKIE_PARTITIONED` (`false`; forces `Secure`, as Werkzeug does).
+    pub fn cookie_partitioned(mut self, partitioned: bool) -> Self {
+        self.config.cookie_partitioned = partitioned;
+        self
+    }
+
+    /// `PERMANENT_SESSION_LIFETIME` (31 days): the age limit on every cookie, and the
+    /// `Expires` of permanent ones.
+    pub fn permanent_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.permanent_lifetime = lifetime;
+        self
+    }
+
+    /// `SESSION_REFRESH_EACH_REQUEST` (`true`): re-send permanent sessions on every request.
+    pub fn refresh_each_request(mut self, refresh: bool) -> Self {
+        self.config.refresh_each_request = refresh;
+        self
+    }
+
+    /// `MAX_COOKIE_SIZE` (4093): the longest `Set-Cookie` value (`name=value; attributes`);
+    /// 0 disables the check.
+    pub fn max_cookie_size(mut self, bytes: usize) -> Self {
+        self.config.max_cookie_size = bytes;
+        self
+    }
+
+    /// What happens past `max_cookie_size` ([`OversizePolicy::Error`]).
+    pub fn oversize_policy(mut self, policy: OversizePolicy) -> Self {
+        self.config.oversize_policy = policy;
+        self
+    }
+
+    /// Re-send the cookie when a key is assigned the value it already has, as Flask does
+    /// (`false`: an equal write is not a change).
+    pub fn rewrite_on_equal_assignment(mut self, rewrite: bool) -> Self {
+        self.config.rewrite_on_equal_assignment = rewrite;
+        self
+    }
+
+    /// Re-sign a cookie that verified with a fallback key on the next response that loads
+    /// it, so a key rotation moves every active user to the new key (`true`; Flask re-signs
+    /// only when it writes the session anyway).
+    pub fn resign_fallback_cookies(mut self, resign: bool) -> Self {
+        self.config.resign_fallback_cookies = resign;
+        self
+    }
+
+    /// The settings, once checked.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}
+
+/// Settings of server-side sessions beyond the cookie ones in [`SessionConfig`]: Flask-Session's
+/// keys.
 ///
 /// ```
 /// use flacon::config::ServerSideConfig;
-/// let flask_session_signed = ServerSideConfig { use_signer: true, ..ServerSideConfig::default() };
-/// assert!(flask_session_signed.permanent_by_default);
+/// let flask_session_signed = ServerSideConfig::builder().use_signer(true).build();
+/// assert!(flask_session_signed.permanent_by_default());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerSideConfig {
-    /// Flask-Session's `SESSION_PERMANENT`: new sessions start permanent.
-    pub permanent_by_default: bool,
-    /// Flask-Session's deprecated `SESSION_USE_SIGNER`: the cookie carries
-    /// `sid.signature` (salt `flask-session`, current key only) instead of the bare id.
-    pub use_signer: bool,
-    /// Extend a stored session's expiry at most this often for sessions that are read but
-    /// not changed (stores that cannot refresh while loading, such as SQLite). Redis
-    /// refreshes in the load itself.
-    pub touch_interval: Duration,
+    pub(crate) permanent_by_default: bool,
+    pub(crate) use_signer: bool,
+    pub(crate) touch_interval: Duration,
 }
 
 impl Default for ServerSideConfig {
@@ -160,5 +408,160 @@ impl Default for ServerSideConfig {
             use_signer: false,
             touch_interval: Duration::from_secs(60),
         }
+    }
+}
+
+impl ServerSideConfig {
+    /// A builder starting from Flask-Session's defaults.
+    pub fn builder() -> ServerSideConfigBuilder {
+        ServerSideConfigBuilder {
+            config: ServerSideConfig::default(),
+        }
+    }
+
+    /// Flask-Session's `SESSION_PERMANENT`.
+    pub fn permanent_by_default(&self) -> bool {
+        self.permanent_by_default
+    }
+
+    /// Flask-Session's `SESSION_USE_SIGNER`.
+    pub fn use_signer(&self) -> bool {
+        self.use_signer
+    }
+
+    /// How often a read-only session's stored expiry is extended at the most.
+    pub fn touch_interval(&self) -> Duration {
+        self.touch_interval
+    }
+}
+
+/// Builds a [`ServerSideConfig`]; each method sets the setting of the same name.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServerSideConfigBuilder {
+    config: ServerSideConfig,
+}
+
+impl ServerSideConfigBuilder {
+    /// Flask-Session's `SESSION_PERMANENT` (`true`): new sessions start permanent.
+    pub fn permanent_by_default(mut self, permanent: bool) -> Self {
+        self.config.permanent_by_default = permanent;
+        self
+    }
+
+    /// Flask-Session's deprecated `SESSION_USE_SIGNER` (`false`): the cookie carries
+    /// `sid.signature` (salt `flask-session`, current key only) instead of the bare id.
+    pub fn use_signer(mut self, use_signer: bool) -> Self {
+        self.config.use_signer = use_signer;
+        self
+    }
+
+    /// Extend a stored session's expiry at most this often for sessions that are read but
+    /// not changed (60 s), for stores that cannot refresh while loading, such as SQLite.
+    /// Redis refreshes in the load itself.
+    pub fn touch_interval(mut self, interval: Duration) -> Self {
+        self.config.touch_interval = interval;
+        self
+    }
+
+    /// The settings (any combination is valid).
+    pub fn build(self) -> ServerSideConfig {
+        self.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn what_browsers_refuse_is_refused_when_built() {
+        let refused = [
+            (SessionConfig::builder().cookie_name(""), "cookie_name"),
+            (
+                SessionConfig::builder().cookie_name("my session"),
+                "cookie_name",
+            ),
+            (
+                SessionConfig::builder().cookie_name("sess;ion"),
+                "cookie_name",
+            ),
+            (
+                SessionConfig::builder().cookie_name("sessión"),
+                "cookie_name",
+            ),
+            (
+                SessionConfig::builder().cookie_domain(Some("a b.com".into())),
+                "cookie_domain",
+            ),
+            (
+                SessionConfig::builder().cookie_domain(Some("a.com;x".into())),
+                "cookie_domain",
+            ),
+            (SessionConfig::builder().cookie_path("app"), "cookie_path"),
+            (
+                SessionConfig::builder().cookie_name("__Host-s"),
+                "needs cookie_secure",
+            ),
+            (
+                SessionConfig::builder()
+                    .cookie_name("__Host-s")
+                    .cookie_secure(true)
+                    .cookie_path("/app"),
+                "cookie_path",
+            ),
+            (
+                SessionConfig::builder()
+                    .cookie_name("__Host-s")
+                    .cookie_secure(true)
+                    .cookie_domain(Some("example.com".into())),
+                "no cookie_domain",
+            ),
+            (
+                SessionConfig::builder().cookie_name("__Secure-s"),
+                "__Secure-",
+            ),
+            (
+                SessionConfig::builder().cookie_same_site(Some(SameSite::None)),
+                "cookie_same_site None",
+            ),
+            (
+                SessionConfig::builder().permanent_lifetime(Duration::ZERO),
+                "permanent_lifetime",
+            ),
+        ];
+        for (builder, says) in refused {
+            let error = builder.build().unwrap_err().to_string();
+            assert!(error.contains(says), "{error:?} should mention {says:?}");
+        }
+    }
+
+    #[test]
+    fn what_browsers_accept_builds() {
+        for builder in [
+            SessionConfig::builder(),
+            SessionConfig::builder()
+                .cookie_name("__Host-s")
+                .cookie_secure(true),
+            SessionConfig::builder()
+                .cookie_name("__Host-s")
+                .cookie_partitioned(true),
+            SessionConfig::builder()
+                .cookie_name("__Secure-s")
+                .cookie_secure(true)
+                .cookie_domain(Some(".example.com:8080".into())),
+            SessionConfig::builder()
+                .cookie_same_site(Some(SameSite::None))
+                .cookie_secure(true),
+            SessionConfig::builder().cookie_path("/app x"),
+        ] {
+            builder.build().unwrap();
+        }
+        assert_eq!(
+            SessionConfig::builder().build().unwrap(),
+            SessionConfig::default()
+        );
     }
 }

@@ -29,7 +29,7 @@ async fn replay(case: &Map, config: SessionConfig) -> Outcome {
         .with_clock(move || now);
     let app = action_router(case).layer(layer);
     let response = app
-        .oneshot(case_request(case, &config.cookie_name))
+        .oneshot(case_request(case, config.cookie_name()))
         .await
         .unwrap();
     Outcome {
@@ -105,10 +105,11 @@ async fn flask_http_cases_replay_identically() {
 #[tokio::test]
 async fn equal_assignment_is_not_a_change_unless_flask_mode() {
     let case = case("pub-http-set");
-    let flask_mode = SessionConfig {
-        rewrite_on_equal_assignment: true,
-        ..config_of(&case)
-    };
+    let flask_mode = config_of(&case)
+        .to_builder()
+        .rewrite_on_equal_assignment(true)
+        .build()
+        .unwrap();
     assert_same(
         "set (Flask mode)",
         &replay(&case, flask_mode).await,
@@ -139,10 +140,11 @@ async fn oversized_cookie_is_an_error_by_default_and_flasks_warning_on_request()
         default.set_cookie.is_empty(),
         "the old cookie stays; nothing is half-written"
     );
-    let warn = SessionConfig {
-        oversize_policy: OversizePolicy::Warn,
-        ..config_of(&case)
-    };
+    let warn = config_of(&case)
+        .to_builder()
+        .oversize_policy(OversizePolicy::Warn)
+        .build()
+        .unwrap();
     assert_same(
         "too large (warn)",
         &replay(&case, warn).await,

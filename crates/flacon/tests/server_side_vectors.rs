@@ -93,11 +93,11 @@ async fn flask_session_requests_replay_on_real_redis() {
             .get("SESSION_KEY_PREFIX")
             .and_then(Value::as_str)
             .unwrap_or("session:");
-        let server = ServerSideConfig {
-            permanent_by_default: flask_config.get("SESSION_PERMANENT")
-                != Some(&Value::Bool(false)),
-            ..ServerSideConfig::default()
-        };
+        let server = ServerSideConfig::builder()
+            .permanent_by_default(
+                flask_config.get("SESSION_PERMANENT") != Some(&Value::Bool(false)),
+            )
+            .build();
         let now = int_of(case, "now").unwrap();
         let store = RedisStore::open(&redis.url()).unwrap().with_prefix(prefix);
         let keys = KeyRing::new(key_of(case.get("secret_key").unwrap()));

@@ -104,10 +104,7 @@ async fn cycle_id_moves_the_session_and_kills_the_old_id() {
 
 #[tokio::test]
 async fn signed_ids_reject_tampering() {
-    let server = ServerSideConfig {
-        use_signer: true,
-        ..ServerSideConfig::default()
-    };
+    let server = ServerSideConfig::builder().use_signer(true).build();
     let app = app(StoreLayer::new(MemoryStore::new(100), keys()).with_server_config(server));
     let (_, cookie, _) = call(&app, "/login", None).await;
     let cookie = cookie.unwrap();
@@ -157,10 +154,9 @@ async fn expiry_refresh_is_throttled_for_stores_that_cannot_refresh_on_load() {
     use std::sync::atomic::{AtomicU64, Ordering};
     let clock = Arc::new(AtomicU64::new(1_800_000_000));
     let store = Arc::new(MemoryStore::new(100));
-    let server = ServerSideConfig {
-        touch_interval: std::time::Duration::from_secs(60),
-        ..ServerSideConfig::default()
-    };
+    let server = ServerSideConfig::builder()
+        .touch_interval(std::time::Duration::from_secs(60))
+        .build();
     let now = clock.clone();
     let layer = StoreLayer::new(store.clone(), keys())
         .with_server_config(server)
@@ -198,10 +194,7 @@ async fn expiry_refresh_is_throttled_for_stores_that_cannot_refresh_on_load() {
 async fn settings_apply_to_a_layer_that_was_cloned_first() {
     let base = StoreLayer::new(MemoryStore::new(100), keys());
     let _kept = base.clone();
-    let signed = base.with_server_config(ServerSideConfig {
-        use_signer: true,
-        ..ServerSideConfig::default()
-    });
+    let signed = base.with_server_config(ServerSideConfig::builder().use_signer(true).build());
     let (_, cookie, _) = call(&app(signed), "/login", None).await;
     assert!(
         cookie.unwrap().contains('.'),

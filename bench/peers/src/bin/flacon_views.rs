@@ -34,7 +34,7 @@ fn main() {
     let mode = std::env::args().nth(3).unwrap_or_else(|| "cookie".to_owned());
     runtime().block_on(async move {
         let routes = Router::new().route("/get_email", get(get_email)).route("/set_email", axum::routing::post(set_email));
-        let like_peers = ServerSideConfig { permanent_by_default: false, ..ServerSideConfig::default() };
+        let like_peers = ServerSideConfig::builder().permanent_by_default(false).build();
         let app = match mode.as_str() {
             "cookie" => routes.layer(SessionLayer::new(keys)),
             "memory" => routes

@@ -18,18 +18,73 @@ pub const FLASK_SALT: &[u8] = b"cookie-session";
 /// ```
 /// use flacon::codec::{CookieCodec, DecodeLimits};
 /// use flacon::{KeyRing, SecretKey};
-/// let strict = DecodeLimits { max_depth: 8, ..DecodeLimits::default() };
+/// let strict = DecodeLimits::builder().max_depth(8).build();
 /// let codec = CookieCodec::flask(&KeyRing::new(SecretKey::from_text("k"))).with_limits(strict);
-/// assert_eq!(codec.limits().max_depth, 8);
+/// assert_eq!(codec.limits().max_depth(), 8);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecodeLimits {
-    /// Longest cookie value accepted, in bytes. Browsers send at most about 4 KiB per cookie.
-    pub max_cookie_len: usize,
+    pub(crate) max_cookie_len: usize,
+    pub(crate) max_payload_len: usize,
+    pub(crate) max_depth: usize,
+}
+
+impl DecodeLimits {
+    /// A builder starting from the defaults.
+    pub fn builder() -> DecodeLimitsBuilder {
+        DecodeLimitsBuilder {
+            limits: DecodeLimits::default(),
+        }
+    }
+
+    /// Longest cookie value accepted, in bytes.
+    pub fn max_cookie_len(&self) -> usize {
+        self.max_cookie_len
+    }
+
     /// Largest payload after decompression, in bytes.
-    pub max_payload_len: usize,
+    pub fn max_payload_len(&self) -> usize {
+        self.max_payload_len
+    }
+
     /// Deepest nesting of lists and dicts.
-    pub max_depth: usize,
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+}
+
+/// Builds [`DecodeLimits`]; each method sets the limit of the same name.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct DecodeLimitsBuilder {
+    limits: DecodeLimits,
+}
+
+impl DecodeLimitsBuilder {
+    /// Longest cookie value accepted, in bytes (16 KiB; browsers send at most about 4 KiB
+    /// per cookie).
+    pub fn max_cookie_len(mut self, bytes: usize) -> Self {
+        self.limits.max_cookie_len = bytes;
+        self
+    }
+
+    /// Largest payload after decompression, in bytes (256 KiB).
+    pub fn max_payload_len(mut self, bytes: usize) -> Self {
+        self.limits.max_payload_len = bytes;
+        self
+    }
+
+    /// Deepest nesting of lists and dicts (64).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.limits.max_depth = depth;
+        self
+    }
+
+    /// The limits (any values are valid; a smaller limit only rejects more).
+    pub fn build(self) -> DecodeLimits {
+        self.limits
+    }
 }
 
 impl Default for DecodeLimits {

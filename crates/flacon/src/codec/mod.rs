@@ -27,8 +27,8 @@ pub use signer::derive_key;
 pub use tagged::TagError;
 
 pub use cookie::{
-    from_tagged_json, to_tagged_json, BadPayload, CookieCodec, DecodeError, DecodeLimits, Decoded,
-    FLASK_SALT,
+    from_tagged_json, to_tagged_json, BadPayload, CookieCodec, DecodeError, DecodeLimits,
+    DecodeLimitsBuilder, Decoded, FLASK_SALT,
 };
 pub use signer::{KeyDerivation, SignatureError, Signer};
 pub use timestamp::{TimedError, TimestampSigner, Unsigned};

@@ -7,32 +7,38 @@ use axum::http::header::COOKIE;
 use axum::http::Request;
 use axum::routing::get;
 use axum::Router;
-use flacon::config::{SameSite, SessionConfig};
+use flacon::config::{SameSite, SessionConfig, SessionConfigBuilder};
 use flacon::{Map, Session, Value};
 
 use super::{dict_of, from_convention};
 
 pub fn config_of(case: &Map) -> SessionConfig {
-    let mut config = SessionConfig::default();
+    config_builder_of(case)
+        .build()
+        .expect("Flask's config is valid")
+}
+
+pub fn config_builder_of(case: &Map) -> SessionConfigBuilder {
+    let mut config = SessionConfig::builder();
     for (key, value) in dict_of(case, "config") {
-        match (key.as_str(), value) {
-            ("SESSION_COOKIE_NAME", Value::Str(s)) => config.cookie_name = s.clone(),
-            ("SESSION_COOKIE_DOMAIN", Value::Str(s)) => config.cookie_domain = Some(s.clone()),
-            ("SESSION_COOKIE_PATH", Value::Str(s)) => config.cookie_path = s.clone(),
-            ("SESSION_COOKIE_SECURE", Value::Bool(b)) => config.cookie_secure = *b,
-            ("SESSION_COOKIE_HTTPONLY", Value::Bool(b)) => config.cookie_http_only = *b,
-            ("SESSION_COOKIE_PARTITIONED", Value::Bool(b)) => config.cookie_partitioned = *b,
+        config = match (key.as_str(), value) {
+            ("SESSION_COOKIE_NAME", Value::Str(s)) => config.cookie_name(s.clone()),
+            ("SESSION_COOKIE_DOMAIN", Value::Str(s)) => config.cookie_domain(Some(s.clone())),
+            ("SESSION_COOKIE_PATH", Value::Str(s)) => config.cookie_path(s.clone()),
+            ("SESSION_COOKIE_SECURE", Value::Bool(b)) => config.cookie_secure(*b),
+            ("SESSION_COOKIE_HTTPONLY", Value::Bool(b)) => config.cookie_http_only(*b),
+            ("SESSION_COOKIE_PARTITIONED", Value::Bool(b)) => config.cookie_partitioned(*b),
             ("SESSION_COOKIE_SAMESITE", Value::Str(s)) => {
-                config.cookie_same_site = SameSite::parse(s);
+                config.cookie_same_site(SameSite::parse(s))
             }
-            ("SESSION_REFRESH_EACH_REQUEST", Value::Bool(b)) => config.refresh_each_request = *b,
+            ("SESSION_REFRESH_EACH_REQUEST", Value::Bool(b)) => config.refresh_each_request(*b),
             ("PERMANENT_SESSION_LIFETIME", Value::Int(secs)) => {
-                config.permanent_lifetime = Duration::from_secs(*secs as u64);
+                config.permanent_lifetime(Duration::from_secs(*secs as u64))
             }
             // Flask-Session's own keys are read by the server-side tests.
-            ("SESSION_PERMANENT" | "SESSION_KEY_PREFIX", _) => {}
+            ("SESSION_PERMANENT" | "SESSION_KEY_PREFIX", _) => config,
             other => panic!("config not mapped: {other:?}"),
-        }
+        };
     }
     config
 }
