@@ -66,6 +66,15 @@ pub(crate) async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let builder = Arc::new(Builder::new(TokioExecutor::new()));
+    let spawn = |stream: TcpStream| {
+        connection(
+            stream,
+            app.clone(),
+            builder.clone(),
+            limits,
+            stop_rx.clone(),
+        )
+    };
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -77,13 +86,7 @@ pub(crate) async fn serve(
         match accepted {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                connections.spawn(connection(
-                    stream,
-                    app.clone(),
-                    builder.clone(),
-                    limits,
-                    stop_rx.clone(),
-                ));
+                connections.spawn(spawn(stream));
             }
             Err(error) => {
                 // Out of file descriptors and the like: the listener itself is fine; back off
@@ -97,13 +100,7 @@ pub(crate) async fn serve(
     // take them in, to be answered like the others. Real accept calls until the queue is
     // empty (tokio's would wait for a readiness event the reactor may not have seen yet).
     for stream in drain_accept_queue(listener) {
-        connections.spawn(connection(
-            stream,
-            app.clone(),
-            builder.clone(),
-            limits,
-            stop_rx.clone(),
-        ));
+        connections.spawn(spawn(stream));
     }
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(limits.shutdown, async {

@@ -10,9 +10,6 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
@@ -74,26 +71,12 @@ const HAND_MADE: &[&[u8]] = &[
 
 /// What Werkzeug's `parse_cookie` returns for each header, in order: `None` where it raises.
 fn werkzeug_parse(headers: &[Vec<u8>]) -> Vec<Option<Vec<(String, String)>>> {
-    let mut child = Command::new(python::python())
-        .arg(python::script("werkzeug_cookies.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let script = python::script("werkzeug_cookies.py");
     let input: String = headers
         .iter()
         .map(|h| format!("{}\n", hex::encode(h)))
         .collect();
-    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
-    assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = python::json_lines(&[script.to_str().unwrap()], input);
     assert_eq!(lines.len(), headers.len());
     lines
         .iter()

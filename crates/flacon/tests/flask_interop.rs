@@ -10,8 +10,7 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{python, strategy};
 use flacon::codec::{to_tagged_json, CookieCodec};
@@ -44,25 +43,12 @@ fn flask_loads_flacon_cookies_and_signs_them_identically() {
         .collect();
     let cookies: Vec<String> = sessions.iter().map(|s| codec().encode(s, TS)).collect();
 
-    let mut child = Command::new(python::python())
-        .arg(python::script("flask_codec.py"))
-        .args(["resign", KEY, &TS.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let script = python::script("flask_codec.py");
     let input: String = cookies.iter().map(|c| format!("{c}\n")).collect();
-    // Feed stdin from another thread so neither side blocks on a full pipe.
-    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
-    assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = python::json_lines(
+        &[script.to_str().unwrap(), "resign", KEY, &TS.to_string()],
+        input,
+    );
     assert_eq!(lines.len(), cookies.len());
     for ((session, cookie), line) in sessions.iter().zip(&cookies).zip(&lines) {
         assert_eq!(

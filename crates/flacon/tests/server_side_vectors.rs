@@ -199,21 +199,11 @@ fn datetimes_take_the_timestamp_form_msgspec_picks() {
         "import datetime, msgspec, sys\n\
          for s in {seconds:?}:\n    \
              d = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=s)\n    \
-             print(msgspec.msgpack.encode({{'d': d}}).hex())"
+             print('\"' + msgspec.msgpack.encode({{'d': d}}).hex() + '\"')"
     );
-    let out = std::process::Command::new(common::python::python())
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let expected: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
+    let expected: Vec<String> = common::python::json_lines(&["-c", &script], String::new())
+        .iter()
+        .map(|line| line.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(expected.len(), seconds.len());
     for (s, msgspec_hex) in seconds.iter().zip(expected) {

@@ -11,7 +11,7 @@ use crate::config::OversizePolicy;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::OversizedCookie;
 use crate::keys::{KeyMatch, KeyRing};
-use crate::session::{is_permanent, Loaded, Session, PERMANENT_KEY};
+use crate::session::{is_permanent, Loaded, Pending, Session, PERMANENT_KEY};
 use crate::value::{Map, Value};
 
 /// Everything the cookie rules need, shared across requests.
@@ -39,6 +39,19 @@ impl CookiePolicy {
             keys,
             settings: Settings::default(),
         }
+    }
+
+    /// The session of a request that came with the cookie `raw`: decoded on first use.
+    pub(crate) fn session_for(self: &Arc<Self>, raw: Option<Arc<str>>) -> Session {
+        let loader = raw.map(|raw| {
+            let policy = self.clone();
+            Pending::Sync(Box::new(move || policy.load(raw)))
+        });
+        Session::lazy(
+            loader,
+            Map::new(),
+            self.settings.config.rewrite_on_equal_assignment,
+        )
     }
 
     /// Whether a session no handler touched must be loaded to answer as Flask would: when
@@ -186,7 +199,6 @@ mod tests {
     use super::*;
     use crate::config::SessionConfig;
     use crate::keys::SecretKey;
-    use crate::session::Pending;
 
     const NOW: u64 = 1_700_000_000;
 
@@ -201,11 +213,7 @@ mod tests {
 
     /// The session a request carrying `raw` would get.
     fn session_from(policy: &Arc<CookiePolicy>, raw: Option<&str>) -> Session {
-        let loader = raw.map(|raw| {
-            let (policy, raw) = (policy.clone(), Arc::<str>::from(raw));
-            Pending::Sync(Box::new(move || policy.load(raw)))
-        });
-        Session::lazy(loader, Map::new(), false)
+        policy.session_for(raw.map(Arc::from))
     }
 
     fn cookie_of(decision: &Decision) -> &str {

@@ -13,7 +13,7 @@ use crate::config::ServerSideConfig;
 use crate::cookie::{bare_deletion_cookie, set_cookie, Expiry};
 use crate::http::SessionFailure;
 use crate::keys::KeyRing;
-use crate::session::{is_permanent, Loaded, Outcome, Session, PERMANENT_KEY};
+use crate::session::{is_permanent, Loaded, Outcome, Pending, Session, PERMANENT_KEY};
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
 use crate::value::{Map, Value};
 
@@ -68,6 +68,28 @@ impl<S> StorePolicy<S> {
 }
 
 impl<S: SessionStore> StorePolicy<S> {
+    /// The session of a request whose cookie named `id` (if it parsed): loaded from the
+    /// store on first use, or a new visitor's fresh session.
+    pub(crate) fn session_for(self: &Arc<Self>, id: Option<SessionId>) -> Session {
+        let pending = id.map(|id| {
+            let policy = self.clone();
+            Pending::Async(Box::new(move || {
+                Box::pin(async move { policy.load(&id).await })
+            }))
+        });
+        // With an id, the loader supplies the data; only a new visitor starts from scratch.
+        let initial = if pending.is_some() {
+            Map::new()
+        } else {
+            self.fresh_data()
+        };
+        Session::lazy(
+            pending,
+            initial,
+            self.settings.config.rewrite_on_equal_assignment,
+        )
+    }
+
     /// What a session without a stored record starts as: `{"_permanent": true}` when
     /// sessions are permanent by default, as in Flask-Session.
     pub(crate) fn fresh_data(&self) -> Map {
@@ -256,7 +278,6 @@ mod tests {
 
     use super::*;
     use crate::keys::SecretKey;
-    use crate::session::Pending;
     use crate::store::MemoryStore;
 
     const NOW: u64 = 1_700_000_000;
@@ -274,18 +295,7 @@ mod tests {
         raw: Option<&str>,
     ) -> (Session, Option<SessionId>) {
         let id = raw.and_then(|raw| policy.parse_id(raw));
-        let pending = id.clone().map(|id| {
-            let policy = policy.clone();
-            Pending::Async(Box::new(move || {
-                Box::pin(async move { policy.load(&id).await })
-            }))
-        });
-        let initial = if pending.is_some() {
-            Map::new()
-        } else {
-            policy.fresh_data()
-        };
-        let session = Session::lazy(pending, initial, false);
+        let session = policy.session_for(id.clone());
         session.load().await.unwrap();
         (session, id)
     }

@@ -36,3 +36,31 @@ pub fn python() -> PathBuf {
 pub fn script(name: &str) -> PathBuf {
     workspace_root().join("tests/python").join(name)
 }
+
+/// Runs the venv's python with `args`, `input` on its stdin, and returns its stdout as JSON
+/// lines. Panics, with its stderr, if it fails.
+pub fn json_lines(args: &[&str], input: String) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    let mut child = Command::new(python())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // Fed from another thread so that neither side blocks on a full pipe.
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("python ends");
+    feeder.join().expect("feeder").expect("stdin written");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}

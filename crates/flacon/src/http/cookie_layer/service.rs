@@ -8,8 +8,6 @@ use super::ResponseFuture;
 use crate::cookie::find_cookie;
 use crate::http::ErrorResponder;
 use crate::policy::CookiePolicy;
-use crate::session::{Pending, Session};
-use crate::value::Map;
 
 /// The middleware service made by [`SessionLayer`](super::SessionLayer).
 #[derive(Clone)]
@@ -63,15 +61,7 @@ where
             find_cookie(request.headers(), &policy.settings.config.cookie_name)
                 .filter(|v| !v.is_empty())
                 .map(|v| Arc::from(&*v));
-        let loader = raw.clone().map(|raw| {
-            let policy = policy.clone();
-            Pending::Sync(Box::new(move || policy.load(raw)))
-        });
-        let session = Session::lazy(
-            loader,
-            Map::new(),
-            policy.settings.config.rewrite_on_equal_assignment,
-        );
+        let session = policy.session_for(raw.clone());
         request.extensions_mut().insert(session.clone());
         ResponseFuture::new(
             self.inner.call(request),

@@ -9,9 +9,7 @@ use crate::cookie::find_cookie;
 use crate::http::common::apply;
 use crate::http::ErrorResponder;
 use crate::policy::StorePolicy;
-use crate::session::{Pending, Session};
 use crate::store::SessionStore;
-use crate::value::Map;
 
 /// The middleware service made by [`StoreLayer`](super::StoreLayer).
 pub struct StoreService<S, I> {
@@ -75,23 +73,7 @@ where
         let policy = self.policy.clone();
         let id = find_cookie(request.headers(), &policy.settings.config.cookie_name)
             .and_then(|raw| policy.parse_id(&raw));
-        let pending = id.clone().map(|id| {
-            let policy = policy.clone();
-            Pending::Async(Box::new(move || {
-                Box::pin(async move { policy.load(&id).await })
-            }))
-        });
-        // With an id, the loader supplies the data; only a new visitor starts from scratch.
-        let initial = if pending.is_some() {
-            Map::new()
-        } else {
-            policy.fresh_data()
-        };
-        let session = Session::lazy(
-            pending,
-            initial,
-            policy.settings.config.rewrite_on_equal_assignment,
-        );
+        let session = policy.session_for(id.clone());
         request.extensions_mut().insert(session.clone());
         let response = self.inner.call(request);
         let on_error = self.on_error.clone();
