@@ -133,6 +133,27 @@ impl SessionConfig {
         }
     }
 
+    /// Flask's defaults with what production wants on top: `Secure` (the cookie never
+    /// travels over plain HTTP), `HttpOnly` (scripts cannot read it) and `SameSite=Lax`
+    /// (other sites' forms do not carry it). Behind HTTPS only.
+    ///
+    /// ```
+    /// use flacon::config::{SameSite, SessionConfig};
+    /// let config = SessionConfig::production();
+    /// assert!(config.cookie_secure() && config.cookie_http_only());
+    /// assert_eq!(config.cookie_same_site(), Some(SameSite::Lax));
+    /// let named = config.to_builder().cookie_name("__Host-session").build().unwrap();
+    /// # let _ = named;
+    /// ```
+    pub fn production() -> Self {
+        SessionConfig {
+            cookie_secure: true,
+            cookie_http_only: true,
+            cookie_same_site: Some(SameSite::Lax),
+            ..SessionConfig::default()
+        }
+    }
+
     /// A builder starting from these settings.
     pub fn to_builder(&self) -> SessionConfigBuilder {
         SessionConfigBuilder {
@@ -339,6 +360,16 @@ impl SessionConfigBuilder {
 
     /// `PERMANENT_SESSION_LIFETIME` (31 days): the age limit on every cookie, and the
     /// `Expires` of permanent ones.
+    ///
+    /// It does not make sessions permanent. As in Flask, a signed-cookie session is a
+    /// browser-session cookie until the handler sets [`Session::set_permanent`]; as in
+    /// Flask-Session, a server-side session starts permanent
+    /// ([`ServerSideConfig::permanent_by_default`]). flacon keeps each anchor's default so
+    /// that a Flask app and flacon behind one domain send the same cookies; set
+    /// `permanent_by_default(false)` for browser-session server-side cookies, or call
+    /// `set_permanent(true)` at login for persistent cookie sessions.
+    ///
+    /// [`Session::set_permanent`]: crate::Session::set_permanent
     pub fn permanent_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.permanent_lifetime = lifetime;
         self

@@ -209,18 +209,6 @@ pub(crate) fn deletion_cookie(config: &SessionConfig) -> String {
     out
 }
 
-/// Flask-Session's deletion cookie: only name, domain and path are passed to
-/// `delete_cookie`, so `HttpOnly`, `Secure` and `SameSite` are absent.
-pub(crate) fn bare_deletion_cookie(config: &SessionConfig) -> String {
-    let mut out = String::with_capacity(config.cookie_name.len() + 80);
-    out.push_str(&config.cookie_name);
-    out.push('=');
-    push_domain(&mut out, config);
-    out.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=");
-    push_quoted_path(&mut out, &config.cookie_path);
-    out
-}
-
 fn push_domain(out: &mut String, config: &SessionConfig) {
     if let Some(domain) = config.cookie_domain.as_deref() {
         let domain = domain.split(':').next().unwrap_or(domain);

@@ -4,7 +4,28 @@
 use http::header::{SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue};
 
+use super::SessionMode;
 use crate::policy::Decision;
+use crate::session::Session;
+
+/// What a response whose route set a [`SessionMode`] carries, decided without the policy:
+/// `None` when the route set no mode and the policy decides.
+pub(crate) fn decision_for_mode(mode: Option<SessionMode>, session: &Session) -> Option<Decision> {
+    let mode = mode?;
+    if session.is_modified() {
+        tracing::warn!(
+            ?mode,
+            "a route marked {mode:?} changed its session; the change is not saved"
+        );
+    }
+    Some(match mode {
+        SessionMode::Skip => Decision::default(),
+        SessionMode::ReadOnly => Decision {
+            vary_cookie: session.is_accessed(),
+            set_cookie: None,
+        },
+    })
+}
 
 /// Writes what the policy decided into `headers`.
 pub(crate) fn apply(decision: Decision, headers: &mut HeaderMap) {

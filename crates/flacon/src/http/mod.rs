@@ -5,6 +5,8 @@
 
 mod common;
 mod cookie_layer;
+mod mode;
+mod named;
 mod response;
 mod store_layer;
 
@@ -18,5 +20,7 @@ pub use crate::cookie::find_cookie;
 pub use cookie_layer::{ResponseFuture, SessionLayer, SessionService};
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;
+pub use mode::{SessionMode, SessionModeFuture, SessionModeLayer, SessionModeService};
+pub use named::{CookieSession, ServerSession};
 pub use response::{ErrorResponder, OversizedCookie, SessionFailure};
 pub use store_layer::{StoreLayer, StoreResponseFuture, StoreService};

@@ -10,7 +10,7 @@ use super::rejections::log_rejection;
 use super::{Decision, HasSettings, Settings};
 use crate::codec::{KeyDerivation, Signer};
 use crate::config::ServerSideConfig;
-use crate::cookie::{bare_deletion_cookie, set_cookie, Expiry};
+use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::SessionFailure;
 use crate::keys::KeyRing;
 use crate::session::{is_permanent, Loaded, Outcome, Pending, Session, PERMANENT_KEY};
@@ -145,6 +145,7 @@ impl<S: SessionStore> StorePolicy<S> {
                 data: record.data,
                 signed_with: None,
                 stored_until: Some(record.expires_at),
+                stored_id: Some(id.clone()),
                 verified_cookie: None,
             }),
             // Unknown, expired or unreadable: never adopted; a new id is issued when
@@ -205,7 +206,10 @@ impl<S: SessionStore> StorePolicy<S> {
                 if let Some(id) = &id {
                     self.store.delete(id).await?;
                 }
-                decision.send(bare_deletion_cookie(config));
+                // With the attributes the cookie was set with (Flask-Session sends only name, domain
+                // and path): browsers refuse to delete a `__Host-` or `__Secure-` cookie
+                // without `Secure`, and a partitioned one without `Partitioned`.
+                decision.send(deletion_cookie(config));
             }
             return Ok(decision);
         }

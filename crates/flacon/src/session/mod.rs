@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::store::SessionId;
 use crate::typed::{self, ValueError};
 use crate::value::{Map, Value};
 
@@ -63,6 +64,19 @@ impl Session {
         Self::with_state(State::default())
     }
 
+    /// The id of the server-side session this request carried, once loaded: what the store
+    /// keeps it under (for logs, or to tell the current device from the others). `None` for
+    /// a cookie session, and for a session not stored yet (a new visitor's gets its id when
+    /// the response saves it).
+    ///
+    /// ```
+    /// let session = flacon::Session::detached();
+    /// assert_eq!(session.id(), None);
+    /// ```
+    pub fn id(&self) -> Option<SessionId> {
+        self.lock().stored_id.clone()
+    }
+
     /// Gives a server-side session a new id at the end of the request, keeping its data and
     /// killing the old id: call it at login, against session fixation. (A cookie session
     /// has no id; this is a no-op there.)
@@ -99,8 +113,18 @@ impl Session {
     }
 
     /// The value at `key` as a `T`; `None` when missing or not convertible to `T`.
+    ///
+    /// A value that is there but not a `T` (a schema change after a deploy, say) is logged
+    /// at `warn`, once per key, with the serde error; use [`try_get`](Self::try_get) to
+    /// tell "missing" from "not a `T`" in code.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.try_get(key).ok().flatten()
+        match self.try_get(key) {
+            Ok(value) => value,
+            Err(error) => {
+                log_type_mismatch::<T>(key, &error);
+                None
+            }
+        }
     }
 
     /// The value at `key` as a `T`, with the conversion error when it is not one.
@@ -196,22 +220,25 @@ impl Session {
         self.read(|data| data.contains_key(key))
     }
 
-    /// The number of keys (`_permanent` included, as in Flask).
+    /// The number of keys the application stored. Flask's `_permanent` flag lives in the
+    /// data too (Flask needs it there) but is not counted: read it with
+    /// [`permanent`](Self::permanent).
     pub fn len(&self) -> usize {
-        self.read(Map::len)
+        self.read(|data| user_keys(data).count())
     }
 
-    /// Whether the session holds nothing.
+    /// Whether the application stored nothing (a new server-side session, which carries
+    /// only `_permanent`, is empty).
     pub fn is_empty(&self) -> bool {
-        self.read(Map::is_empty)
+        self.read(|data| user_keys(data).next().is_none())
     }
 
-    /// The keys, in order.
+    /// The keys the application stored, in order (`_permanent` left out).
     pub fn keys(&self) -> Vec<String> {
-        self.read(|data| data.keys().cloned().collect())
+        self.read(|data| user_keys(data).cloned().collect())
     }
 
-    /// A copy of the whole session.
+    /// A copy of the session as stored, Flask's `_permanent` flag included.
     pub fn snapshot(&self) -> Map {
         self.read(Map::clone)
     }
@@ -241,6 +268,35 @@ impl Session {
     pub fn is_accessed(&self) -> bool {
         self.lock().accessed
     }
+}
+
+/// Logs that the value at `key` is not a `T`: at `warn` the first time for each key (up to
+/// [`MISMATCH_KEYS_REMEMBERED`] keys), at `debug` after that, so that a wrong type in a hot
+/// handler cannot flood the log.
+fn log_type_mismatch<T>(key: &str, error: &ValueError) {
+    static WARNED: std::sync::OnceLock<Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    let first = {
+        let mut warned = WARNED
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        warned.len() < MISMATCH_KEYS_REMEMBERED && warned.insert(key.to_owned())
+    };
+    let wanted = std::any::type_name::<T>();
+    if first {
+        tracing::warn!(key, wanted, %error, "session value has another type than the handler reads; Session::get gives None");
+    } else {
+        tracing::debug!(key, wanted, %error, "session value has another type than the handler reads");
+    }
+}
+
+/// How many keys [`log_type_mismatch`] remembers having warned about.
+const MISMATCH_KEYS_REMEMBERED: usize = 256;
+
+/// The keys of `data` that are the application's, not Flask's `_permanent` flag.
+fn user_keys(data: &Map) -> impl Iterator<Item = &String> {
+    data.keys().filter(|k| *k != PERMANENT_KEY)
 }
 
 /// Flask's `session.permanent` for a session's data: a truthy `_permanent`.

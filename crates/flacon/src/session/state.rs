@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use super::{Session, SessionUnavailable};
 use crate::keys::KeyMatch;
+use crate::store::SessionId;
 use crate::value::Map;
 
 /// What a lazily loaded session turned out to hold.
@@ -17,6 +18,8 @@ pub(crate) struct Loaded {
     pub(crate) signed_with: Option<KeyMatch>,
     /// For a server-side session found in its store: when the record expires.
     pub(crate) stored_until: Option<u64>,
+    /// For a server-side session found in its store: its id.
+    pub(crate) stored_id: Option<SessionId>,
     /// For a cookie session: the cookie that verified, so an unchanged session is re-signed
     /// from its payload segment without being serialized and compressed again.
     pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
@@ -42,6 +45,7 @@ pub(super) struct State {
     pub(super) data: Map,
     pub(super) signed_with: Option<KeyMatch>,
     pub(super) stored_until: Option<u64>,
+    pub(super) stored_id: Option<SessionId>,
     pub(super) verified_cookie: Option<std::sync::Arc<str>>,
     pub(super) accessed: bool,
     pub(super) modified: bool,
@@ -54,6 +58,7 @@ impl State {
         self.data = loaded.data;
         self.signed_with = loaded.signed_with;
         self.stored_until = loaded.stored_until;
+        self.stored_id = loaded.stored_id;
         self.verified_cookie = loaded.verified_cookie;
     }
 

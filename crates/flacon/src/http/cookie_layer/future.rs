@@ -6,8 +6,8 @@ use std::task::{ready, Context, Poll};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::http::common::apply;
-use crate::http::{ErrorResponder, SessionFailure};
+use crate::http::common::{apply, decision_for_mode};
+use crate::http::{ErrorResponder, SessionFailure, SessionMode};
 use crate::policy::CookiePolicy;
 use crate::session::Session;
 
@@ -53,6 +53,11 @@ where
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
         if let Some((session, raw)) = this.session.take() {
+            let mode = response.extensions().get::<SessionMode>().copied();
+            if let Some(decision) = decision_for_mode(mode, &session) {
+                apply(decision, response.headers_mut());
+                return Poll::Ready(Ok(response));
+            }
             match this.policy.decide(&session, raw.as_deref()) {
                 Ok(decision) => apply(decision, response.headers_mut()),
                 Err(oversized) => {

@@ -6,7 +6,7 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use crate::cookie::find_cookie;
-use crate::http::ErrorResponder;
+use crate::http::{CookieSession, ErrorResponder};
 use crate::policy::CookiePolicy;
 
 /// The middleware service made by [`SessionLayer`](super::SessionLayer).
@@ -62,7 +62,9 @@ where
                 .filter(|v| !v.is_empty())
                 .map(|v| Arc::from(&*v));
         let session = policy.session_for(raw.clone());
-        request.extensions_mut().insert(session.clone());
+        request
+            .extensions_mut()
+            .insert(CookieSession(session.clone()));
         ResponseFuture::new(
             self.inner.call(request),
             session,

@@ -6,8 +6,8 @@ use tower_service::Service;
 
 use super::StoreResponseFuture;
 use crate::cookie::find_cookie;
-use crate::http::common::apply;
-use crate::http::ErrorResponder;
+use crate::http::common::{apply, decision_for_mode};
+use crate::http::{ErrorResponder, ServerSession, SessionMode};
 use crate::policy::StorePolicy;
 use crate::store::SessionStore;
 
@@ -74,11 +74,18 @@ where
         let id = find_cookie(request.headers(), &policy.settings.config.cookie_name)
             .and_then(|raw| policy.parse_id(&raw));
         let session = policy.session_for(id.clone());
-        request.extensions_mut().insert(session.clone());
+        request
+            .extensions_mut()
+            .insert(ServerSession(session.clone()));
         let response = self.inner.call(request);
         let on_error = self.on_error.clone();
         StoreResponseFuture::new(async move {
             let mut response = response.await?;
+            let mode = response.extensions().get::<SessionMode>().copied();
+            if let Some(decision) = decision_for_mode(mode, &session) {
+                apply(decision, response.headers_mut());
+                return Ok(response);
+            }
             match policy.decide(&session, id).await {
                 Ok(decision) => apply(decision, response.headers_mut()),
                 Err(failure) => response = on_error.respond(&failure).map(ResBody::from),
