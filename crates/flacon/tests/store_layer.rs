@@ -125,7 +125,7 @@ async fn the_store_error_response_is_configurable() {
     // Nothing listens on port 1: every store call fails fast.
     let store = RedisStore::open("redis://127.0.0.1:1/0").unwrap();
     let layer = StoreLayer::new(store, keys()).on_error(ErrorResponder::new(|failure| {
-        assert!(matches!(failure, SessionFailure::StoreUnavailable));
+        assert!(matches!(failure, SessionFailure::StoreUnavailable { .. }));
         let mut response = Response::new("<h1>Back soon</h1>".to_owned());
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         response
@@ -200,4 +200,215 @@ async fn settings_apply_to_a_layer_that_was_cloned_first() {
         cookie.unwrap().contains('.'),
         "the signer setting took effect"
     );
+}
+
+/// A memory store whose writes fail while `down` is set: the store is reachable for the
+/// load and gone by the save.
+#[derive(Default)]
+struct WritesFail {
+    inner: MemoryStore,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl WritesFail {
+    fn check(&self) -> Result<(), flacon::store::StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(flacon::store::StoreError::unavailable(
+                std::io::Error::other("store down"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for WritesFail {
+    async fn create(
+        &self,
+        id: &SessionId,
+        record: &flacon::store::Record,
+        now: u64,
+    ) -> Result<bool, flacon::store::StoreError> {
+        self.check()?;
+        self.inner.create(id, record, now).await
+    }
+    async fn load(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<flacon::store::Record>, flacon::store::StoreError> {
+        self.inner.load(id, refresh_to, now).await
+    }
+    async fn save(
+        &self,
+        id: &SessionId,
+        record: &flacon::store::Record,
+        now: u64,
+    ) -> Result<bool, flacon::store::StoreError> {
+        self.check()?;
+        self.inner.save(id, record, now).await
+    }
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, flacon::store::StoreError> {
+        self.inner.touch(id, expires_at, now).await
+    }
+    async fn delete(&self, id: &SessionId) -> Result<(), flacon::store::StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn change_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        now: u64,
+    ) -> Result<bool, flacon::store::StoreError> {
+        self.check()?;
+        self.inner.change_id(old, new, now).await
+    }
+    async fn delete_expired(&self, now: u64) -> Result<usize, flacon::store::StoreError> {
+        self.inner.delete_expired(now).await
+    }
+    async fn scan(
+        &self,
+        cursor: Option<String>,
+        page_size: usize,
+    ) -> Result<flacon::store::ScanPage, flacon::store::StoreError> {
+        self.inner.scan(cursor, page_size).await
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_matches_the_rejection_answers_the_outage_itself() {
+    use flacon::http::SessionRejection;
+    let store = RedisStore::open("redis://127.0.0.1:1/0").unwrap();
+    let app = Router::new()
+        .route(
+            "/login",
+            get(|s: Result<Session, SessionRejection>| async move {
+                match s {
+                    Ok(_) => (StatusCode::OK, "in"),
+                    Err(_) => (StatusCode::UNAUTHORIZED, "wrong password, or try later"),
+                }
+            }),
+        )
+        .route("/plain", get(|_: Session| async { "never" }))
+        .layer(StoreLayer::new(store, keys()));
+    let cookie = Some("some-session-id-0123456789012345678901234567");
+    let (status, set_cookie, body) = call(&app, "/login", cookie).await;
+    assert_eq!(
+        (status, set_cookie, body.as_str()),
+        (
+            StatusCode::UNAUTHORIZED,
+            None,
+            "wrong password, or try later"
+        )
+    );
+    // A handler that does not catch it still gets the layer's error response.
+    let (status, _, body) = call(&app, "/plain", cookie).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.starts_with("Session storage is temporarily unavailable."),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_save_fails_before_the_side_effects() {
+    let store = Arc::new(WritesFail::default());
+    let charged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = {
+        let charged = charged.clone();
+        Router::new()
+            .route(
+                "/buy",
+                get(move |s: Session| {
+                    let charged = charged.clone();
+                    async move {
+                        s.insert("order", "bike").unwrap();
+                        if s.save().await.is_err() {
+                            return (StatusCode::SERVICE_UNAVAILABLE, "not charged".to_owned());
+                        }
+                        // Saved before the side effect: the record is in the store already.
+                        charged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        (
+                            StatusCode::OK,
+                            format!("charged, order {:?}", s.id().map(|i| i.as_str().len())),
+                        )
+                    }
+                }),
+            )
+            .layer(StoreLayer::new(store.clone(), keys()))
+    };
+    store.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, cookie, body) = call(&app, "/buy", None).await;
+    assert_eq!(
+        (status, cookie, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, None, "not charged")
+    );
+    assert_eq!(charged.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(store.inner.len(), 0);
+
+    store
+        .down
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let (status, cookie, body) = call(&app, "/buy", None).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "charged, order Some(43)")
+    );
+    assert_eq!(store.inner.len(), 1);
+    let id = SessionId::parse(&cookie.expect("the response carries the saved session's cookie"))
+        .unwrap();
+    let record = store.inner.load(&id, None, now()).await.unwrap().unwrap();
+    assert_eq!(record.data.get("order"), Some(&flacon::Value::from("bike")));
+}
+
+#[tokio::test]
+async fn the_error_responder_sees_the_request_and_the_cause() {
+    let store = Arc::new(WritesFail::default());
+    store.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    let layer = StoreLayer::new(store, keys()).on_error(ErrorResponder::with_request(
+        |failure, request| {
+            let cause = failure.cause().map(ToString::to_string).unwrap_or_default();
+            let body = if request.uri().path().starts_with("/api/") {
+                format!("{{\"error\":\"unavailable\",\"cause\":{cause:?}}}")
+            } else {
+                format!(
+                    "<p>{} {}: back soon</p>",
+                    request.method(),
+                    request.uri().path()
+                )
+            };
+            let mut response = Response::new(body);
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response
+        },
+    ));
+    let app = Router::new()
+        .route(
+            "/api/login",
+            get(|s: Session| async move {
+                s.insert("user", "ada").unwrap();
+                "in"
+            }),
+        )
+        .route(
+            "/login",
+            get(|s: Session| async move {
+                s.insert("user", "ada").unwrap();
+                "in"
+            }),
+        )
+        .layer(layer);
+    let (status, _, body) = call(&app, "/api/login", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        "{\"error\":\"unavailable\",\"cause\":\"session store unavailable: store down\"}"
+    );
+    let (_, _, body) = call(&app, "/login", None).await;
+    assert_eq!(body, "<p>GET /login: back soon</p>");
 }

@@ -5,7 +5,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
-use super::{CookieSession, ServerSession};
+use super::{CookieSession, ServerSession, UncaughtRejection};
 use crate::session::Session;
 
 /// Why a [`Session`] could not be extracted.
@@ -36,11 +36,15 @@ impl IntoResponse for SessionRejection {
                 tracing::error!("{self}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Session unavailable.\n").into_response()
             }
-            SessionRejection::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Session storage is temporarily unavailable.\n",
-            )
-                .into_response(),
+            SessionRejection::Unavailable => {
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Session storage is temporarily unavailable.\n",
+                )
+                    .into_response();
+                response.extensions_mut().insert(UncaughtRejection);
+                response
+            }
         }
     }
 }

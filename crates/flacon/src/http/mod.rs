@@ -22,5 +22,6 @@ pub use cookie_layer::{ResponseFuture, SessionLayer, SessionService};
 pub use extract::SessionRejection;
 pub use mode::{SessionMode, SessionModeFuture, SessionModeLayer, SessionModeService};
 pub use named::{CookieSession, ServerSession};
-pub use response::{ErrorResponder, OversizedCookie, SessionFailure};
+pub(crate) use response::UncaughtRejection;
+pub use response::{ErrorResponder, OversizedCookie, RequestHead, SessionFailure};
 pub use store_layer::{StoreLayer, StoreResponseFuture, StoreService};

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+
+use crate::store::StoreError;
 
 /// A session cookie that would not fit in the browser's limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +38,62 @@ pub enum SessionFailure {
     /// The session cookie would exceed the browser limit.
     CookieTooLarge(OversizedCookie),
     /// The session store could not be reached to load or save the session.
-    StoreUnavailable,
+    StoreUnavailable {
+        /// What the store said, when it said something (a session used before it was
+        /// loaded has no store error).
+        cause: Option<Arc<StoreError>>,
+    },
 }
+
+impl SessionFailure {
+    /// The store's error behind the failure, if any, for logs and error pages.
+    pub fn cause(&self) -> Option<&StoreError> {
+        match self {
+            SessionFailure::StoreUnavailable { cause } => cause.as_deref(),
+            SessionFailure::CookieTooLarge(_) => None,
+        }
+    }
+}
+
+/// What the request that failed asked for: enough for an error page to answer in the
+/// client's terms (JSON for an API, by path or `Accept`) and to name a request id.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl RequestHead {
+    pub(crate) fn of<B>(request: &http::Request<B>) -> Self {
+        RequestHead {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers: request.headers().clone(),
+        }
+    }
+
+    /// The request's method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request's URI (its path: `uri().path()`).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The request's headers (`Accept`, a request id).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+}
+
+/// Marks the response of a [`SessionRejection::Unavailable`](super::SessionRejection) the
+/// handler did not catch: the layer replaces it with its error response. A handler that
+/// matched the rejection and answered itself sends no such mark, and keeps its answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UncaughtRejection;
 
 /// Builds the response sent when the session cannot be loaded or saved. The defaults are
 /// short plain-text bodies that reveal nothing internal: `500 Internal Server Error` for a
@@ -47,7 +103,7 @@ pub enum SessionFailure {
 /// use flacon::http::{ErrorResponder, SessionFailure};
 /// use http::{Response, StatusCode};
 /// let responder = ErrorResponder::new(|failure| match failure {
-///     SessionFailure::StoreUnavailable => Response::builder()
+///     SessionFailure::StoreUnavailable { .. } => Response::builder()
 ///         .status(StatusCode::SERVICE_UNAVAILABLE)
 ///         .body("<h1>Back in a moment</h1>".to_owned())
 ///         .unwrap(),
@@ -56,14 +112,50 @@ pub enum SessionFailure {
 /// # let _ = responder;
 /// ```
 #[derive(Clone)]
-pub struct ErrorResponder(Arc<RespondFn>);
+pub struct ErrorResponder(Respond);
 
-type RespondFn = dyn Fn(&SessionFailure) -> Response<String> + Send + Sync;
+type FailureFn = dyn Fn(&SessionFailure) -> Response<String> + Send + Sync;
+type WithRequestFn = dyn Fn(&SessionFailure, &RequestHead) -> Response<String> + Send + Sync;
+
+#[derive(Clone)]
+enum Respond {
+    Failure(Arc<FailureFn>),
+    WithRequest(Arc<WithRequestFn>),
+}
 
 impl ErrorResponder {
-    /// A responder from a function.
+    /// A responder from a function of the failure.
     pub fn new(f: impl Fn(&SessionFailure) -> Response<String> + Send + Sync + 'static) -> Self {
-        ErrorResponder(Arc::new(f))
+        ErrorResponder(Respond::Failure(Arc::new(f)))
+    }
+
+    /// A responder that also sees what the request asked for (its method, URI and
+    /// headers are kept for it, at the cost of a copy per request).
+    ///
+    /// ```
+    /// use flacon::http::{ErrorResponder, SessionFailure};
+    /// use http::{header, Response, StatusCode};
+    /// let json_for_apis = ErrorResponder::with_request(|failure, request| {
+    ///     let wants_json = request.uri().path().starts_with("/api/")
+    ///         || request.headers().get(header::ACCEPT).is_some_and(|a| a == "application/json");
+    ///     if !wants_json {
+    ///         return ErrorResponder::default_response(failure);
+    ///     }
+    ///     let mut response = Response::new(r#"{"error":"session storage unavailable"}"#.to_owned());
+    ///     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    ///     response
+    /// });
+    /// # let _ = json_for_apis;
+    /// ```
+    pub fn with_request(
+        f: impl Fn(&SessionFailure, &RequestHead) -> Response<String> + Send + Sync + 'static,
+    ) -> Self {
+        ErrorResponder(Respond::WithRequest(Arc::new(f)))
+    }
+
+    /// Whether [`respond`](Self::respond) wants the request's head.
+    pub(crate) fn wants_request(&self) -> bool {
+        matches!(self.0, Respond::WithRequest(_))
     }
 
     /// flacon's default response for `failure`.
@@ -73,7 +165,7 @@ impl ErrorResponder {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The session is too large to store.\n",
             ),
-            SessionFailure::StoreUnavailable => {
+            SessionFailure::StoreUnavailable { .. } => {
                 let mut response = plain_text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Session storage is temporarily unavailable. Please retry.\n",
@@ -86,8 +178,16 @@ impl ErrorResponder {
         }
     }
 
-    pub(crate) fn respond(&self, failure: &SessionFailure) -> Response<String> {
-        (self.0)(failure)
+    pub(crate) fn respond(
+        &self,
+        failure: &SessionFailure,
+        request: Option<&RequestHead>,
+    ) -> Response<String> {
+        match (&self.0, request) {
+            (Respond::Failure(f), _) => f(failure),
+            (Respond::WithRequest(f), Some(request)) => f(failure, request),
+            (Respond::WithRequest(_), None) => Self::default_response(failure),
+        }
     }
 }
 

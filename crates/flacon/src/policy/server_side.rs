@@ -13,9 +13,17 @@ use crate::config::ServerSideConfig;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::SessionFailure;
 use crate::keys::KeyRing;
-use crate::session::{is_permanent, Loaded, Outcome, Pending, Session, PERMANENT_KEY};
+use crate::session::{is_permanent, Loaded, Outcome, Pending, Saver, Session, PERMANENT_KEY};
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
 use crate::value::{Map, Value};
+
+/// A failure to load or save, and where: a load failure the handler saw through its
+/// extractor may have been answered by the handler itself.
+#[derive(Debug)]
+pub(crate) struct StoreFailure {
+    pub(crate) at_load: bool,
+    pub(crate) failure: SessionFailure,
+}
 
 /// Everything the server-side rules need, shared across requests.
 pub(crate) struct StorePolicy<S> {
@@ -83,11 +91,17 @@ impl<S: SessionStore> StorePolicy<S> {
         } else {
             self.fresh_data()
         };
+        let policy = self.clone();
+        let saver: Saver = Arc::new(move |session: Session| {
+            let policy = policy.clone();
+            Box::pin(async move { policy.save_now(&session).await })
+        });
         Session::lazy(
             pending,
             initial,
             self.settings.config.rewrite_on_equal_assignment,
         )
+        .with_saver(saver)
     }
 
     /// What a session without a stored record starts as: `{"_permanent": true}` when
@@ -134,7 +148,7 @@ impl<S: SessionStore> StorePolicy<S> {
     }
 
     /// One store round trip: the record, its expiry refreshed where the store can do both.
-    pub(crate) async fn load(&self, id: &SessionId) -> Result<Loaded, ()> {
+    pub(crate) async fn load(&self, id: &SessionId) -> Result<Loaded, Arc<StoreError>> {
         let now = self.settings.now();
         match self
             .store
@@ -163,44 +177,76 @@ impl<S: SessionStore> StorePolicy<S> {
             }
             Err(error) => {
                 tracing::error!(%error, "cannot load the session; answering with the store-error response");
-                Err(())
+                Err(Arc::new(error))
             }
         }
     }
 
-    /// What the response carries for `session` (whose cookie named `id`), after writing it
-    /// to the store as needed; the failure the adapter answers with otherwise.
-    pub(crate) async fn decide(
-        &self,
-        session: &Session,
-        id: Option<SessionId>,
-    ) -> Result<Decision, SessionFailure> {
+    /// What the response carries for `session`, after writing it to the store as needed;
+    /// the failure the adapter answers with otherwise.
+    pub(crate) async fn decide(&self, session: &Session) -> Result<Decision, StoreFailure> {
         let Some(outcome) = session.outcome(|| false) else {
             return Ok(Decision::default());
         };
         if outcome.failed {
-            return Err(SessionFailure::StoreUnavailable);
+            return Err(StoreFailure {
+                at_load: true,
+                failure: SessionFailure::StoreUnavailable {
+                    cause: outcome.cause.clone(),
+                },
+            });
         }
-        self.write_back(outcome, id).await.map_err(|error| {
+        let saved = outcome.saved.clone();
+        let (decision, _, _) = self.write_back(outcome).await.map_err(|error| {
             tracing::error!(%error, "cannot save the session; answering with the store-error response");
-            SessionFailure::StoreUnavailable
+            StoreFailure {
+                at_load: false,
+                failure: SessionFailure::StoreUnavailable {
+                    cause: Some(Arc::new(error)),
+                },
+            }
+        })?;
+        // After an explicit save, what it decided holds unless this write says more.
+        Ok(match saved {
+            Some(saved) => Decision {
+                vary_cookie: decision.vary_cookie || saved.vary_cookie,
+                set_cookie: decision.set_cookie.or(saved.set_cookie),
+            },
+            None => decision,
         })
     }
 
-    /// Flask-Session's `save_session`, update-only and with throttled expiry refresh. `id`
-    /// is the request's session id; it names a record only if the load found one.
+    /// [`Session::save`]: the write the response would make, made now.
+    async fn save_now(&self, session: &Session) -> Result<(), Arc<StoreError>> {
+        let outcome = session.outcome_to_save();
+        if outcome.failed {
+            return Err(outcome.cause.unwrap_or_else(|| {
+                Arc::new(StoreError::unavailable(crate::session::SessionUnavailable))
+            }));
+        }
+        let (decision, id, until) = self.write_back(outcome).await.map_err(|error| {
+            tracing::error!(%error, "cannot save the session (explicit save)");
+            Arc::new(error)
+        })?;
+        session.saved_as(id, until, decision);
+        Ok(())
+    }
+
+    /// Flask-Session's `save_session`, update-only and with throttled expiry refresh: what
+    /// the response carries, and the record's id and expiry when there is one.
     async fn write_back(
         &self,
         outcome: Outcome,
-        id: Option<SessionId>,
-    ) -> Result<Decision, StoreError> {
+    ) -> Result<(Decision, Option<SessionId>, Option<u64>), StoreError> {
         let config = &self.settings.config;
         let mut decision = Decision {
             vary_cookie: outcome.accessed,
             set_cookie: None,
         };
         let stored_until = outcome.stored_until;
-        let mut id = id.filter(|_| stored_until.is_some());
+        // The record this session is stored under: the one the load found (or an explicit
+        // save made), never a cookie's id that named nothing.
+        let mut id = outcome.stored_id.clone().filter(|_| stored_until.is_some());
         if flask_session::is_empty(&outcome.data) {
             if outcome.modified {
                 if let Some(id) = &id {
@@ -211,7 +257,7 @@ impl<S: SessionStore> StorePolicy<S> {
                 // without `Secure`, and a partitioned one without `Partitioned`.
                 decision.send(deletion_cookie(config));
             }
-            return Ok(decision);
+            return Ok((decision, None, None));
         }
         let now = self.settings.now();
         let expires_at = now.saturating_add(self.settings.lifetime());
@@ -236,7 +282,7 @@ impl<S: SessionStore> StorePolicy<S> {
                         tracing::info!(
                             "session was deleted during this request; its update is dropped"
                         );
-                        return Ok(decision);
+                        return Ok((decision, None, None));
                     }
                 }
                 None => {
@@ -252,13 +298,13 @@ impl<S: SessionStore> StorePolicy<S> {
             }
         }
         let Some(id) = id else {
-            return Ok(decision);
+            return Ok((decision, None, None));
         };
         if outcome.modified || new_id || (permanent && config.refresh_each_request) {
             let expiry = Expiry::of_session(permanent, expires_at);
             decision.send(set_cookie(config, &self.cookie_value(&id), expiry));
         }
-        Ok(decision)
+        Ok((decision, Some(id), Some(expires_at)))
     }
 
     /// Stores a new session under a fresh random id, retrying on the (astronomically
@@ -294,14 +340,10 @@ mod tests {
     }
 
     /// The session a request with the cookie value `raw` gets, loaded as the extractor does.
-    async fn session_from(
-        policy: &Arc<StorePolicy<MemoryStore>>,
-        raw: Option<&str>,
-    ) -> (Session, Option<SessionId>) {
-        let id = raw.and_then(|raw| policy.parse_id(raw));
-        let session = policy.session_for(id.clone());
+    async fn session_from(policy: &Arc<StorePolicy<MemoryStore>>, raw: Option<&str>) -> Session {
+        let session = policy.session_for(raw.and_then(|raw| policy.parse_id(raw)));
         session.load().await.unwrap();
-        (session, id)
+        session
     }
 
     fn id_of(decision: &Decision) -> String {
@@ -313,20 +355,17 @@ mod tests {
     #[tokio::test]
     async fn a_visitor_who_stores_nothing_creates_nothing() {
         let policy = policy();
-        let (session, id) = session_from(&policy, None).await;
-        assert_eq!(
-            policy.decide(&session, id).await.unwrap(),
-            Decision::default()
-        );
+        let session = session_from(&policy, None).await;
+        assert_eq!(policy.decide(&session).await.unwrap(), Decision::default());
         assert_eq!(policy.store.len(), 0);
     }
 
     #[tokio::test]
     async fn a_first_write_creates_a_record_and_sends_its_id() {
         let policy = policy();
-        let (session, id) = session_from(&policy, None).await;
+        let session = session_from(&policy, None).await;
         session.insert("user", "ada").unwrap();
-        let decision = policy.decide(&session, id).await.unwrap();
+        let decision = policy.decide(&session).await.unwrap();
         assert!(decision.vary_cookie);
         let sid = id_of(&decision);
         let stored = policy
@@ -341,9 +380,9 @@ mod tests {
     async fn an_unknown_id_is_never_adopted() {
         let policy = policy();
         let forged = SessionId::generate().unwrap();
-        let (session, id) = session_from(&policy, Some(forged.as_str())).await;
+        let session = session_from(&policy, Some(forged.as_str())).await;
         session.insert("user", "mallory").unwrap();
-        let decision = policy.decide(&session, id).await.unwrap();
+        let decision = policy.decide(&session).await.unwrap();
         assert_ne!(id_of(&decision), forged.as_str());
         assert!(policy
             .store
@@ -356,12 +395,12 @@ mod tests {
     #[tokio::test]
     async fn clearing_deletes_the_record_and_sends_the_deletion_cookie() {
         let policy = policy();
-        let (session, id) = session_from(&policy, None).await;
+        let session = session_from(&policy, None).await;
         session.insert("user", "ada").unwrap();
-        let sid = id_of(&policy.decide(&session, id).await.unwrap());
-        let (session, id) = session_from(&policy, Some(&sid)).await;
+        let sid = id_of(&policy.decide(&session).await.unwrap());
+        let session = session_from(&policy, Some(&sid)).await;
         session.clear();
-        let decision = policy.decide(&session, id).await.unwrap();
+        let decision = policy.decide(&session).await.unwrap();
         assert!(decision
             .set_cookie
             .as_deref()

@@ -12,7 +12,7 @@ use crate::value::{Map, Value};
 mod state;
 
 use state::State;
-pub(crate) use state::{Loaded, Outcome, Pending};
+pub(crate) use state::{Loaded, Outcome, Pending, Saver};
 
 /// The key Flask stores permanence under, inside the session itself.
 pub const PERMANENT_KEY: &str = "_permanent";

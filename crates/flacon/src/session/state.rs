@@ -5,9 +5,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::sync::Arc;
+
 use super::{Session, SessionUnavailable};
 use crate::keys::KeyMatch;
-use crate::store::SessionId;
+use crate::policy::Decision;
+use crate::store::{SessionId, StoreError};
 use crate::value::Map;
 
 /// What a lazily loaded session turned out to hold.
@@ -26,8 +29,17 @@ pub(crate) struct Loaded {
 }
 
 pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
-pub(crate) type AsyncLoader =
-    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Loaded, ()>> + Send>> + Send>;
+pub(crate) type AsyncLoader = Box<
+    dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Loaded, Arc<StoreError>>> + Send>> + Send,
+>;
+
+/// Writes a server-side session to its store now ([`Session::save`]); returns what the
+/// response must carry for it.
+pub(crate) type Saver = Arc<
+    dyn Fn(Session) -> Pin<Box<dyn Future<Output = Result<(), Arc<StoreError>>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// How the session's data will be obtained on first use.
 pub(crate) enum Pending {
@@ -42,6 +54,11 @@ pub(super) struct State {
     pub(super) pending: Option<Pending>,
     pub(super) loading: bool,
     pub(super) failed: bool,
+    /// Why the store failed, when it did.
+    pub(super) cause: Option<Arc<StoreError>>,
+    pub(super) saver: Option<Saver>,
+    /// What an explicit save decided the response must carry.
+    pub(super) saved: Option<Decision>,
     pub(super) data: Map,
     pub(super) signed_with: Option<KeyMatch>,
     pub(super) stored_until: Option<u64>,
@@ -89,6 +106,11 @@ pub(crate) struct Outcome {
     pub(crate) modified: bool,
     /// The store failed (or the session was used before loading): write nothing.
     pub(crate) failed: bool,
+    /// Why, when the store said.
+    pub(crate) cause: Option<Arc<StoreError>>,
+    /// What an explicit save already decided.
+    pub(crate) saved: Option<Decision>,
+    pub(crate) stored_id: Option<SessionId>,
     pub(crate) cycle_id: bool,
     pub(crate) signed_with: Option<KeyMatch>,
     pub(crate) stored_until: Option<u64>,
@@ -107,6 +129,70 @@ impl Session {
             rewrite_on_equal_assignment,
             ..State::default()
         })
+    }
+
+    /// Lets [`Session::save`] write this session to its store.
+    pub(crate) fn with_saver(self, saver: Saver) -> Self {
+        self.lock().saver = Some(saver);
+        self
+    }
+
+    /// Writes a server-side session to its store now, instead of after the handler, so the
+    /// handler sees a failure before it does anything it cannot take back (send an email,
+    /// charge a card). The response still carries the cookie. Changes made after `save` are
+    /// saved with the response as usual. A no-op for cookie sessions (the cookie is the
+    /// store, written with the response).
+    pub async fn save(&self) -> Result<(), SessionUnavailable> {
+        let saver = {
+            let state = self.lock();
+            if state.failed {
+                return Err(SessionUnavailable);
+            }
+            state.saver.clone()
+        };
+        let Some(saver) = saver else {
+            return Ok(());
+        };
+        saver(self.clone()).await.map_err(|cause| {
+            let mut state = self.lock();
+            state.failed = true;
+            state.cause = Some(cause);
+            SessionUnavailable
+        })
+    }
+
+    /// The state to save now: the data as it is (kept in the session) and its flags, which
+    /// are cleared as the save takes them over.
+    pub(crate) fn outcome_to_save(&self) -> Outcome {
+        let mut state = self.lock();
+        let data = state.load().clone();
+        let outcome = Outcome {
+            data,
+            accessed: state.accessed,
+            modified: state.modified,
+            failed: state.failed,
+            cause: state.cause.clone(),
+            saved: None,
+            stored_id: state.stored_id.clone(),
+            cycle_id: state.cycle_id,
+            signed_with: state.signed_with,
+            stored_until: state.stored_until,
+            verified_cookie: None,
+        };
+        state.modified = false;
+        state.cycle_id = false;
+        outcome
+    }
+
+    /// Records what an explicit save did: the record's id and expiry, what the response
+    /// carries.
+    pub(crate) fn saved_as(&self, id: Option<SessionId>, until: Option<u64>, decision: Decision) {
+        let mut state = self.lock();
+        if id.is_some() {
+            state.stored_id = id;
+            state.stored_until = until;
+        }
+        state.saved = Some(decision);
     }
 
     /// Loads a server-side session from its store; a no-op for cookie sessions and for a
@@ -137,8 +223,9 @@ impl Session {
                 state.accept(loaded);
                 Ok(())
             }
-            Err(()) => {
+            Err(cause) => {
                 state.failed = true;
+                state.cause = Some(cause);
                 Err(SessionUnavailable)
             }
         }
@@ -158,6 +245,9 @@ impl Session {
             accessed: state.accessed,
             modified: state.modified,
             failed: state.failed,
+            cause: state.cause.clone(),
+            saved: state.saved.take(),
+            stored_id: state.stored_id.clone(),
             cycle_id: state.cycle_id,
             signed_with: state.signed_with,
             stored_until: state.stored_until,

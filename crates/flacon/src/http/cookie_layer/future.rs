@@ -7,7 +7,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use crate::http::common::{apply, decision_for_mode};
-use crate::http::{ErrorResponder, SessionFailure, SessionMode};
+use crate::http::{ErrorResponder, RequestHead, SessionFailure, SessionMode};
 use crate::policy::CookiePolicy;
 use crate::session::Session;
 
@@ -22,6 +22,8 @@ pin_project! {
         session: Option<(Session, Option<Arc<str>>)>,
         policy: Arc<CookiePolicy>,
         on_error: ErrorResponder,
+        // Kept only when the error responder wants to see the request.
+        head: Option<RequestHead>,
     }
 }
 
@@ -32,12 +34,14 @@ impl<F> ResponseFuture<F> {
         raw: Option<Arc<str>>,
         policy: Arc<CookiePolicy>,
         on_error: ErrorResponder,
+        head: Option<RequestHead>,
     ) -> Self {
         ResponseFuture {
             inner,
             session: Some((session, raw)),
             policy,
             on_error,
+            head,
         }
     }
 }
@@ -62,7 +66,10 @@ where
                 Ok(decision) => apply(decision, response.headers_mut()),
                 Err(oversized) => {
                     let failure = SessionFailure::CookieTooLarge(oversized);
-                    response = this.on_error.respond(&failure).map(ResBody::from);
+                    response = this
+                        .on_error
+                        .respond(&failure, this.head.as_ref())
+                        .map(ResBody::from);
                 }
             }
         }

@@ -6,7 +6,7 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use crate::cookie::find_cookie;
-use crate::http::{CookieSession, ErrorResponder};
+use crate::http::{CookieSession, ErrorResponder, RequestHead};
 use crate::policy::CookiePolicy;
 
 /// The middleware service made by [`SessionLayer`](super::SessionLayer).
@@ -62,6 +62,10 @@ where
                 .filter(|v| !v.is_empty())
                 .map(|v| Arc::from(&*v));
         let session = policy.session_for(raw.clone());
+        let head = self
+            .on_error
+            .wants_request()
+            .then(|| RequestHead::of(&request));
         request
             .extensions_mut()
             .insert(CookieSession(session.clone()));
@@ -71,6 +75,7 @@ where
             raw,
             policy.clone(),
             self.on_error.clone(),
+            head,
         )
     }
 }

@@ -7,7 +7,7 @@ use tower_service::Service;
 use super::StoreResponseFuture;
 use crate::cookie::find_cookie;
 use crate::http::common::{apply, decision_for_mode};
-use crate::http::{ErrorResponder, ServerSession, SessionMode};
+use crate::http::{ErrorResponder, RequestHead, ServerSession, SessionMode, UncaughtRejection};
 use crate::policy::StorePolicy;
 use crate::store::SessionStore;
 
@@ -73,7 +73,11 @@ where
         let policy = self.policy.clone();
         let id = find_cookie(request.headers(), &policy.settings.config.cookie_name)
             .and_then(|raw| policy.parse_id(&raw));
-        let session = policy.session_for(id.clone());
+        let session = policy.session_for(id);
+        let head = self
+            .on_error
+            .wants_request()
+            .then(|| RequestHead::of(&request));
         request
             .extensions_mut()
             .insert(ServerSession(session.clone()));
@@ -86,9 +90,22 @@ where
                 apply(decision, response.headers_mut());
                 return Ok(response);
             }
-            match policy.decide(&session, id).await {
+            match policy.decide(&session).await {
                 Ok(decision) => apply(decision, response.headers_mut()),
-                Err(failure) => response = on_error.respond(&failure).map(ResBody::from),
+                // The handler matched the load's rejection and answered itself (a 401 for a
+                // wrong password, a page without the user's name): its answer stands, and
+                // nothing is written.
+                Err(failed)
+                    if failed.at_load
+                        && response.extensions().get::<UncaughtRejection>().is_none() =>
+                {
+                    tracing::info!("the handler answered the session store's outage itself");
+                }
+                Err(failed) => {
+                    response = on_error
+                        .respond(&failed.failure, head.as_ref())
+                        .map(ResBody::from);
+                }
             }
             Ok(response)
         })
