@@ -58,6 +58,10 @@ pub(crate) struct ServeArgs {
     /// left. Below 10 s by default, so that `docker stop` never needs its SIGKILL.
     #[arg(long, value_name = "SECS", default_value_t = 8.0)]
     shutdown_timeout: f64,
+    /// Serve Prometheus metrics at `/metrics`: sessions loaded and created, rejected cookies
+    /// by kind, fallback-key hits, oversized cookies, store errors and latency.
+    #[arg(long)]
+    metrics: bool,
 }
 
 fn seconds(flag: &str, value: f64) -> Result<Duration, CliError> {
@@ -152,6 +156,18 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             }
         })
     })?;
+    // Outside the session layers: scraping has no session.
+    let app = if args.metrics {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| CliError::new("metrics", e))?;
+        app.route(
+            "/metrics",
+            axum::routing::get(move || std::future::ready(recorder.render())),
+        )
+    } else {
+        app
+    };
     // The log filter is fixed at startup: when it drops request lines, skip the layer that
     // writes them rather than time and discard every request.
     let app = if tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO) {

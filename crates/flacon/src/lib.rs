@@ -9,6 +9,7 @@ mod keys;
 mod policy;
 mod session;
 pub mod store;
+mod telemetry;
 mod typed;
 pub mod value;
 

@@ -12,6 +12,7 @@ use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::OversizedCookie;
 use crate::keys::{KeyMatch, KeyRing};
 use crate::session::{is_permanent, Loaded, Pending, Session, PERMANENT_KEY};
+use crate::telemetry;
 use crate::value::{Map, Value};
 
 /// Everything the cookie rules need, shared across requests.
@@ -74,12 +75,18 @@ impl CookiePolicy {
         let now = self.settings.now();
         match self.codec.decode(&raw, Some(self.settings.lifetime()), now) {
             Ok(decoded) => match decoded.value {
-                Value::Dict(data) => Loaded {
-                    data,
-                    signed_with: Some(decoded.key),
-                    verified_cookie: Some(raw),
-                    ..Loaded::default()
-                },
+                Value::Dict(data) => {
+                    telemetry::session_loaded("cookie");
+                    if matches!(decoded.key, KeyMatch::Fallback(_)) {
+                        telemetry::fallback_key_hit();
+                    }
+                    Loaded {
+                        data,
+                        signed_with: Some(decoded.key),
+                        verified_cookie: Some(raw),
+                        ..Loaded::default()
+                    }
+                }
                 Value::Null => Loaded::default(),
                 other => {
                     // Flask answers 500 on every request for such a cookie; an empty session
@@ -160,6 +167,7 @@ impl CookiePolicy {
             };
             match config.oversize_policy {
                 OversizePolicy::Error => {
+                    telemetry::cookie_oversized("error");
                     tracing::error!(
                         size = oversized.size,
                         limit = oversized.limit,
@@ -168,6 +176,7 @@ impl CookiePolicy {
                     return Err(oversized);
                 }
                 OversizePolicy::Warn => {
+                    telemetry::cookie_oversized("warn");
                     tracing::warn!(
                         size = oversized.size,
                         limit = oversized.limit,
@@ -175,6 +184,9 @@ impl CookiePolicy {
                     );
                 }
             }
+        }
+        if outcome.signed_with.is_none() {
+            telemetry::session_created("cookie");
         }
         decision.send(header);
         Ok(decision)

@@ -35,6 +35,7 @@ pub(crate) struct LogLine {
 impl RejectionLog {
     /// Counts a rejection of `kind` at `now`; `Some` when it is to be logged.
     pub(crate) fn note(&self, kind: &'static str, now: u64) -> Option<LogLine> {
+        crate::telemetry::cookie_rejected(kind);
         let mut kinds = self.kinds.lock().unwrap_or_else(PoisonError::into_inner);
         let Some((_, window)) = kinds.iter_mut().find(|(k, _)| *k == kind) else {
             kinds.push((

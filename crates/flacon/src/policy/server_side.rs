@@ -15,6 +15,7 @@ use crate::http::SessionFailure;
 use crate::keys::KeyRing;
 use crate::session::{is_permanent, Loaded, Outcome, Pending, Saver, Session, PERMANENT_KEY};
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
+use crate::telemetry;
 use crate::value::{Map, Value};
 
 /// A failure to load or save, and where: a load failure the handler saw through its
@@ -150,18 +151,18 @@ impl<S: SessionStore> StorePolicy<S> {
     /// One store round trip: the record, its expiry refreshed where the store can do both.
     pub(crate) async fn load(&self, id: &SessionId) -> Result<Loaded, Arc<StoreError>> {
         let now = self.settings.now();
-        match self
-            .store
-            .load(id, Some(now.saturating_add(self.settings.lifetime())), now)
-            .await
-        {
-            Ok(Some(record)) => Ok(Loaded {
-                data: record.data,
-                signed_with: None,
-                stored_until: Some(record.expires_at),
-                stored_id: Some(id.clone()),
-                verified_cookie: None,
-            }),
+        let refresh_to = Some(now.saturating_add(self.settings.lifetime()));
+        match telemetry::store_op("load", self.store.load(id, refresh_to, now)).await {
+            Ok(Some(record)) => {
+                telemetry::session_loaded("store");
+                Ok(Loaded {
+                    data: record.data,
+                    signed_with: None,
+                    stored_until: Some(record.expires_at),
+                    stored_id: Some(id.clone()),
+                    verified_cookie: None,
+                })
+            }
             // Unknown, expired or unreadable: never adopted; a new id is issued when
             // something is saved.
             Ok(None) => Ok(self.fresh_loaded()),
@@ -250,7 +251,7 @@ impl<S: SessionStore> StorePolicy<S> {
         if flask_session::is_empty(&outcome.data) {
             if outcome.modified {
                 if let Some(id) = &id {
-                    self.store.delete(id).await?;
+                    telemetry::store_op("delete", self.store.delete(id)).await?;
                 }
                 // With the attributes the cookie was set with (Flask-Session sends only name, domain
                 // and path): browsers refuse to delete a `__Host-` or `__Secure-` cookie
@@ -269,7 +270,7 @@ impl<S: SessionStore> StorePolicy<S> {
         let mut new_id = false;
         if let (true, Some(old)) = (outcome.cycle_id, &id) {
             let fresh = SessionId::generate()?;
-            if self.store.change_id(old, &fresh, now).await? {
+            if telemetry::store_op("change_id", self.store.change_id(old, &fresh, now)).await? {
                 id = Some(fresh);
                 new_id = true;
             }
@@ -277,7 +278,8 @@ impl<S: SessionStore> StorePolicy<S> {
         if outcome.modified {
             match &id {
                 Some(existing) => {
-                    if !self.store.save(existing, &record, now).await? {
+                    if !telemetry::store_op("save", self.store.save(existing, &record, now)).await?
+                    {
                         // Deleted meanwhile (a logout racing this request): stay deleted.
                         tracing::info!(
                             "session was deleted during this request; its update is dropped"
@@ -294,7 +296,7 @@ impl<S: SessionStore> StorePolicy<S> {
             let refresh_due =
                 until.saturating_add(self.server.touch_interval.as_secs()) < expires_at;
             if refresh_due {
-                self.store.touch(existing, expires_at, now).await?;
+                telemetry::store_op("touch", self.store.touch(existing, expires_at, now)).await?;
             }
         }
         let Some(id) = id else {
@@ -312,7 +314,8 @@ impl<S: SessionStore> StorePolicy<S> {
     async fn create(&self, record: &Record, now: u64) -> Result<SessionId, StoreError> {
         for _ in 0..4 {
             let id = SessionId::generate()?;
-            if self.store.create(&id, record, now).await? {
+            if telemetry::store_op("create", self.store.create(&id, record, now)).await? {
+                telemetry::session_created("store");
                 return Ok(id);
             }
         }
