@@ -4,6 +4,40 @@
 pub mod codec;
 pub mod config;
 mod cookie;
+/// Guides, task by task.
+pub mod guide {
+    #![doc = include_str!("../docs/guide/mod.md")]
+
+    /// Cookie sessions.
+    pub mod cookie_sessions {
+        #![doc = include_str!("../docs/guide/cookie_sessions.md")]
+    }
+
+    /// Server-side sessions.
+    pub mod server_side_sessions {
+        #![doc = include_str!("../docs/guide/server_side_sessions.md")]
+    }
+
+    /// Key rotation.
+    pub mod key_rotation {
+        #![doc = include_str!("../docs/guide/key_rotation.md")]
+    }
+
+    /// Combining cookie and server-side sessions.
+    pub mod combining {
+        #![doc = include_str!("../docs/guide/combining.md")]
+    }
+
+    /// When the store is down.
+    pub mod outages {
+        #![doc = include_str!("../docs/guide/outages.md")]
+    }
+
+    /// Testing handlers that use sessions.
+    pub mod testing_handlers {
+        #![doc = include_str!("../docs/guide/testing_handlers.md")]
+    }
+}
 pub mod http;
 mod keys;
 mod policy;
@@ -20,3 +54,11 @@ pub use keys::{KeyError, KeyMatch, KeyRing, SecretKey, WeakKey};
 pub use session::{Session, SessionUnavailable, PERMANENT_KEY};
 pub use typed::ValueError;
 pub use value::{Map, Value};
+
+/// The crates whose types appear in flacon's API, re-exported so that an application uses
+/// the very versions flacon was built with.
+pub mod reexports {
+    pub use ::http;
+    #[cfg(feature = "minijinja")]
+    pub use ::minijinja;
+}

@@ -343,3 +343,38 @@ async fn the_server_side_deletion_cookie_keeps_the_cookies_attributes() {
         "{set}"
     );
 }
+
+#[cfg(feature = "minijinja")]
+#[tokio::test]
+async fn every_template_sees_the_session_without_being_passed_it() {
+    use flacon::http::template::Templates;
+    let mut env = minijinja::Environment::new();
+    env.add_template(
+        "hello.html",
+        "Hello {{ session.user or 'stranger' }}, {{ n }}",
+    )
+    .unwrap();
+    let app = Router::new()
+        .route(
+            "/hello",
+            get(|templates: Templates| async move {
+                templates
+                    .render("hello.html", minijinja::context! { n => 3 })
+                    .unwrap()
+            }),
+        )
+        .route(
+            "/set",
+            get(|s: Session| async move {
+                s.insert("user", "ada").unwrap();
+                "set"
+            }),
+        )
+        .layer(axum::Extension(Arc::new(env)))
+        .layer(StoreLayer::new(MemoryStore::new(10), keys()));
+    let (_, body) = call(&app, "/hello", None).await;
+    assert_eq!(body, "Hello stranger, 3");
+    let (cookie, _) = call(&app, "/set", None).await;
+    let (_, body) = call(&app, "/hello", cookie.as_deref()).await;
+    assert_eq!(body, "Hello ada, 3");
+}

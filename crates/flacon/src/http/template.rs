@@ -130,3 +130,89 @@ fn write_str(out: &mut Output<'_>, s: &str) -> Result<(), minijinja::Error> {
         minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "template output failed")
     })
 }
+
+/// The application's templates with the request's session in every render, as Flask's
+/// templates see `session` without the view passing it: an axum extractor that finds the
+/// environment in the request's extensions (add it once with `axum::Extension`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::{routing::get, Extension, Router};
+/// use flacon::http::template::Templates;
+/// use flacon::{KeyRing, SecretKey, SessionLayer};
+///
+/// async fn welcome(templates: Templates) -> axum::response::Html<String> {
+///     axum::response::Html(templates.render("welcome.html", minijinja::context! {}).unwrap())
+/// }
+///
+/// let mut env = minijinja::Environment::new();
+/// env.add_template("welcome.html", "Welcome {{ session.email or 'stranger' }}!").unwrap();
+/// let app: Router = Router::new()
+///     .route("/", get(welcome))
+///     .layer(Extension(Arc::new(env)))
+///     .layer(SessionLayer::new(KeyRing::new(SecretKey::from_text("a long random key, from the environment"))));
+/// ```
+#[cfg(feature = "axum")]
+#[derive(Debug, Clone)]
+pub struct Templates {
+    env: Arc<Environment<'static>>,
+    session: Session,
+}
+
+#[cfg(feature = "axum")]
+impl Templates {
+    /// Renders `name` with `context` and the session as `session`.
+    pub fn render(&self, name: &str, context: Jinja) -> Result<String, minijinja::Error> {
+        let context = minijinja::context! { session => self.session.template_value(), ..context };
+        self.env.get_template(name)?.render(context)
+    }
+
+    /// The session the templates see.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+/// Why [`Templates`] could not be extracted.
+#[cfg(feature = "axum")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplatesRejection {
+    /// No `Extension(Arc<Environment<'static>>)` on this route: a server bug (500).
+    #[error("no Extension(Arc<minijinja::Environment>) is installed on this route")]
+    MissingEnvironment,
+    /// The session could not be extracted.
+    #[error(transparent)]
+    Session(#[from] super::SessionRejection),
+}
+
+#[cfg(feature = "axum")]
+impl axum_core::response::IntoResponse for TemplatesRejection {
+    fn into_response(self) -> axum_core::response::Response {
+        match self {
+            TemplatesRejection::Session(rejection) => rejection.into_response(),
+            TemplatesRejection::MissingEnvironment => {
+                tracing::error!("{self}");
+                super::SessionRejection::Missing.into_response()
+            }
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum_core::extract::FromRequestParts<S> for Templates {
+    type Rejection = TemplatesRejection;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let env = parts
+            .extensions
+            .get::<Arc<Environment<'static>>>()
+            .cloned()
+            .ok_or(TemplatesRejection::MissingEnvironment)?;
+        let session = Session::from_request_parts(parts, state).await?;
+        Ok(Templates { env, session })
+    }
+}
