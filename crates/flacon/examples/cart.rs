@@ -8,6 +8,7 @@
 //! The `session` cookie in `jar` decodes with Flask (or `flacon cookie decode`).
 
 use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use flacon::{KeyRing, SecretKey, Session, SessionLayer};
@@ -23,8 +24,13 @@ async fn add(session: Session, Path(item): Path<String>) -> Json<Vec<String>> {
     Json(cart)
 }
 
-async fn show(session: Session) -> Json<Vec<String>> {
-    Json(session.get("cart").unwrap_or_default())
+/// The checked form: a cart stored in another shape (an older deploy's) is an answer of
+/// its own, not a silently empty cart.
+async fn show(session: Session) -> Result<Json<Vec<String>>, (StatusCode, String)> {
+    match session.try_get::<Vec<String>>("cart") {
+        Ok(cart) => Ok(Json(cart.unwrap_or_default())),
+        Err(error) => Err((StatusCode::CONFLICT, format!("unreadable cart: {error}\n"))),
+    }
 }
 
 #[tokio::main]

@@ -21,9 +21,10 @@ async fn login(session: Session, Path(user): Path<String>) -> String {
 }
 
 async fn whoami(session: Session) -> String {
-    match session.get::<String>("user") {
-        Some(user) => format!("you are {user}\n"),
-        None => "nobody\n".to_owned(),
+    match session.try_get::<String>("user") {
+        Ok(Some(user)) => format!("you are {user}\n"),
+        Ok(None) => "nobody\n".to_owned(),
+        Err(error) => format!("unreadable login: {error}\n"),
     }
 }
 
