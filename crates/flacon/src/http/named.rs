@@ -2,6 +2,9 @@
 //! server-side is a common mix. Each layer also files its session under its own type, so a
 //! handler names the one it means; a plain [`Session`] is refused on such a route rather
 //! than silently handing over whichever layer ran last.
+//!
+//! Without axum, a tower service finds the session in the request's extensions under these
+//! types: `request.extensions().get::<CookieSession>()`.
 
 use std::ops::Deref;
 
