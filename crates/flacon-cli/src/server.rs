@@ -158,6 +158,10 @@ async fn connection(
     tokio::pin!(conn);
     let mut stopping = false;
     let mut told_to_finish = false;
+    // One timer per connection, reset only when it fires: a timer per request would cost
+    // the runtime a timer-wheel entry (and, parked, a driver wake-up) on every request.
+    let watchdog = tokio::time::sleep_until(activity.next_check(limits, stopping));
+    tokio::pin!(watchdog);
     loop {
         // hyper-util drops a connection told to shut down before it has read which protocol
         // it speaks, request bytes in flight or not: tell it once it has read something. One
@@ -166,7 +170,6 @@ async fn connection(
             conn.as_mut().graceful_shutdown();
             told_to_finish = true;
         }
-        let deadline = activity.deadline(limits, stopping);
         tokio::select! {
             // The connection first: a request whose bytes have arrived is read before a
             // shutdown is passed on.
@@ -177,14 +180,17 @@ async fn connection(
                 }
                 return;
             }
-            () = activity.changed.notified() => {}
-            () = tokio::time::sleep_until(deadline) => {
+            () = &mut watchdog => {
                 if let Some(reason) = activity.expired(limits, stopping) {
                     tracing::debug!(reason, "closing connection");
                     return;
                 }
+                watchdog.as_mut().reset(activity.next_check(limits, stopping));
             }
-            _ = stop.changed(), if !stopping => stopping = true,
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                watchdog.as_mut().reset(activity.next_check(limits, stopping));
+            }
         }
     }
 }
@@ -200,8 +206,6 @@ struct Activity {
     /// Milliseconds since `origin` when the current phase (idle, or reading a head) began.
     phase_since: AtomicU64,
     origin: Instant,
-    /// Wakes the watchdog when the phase changes, so it never sleeps on an old deadline.
-    changed: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -212,7 +216,6 @@ impl Activity {
             served_any: AtomicBool::new(false),
             phase_since: AtomicU64::new(0),
             origin: Instant::now(),
-            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -221,11 +224,13 @@ impl Activity {
     }
 
     fn bytes_read(&self) {
+        // A plain load first: most reads belong to a head already started or a request in
+        // progress, and need no read-modify-write.
         if self.in_flight.load(Ordering::Relaxed) == 0
+            && !self.head_started.load(Ordering::Relaxed)
             && !self.head_started.swap(true, Ordering::Relaxed)
         {
             self.phase_since.store(self.now_ms(), Ordering::Relaxed);
-            self.changed.notify_one();
         }
     }
 
@@ -243,7 +248,6 @@ impl Activity {
     fn request_finished(&self) {
         if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.phase_since.store(self.now_ms(), Ordering::Relaxed);
-            self.changed.notify_one();
         }
     }
 
@@ -271,12 +275,21 @@ impl Activity {
         self.origin + Duration::from_millis(self.phase_since.load(Ordering::Relaxed))
     }
 
-    /// When to look again.
-    fn deadline(&self, limits: Limits, stopping: bool) -> Instant {
+    /// When the watchdog looks again: the current phase's deadline, but no later than one
+    /// header-read interval from now (nothing wakes it when a phase changes, and a head may
+    /// start any time, so a slow head is closed within one to two header-read limits), and
+    /// every 50 ms while shutting down (to pass the shutdown on once a byte has come).
+    fn next_check(&self, limits: Limits, stopping: bool) -> Instant {
+        let now = Instant::now();
+        let soonest = if stopping {
+            Duration::from_millis(50)
+        } else {
+            limits.header_read
+        };
+        let latest = now + soonest;
         match self.limit(limits, stopping) {
-            Some((limit, _)) => self.phase_started() + limit,
-            // A request in progress has no limit; its end wakes the watchdog.
-            None => Instant::now() + Duration::from_secs(3600),
+            Some((limit, _)) => (self.phase_started() + limit).min(latest),
+            None => latest,
         }
     }
 
