@@ -12,7 +12,7 @@ use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::OversizedCookie;
 use crate::keys::{KeyMatch, KeyRing};
 use crate::session::{is_permanent, Loaded, Pending, Session, PERMANENT_KEY};
-use crate::telemetry;
+use crate::telemetry::{self, Layer};
 use crate::value::{Map, Value};
 
 /// Everything the cookie rules need, shared across requests.
@@ -76,7 +76,7 @@ impl CookiePolicy {
         match self.codec.decode(&raw, Some(self.settings.lifetime()), now) {
             Ok(decoded) => match decoded.value {
                 Value::Dict(data) => {
-                    telemetry::session_loaded("cookie");
+                    telemetry::session_loaded(Layer::Cookie);
                     if matches!(decoded.key, KeyMatch::Fallback(_)) {
                         telemetry::fallback_key_hit();
                     }
@@ -186,7 +186,7 @@ impl CookiePolicy {
             }
         }
         if outcome.signed_with.is_none() {
-            telemetry::session_created("cookie");
+            telemetry::session_created(Layer::Cookie);
         }
         decision.send(header);
         Ok(decision)

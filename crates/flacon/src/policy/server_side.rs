@@ -15,7 +15,7 @@ use crate::http::SessionFailure;
 use crate::keys::KeyRing;
 use crate::session::{is_permanent, Loaded, Outcome, Pending, Saver, Session, PERMANENT_KEY};
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
-use crate::telemetry;
+use crate::telemetry::{self, Layer, StoreOp};
 use crate::value::{Map, Value};
 
 /// A failure to load or save, and where: a load failure the handler saw through its
@@ -34,6 +34,8 @@ pub(crate) struct StorePolicy<S> {
     pub(crate) server: ServerSideConfig,
     signer: Signer,
     pub(crate) settings: Settings,
+    /// [`Session::save`]'s way back here, made once (it holds the policy weakly).
+    saver: std::sync::OnceLock<Saver>,
 }
 
 impl<S> Clone for StorePolicy<S> {
@@ -44,6 +46,8 @@ impl<S> Clone for StorePolicy<S> {
             server: self.server.clone(),
             signer: self.signer.clone(),
             settings: self.settings.clone(),
+            // A clone is another policy: its saver must point at it, not at this one.
+            saver: std::sync::OnceLock::new(),
         }
     }
 }
@@ -72,6 +76,7 @@ impl<S> StorePolicy<S> {
             server: ServerSideConfig::default(),
             signer,
             settings: Settings::default(),
+            saver: std::sync::OnceLock::new(),
         }
     }
 }
@@ -92,11 +97,23 @@ impl<S: SessionStore> StorePolicy<S> {
         } else {
             self.fresh_data()
         };
-        let policy = self.clone();
-        let saver: Saver = Arc::new(move |session: Session| {
-            let policy = policy.clone();
-            Box::pin(async move { policy.save_now(&session).await })
-        });
+        let saver = self
+            .saver
+            .get_or_init(|| {
+                let policy = Arc::downgrade(self);
+                Arc::new(move |session: Session| {
+                    let policy = policy.upgrade();
+                    Box::pin(async move {
+                        match policy {
+                            Some(policy) => policy.save_now(&session).await,
+                            None => Err(Arc::new(StoreError::unavailable(
+                                crate::session::SessionUnavailable,
+                            ))),
+                        }
+                    })
+                })
+            })
+            .clone();
         Session::lazy(
             pending,
             initial,
@@ -152,9 +169,9 @@ impl<S: SessionStore> StorePolicy<S> {
     pub(crate) async fn load(&self, id: &SessionId) -> Result<Loaded, Arc<StoreError>> {
         let now = self.settings.now();
         let refresh_to = Some(now.saturating_add(self.settings.lifetime()));
-        match telemetry::store_op("load", self.store.load(id, refresh_to, now)).await {
+        match telemetry::store_op(StoreOp::Load, self.store.load(id, refresh_to, now)).await {
             Ok(Some(record)) => {
-                telemetry::session_loaded("store");
+                telemetry::session_loaded(Layer::Store);
                 Ok(Loaded {
                     data: record.data,
                     signed_with: None,
@@ -251,7 +268,7 @@ impl<S: SessionStore> StorePolicy<S> {
         if flask_session::is_empty(&outcome.data) {
             if outcome.modified {
                 if let Some(id) = &id {
-                    telemetry::store_op("delete", self.store.delete(id)).await?;
+                    telemetry::store_op(StoreOp::Delete, self.store.delete(id)).await?;
                 }
                 // With the attributes the cookie was set with (Flask-Session sends only name, domain
                 // and path): browsers refuse to delete a `__Host-` or `__Secure-` cookie
@@ -270,7 +287,9 @@ impl<S: SessionStore> StorePolicy<S> {
         let mut new_id = false;
         if let (true, Some(old)) = (outcome.cycle_id, &id) {
             let fresh = SessionId::generate()?;
-            if telemetry::store_op("change_id", self.store.change_id(old, &fresh, now)).await? {
+            if telemetry::store_op(StoreOp::ChangeId, self.store.change_id(old, &fresh, now))
+                .await?
+            {
                 id = Some(fresh);
                 new_id = true;
             }
@@ -278,7 +297,8 @@ impl<S: SessionStore> StorePolicy<S> {
         if outcome.modified {
             match &id {
                 Some(existing) => {
-                    if !telemetry::store_op("save", self.store.save(existing, &record, now)).await?
+                    if !telemetry::store_op(StoreOp::Save, self.store.save(existing, &record, now))
+                        .await?
                     {
                         // Deleted meanwhile (a logout racing this request): stay deleted.
                         tracing::info!(
@@ -296,7 +316,8 @@ impl<S: SessionStore> StorePolicy<S> {
             let refresh_due =
                 until.saturating_add(self.server.touch_interval.as_secs()) < expires_at;
             if refresh_due {
-                telemetry::store_op("touch", self.store.touch(existing, expires_at, now)).await?;
+                telemetry::store_op(StoreOp::Touch, self.store.touch(existing, expires_at, now))
+                    .await?;
             }
         }
         let Some(id) = id else {
@@ -314,8 +335,8 @@ impl<S: SessionStore> StorePolicy<S> {
     async fn create(&self, record: &Record, now: u64) -> Result<SessionId, StoreError> {
         for _ in 0..4 {
             let id = SessionId::generate()?;
-            if telemetry::store_op("create", self.store.create(&id, record, now)).await? {
-                telemetry::session_created("store");
+            if telemetry::store_op(StoreOp::Create, self.store.create(&id, record, now)).await? {
+                telemetry::session_created(Layer::Store);
                 return Ok(id);
             }
         }
