@@ -64,7 +64,8 @@ fn add_vary_cookie(headers: &mut HeaderMap) {
 }
 
 /// The builder methods every session layer has, written once: the layer holds
-/// `policy: Arc<P>` (`P` being the macro's argument, a `HasSettings + Clone`) and `on_error: ErrorResponder`.
+/// `policy: Arc<P>` (`P`, the macro's argument, a `Clone` policy with a `settings` field) and
+/// `on_error: ErrorResponder`.
 macro_rules! shared_builder_methods {
     ($policy:ty) => {
         fn policy_mut(&mut self) -> &mut $policy {
@@ -75,20 +76,19 @@ macro_rules! shared_builder_methods {
         /// `PERMANENT_SESSION_LIFETIME`, ...).
         #[must_use]
         pub fn with_config(mut self, config: $crate::config::SessionConfig) -> Self {
-            $crate::policy::HasSettings::settings_mut(self.policy_mut()).config = config;
+            self.policy_mut().settings.config = config;
             self
         }
 
         /// The cookie and lifetime settings in force.
         pub fn config(&self) -> &$crate::config::SessionConfig {
-            &$crate::policy::HasSettings::settings(&*self.policy).config
+            &self.policy.settings.config
         }
 
         /// Replaces the clock (Unix seconds), for tests that pin time.
         #[must_use]
         pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-            $crate::policy::HasSettings::settings_mut(self.policy_mut()).clock =
-                std::sync::Arc::new(clock);
+            self.policy_mut().settings.clock = std::sync::Arc::new(clock);
             self
         }
 
@@ -103,3 +103,25 @@ macro_rules! shared_builder_methods {
     };
 }
 pub(crate) use shared_builder_methods;
+
+/// `get_ref`, `get_mut` and `into_inner` for a middleware service whose wrapped service is
+/// its `inner` field of type `$inner` (tower-http's accessors).
+macro_rules! inner_service_accessors {
+    ($inner:ty) => {
+        /// The wrapped service.
+        pub fn get_ref(&self) -> &$inner {
+            &self.inner
+        }
+
+        /// The wrapped service, mutably.
+        pub fn get_mut(&mut self) -> &mut $inner {
+            &mut self.inner
+        }
+
+        /// The wrapped service, unwrapped.
+        pub fn into_inner(self) -> $inner {
+            self.inner
+        }
+    };
+}
+pub(crate) use inner_service_accessors;

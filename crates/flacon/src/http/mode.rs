@@ -10,6 +10,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::common::inner_service_accessors;
+
 /// What a route lets the session layers do with its response.
 ///
 /// ```
@@ -70,20 +72,7 @@ pub struct SessionModeService<S> {
 }
 
 impl<S> SessionModeService<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_service_accessors!(S);
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionModeService<S>

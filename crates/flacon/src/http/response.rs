@@ -153,9 +153,10 @@ impl ErrorResponder {
         ErrorResponder(Respond::WithRequest(Arc::new(f)))
     }
 
-    /// Whether [`respond`](Self::respond) wants the request's head.
-    pub(crate) fn wants_request(&self) -> bool {
-        matches!(self.0, Respond::WithRequest(_))
+    /// What [`respond`](Self::respond) needs kept of `request`: its head, for a responder
+    /// made [`with_request`](Self::with_request), else nothing (no copy per request).
+    pub(crate) fn head_of<B>(&self, request: &http::Request<B>) -> Option<RequestHead> {
+        matches!(self.0, Respond::WithRequest(_)).then(|| RequestHead::of(request))
     }
 
     /// flacon's default response for `failure`.

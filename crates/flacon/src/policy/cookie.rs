@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::rejections::log_rejection;
-use super::{Decision, HasSettings, Settings};
+use super::{Decision, Settings};
 use crate::codec::{to_tagged_json, CookieCodec};
 use crate::config::OversizePolicy;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
@@ -21,16 +21,6 @@ pub(crate) struct CookiePolicy {
     pub(crate) keys: KeyRing,
     codec: CookieCodec,
     pub(crate) settings: Settings,
-}
-
-impl HasSettings for CookiePolicy {
-    fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    fn settings_mut(&mut self) -> &mut Settings {
-        &mut self.settings
-    }
 }
 
 impl CookiePolicy {
@@ -52,6 +42,7 @@ impl CookiePolicy {
             loader,
             Map::new(),
             self.settings.config.rewrite_on_equal_assignment,
+            None,
         )
     }
 

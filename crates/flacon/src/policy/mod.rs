@@ -57,12 +57,6 @@ impl Settings {
     }
 }
 
-/// A policy's settings, reachable by the adapters' shared builder methods.
-pub(crate) trait HasSettings {
-    fn settings(&self) -> &Settings;
-    fn settings_mut(&mut self) -> &mut Settings;
-}
-
 /// What a response must carry for its session.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Decision {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::rejections::log_rejection;
-use super::{Decision, HasSettings, Settings};
+use super::{Decision, Settings};
 use crate::codec::{KeyDerivation, Signer};
 use crate::config::ServerSideConfig;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
@@ -17,6 +17,12 @@ use crate::session::{is_permanent, Loaded, Outcome, Pending, Saver, Session, PER
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
 use crate::telemetry::{self, Layer, StoreOp};
 use crate::value::{Map, Value};
+
+/// The error of a store failure that has no store error of its own (a session used before it
+/// was loaded, a policy gone before its save).
+fn no_store_error() -> Arc<StoreError> {
+    Arc::new(StoreError::unavailable(crate::session::SessionUnavailable))
+}
 
 /// A failure to load or save, and where: a load failure the handler saw through its
 /// extractor may have been answered by the handler itself.
@@ -49,16 +55,6 @@ impl<S> Clone for StorePolicy<S> {
             // A clone is another policy: its saver must point at it, not at this one.
             saver: std::sync::OnceLock::new(),
         }
-    }
-}
-
-impl<S> HasSettings for StorePolicy<S> {
-    fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    fn settings_mut(&mut self) -> &mut Settings {
-        &mut self.settings
     }
 }
 
@@ -106,9 +102,7 @@ impl<S: SessionStore> StorePolicy<S> {
                     Box::pin(async move {
                         match policy {
                             Some(policy) => policy.save_now(&session).await,
-                            None => Err(Arc::new(StoreError::unavailable(
-                                crate::session::SessionUnavailable,
-                            ))),
+                            None => Err(no_store_error()),
                         }
                     })
                 })
@@ -118,8 +112,8 @@ impl<S: SessionStore> StorePolicy<S> {
             pending,
             initial,
             self.settings.config.rewrite_on_equal_assignment,
+            Some(saver),
         )
-        .with_saver(saver)
     }
 
     /// What a session without a stored record starts as: `{"_permanent": true}` when
@@ -215,7 +209,7 @@ impl<S: SessionStore> StorePolicy<S> {
             });
         }
         let saved = outcome.saved.clone();
-        let (decision, _, _) = self.write_back(outcome).await.map_err(|error| {
+        let (decision, _) = self.write_back(outcome).await.map_err(|error| {
             tracing::error!(%error, "cannot save the session; answering with the store-error response");
             StoreFailure {
                 at_load: false,
@@ -238,15 +232,13 @@ impl<S: SessionStore> StorePolicy<S> {
     async fn save_now(&self, session: &Session) -> Result<(), Arc<StoreError>> {
         let outcome = session.outcome_to_save();
         if outcome.failed {
-            return Err(outcome.cause.unwrap_or_else(|| {
-                Arc::new(StoreError::unavailable(crate::session::SessionUnavailable))
-            }));
+            return Err(outcome.cause.unwrap_or_else(no_store_error));
         }
-        let (decision, id, until) = self.write_back(outcome).await.map_err(|error| {
+        let (decision, stored) = self.write_back(outcome).await.map_err(|error| {
             tracing::error!(%error, "cannot save the session (explicit save)");
             Arc::new(error)
         })?;
-        session.saved_as(id, until, decision);
+        session.saved_as(stored, decision);
         Ok(())
     }
 
@@ -255,7 +247,7 @@ impl<S: SessionStore> StorePolicy<S> {
     async fn write_back(
         &self,
         outcome: Outcome,
-    ) -> Result<(Decision, Option<SessionId>, Option<u64>), StoreError> {
+    ) -> Result<(Decision, Option<(SessionId, u64)>), StoreError> {
         let config = &self.settings.config;
         let mut decision = Decision {
             vary_cookie: outcome.accessed,
@@ -275,7 +267,7 @@ impl<S: SessionStore> StorePolicy<S> {
                 // without `Secure`, and a partitioned one without `Partitioned`.
                 decision.send(deletion_cookie(config));
             }
-            return Ok((decision, None, None));
+            return Ok((decision, None));
         }
         let now = self.settings.now();
         let expires_at = now.saturating_add(self.settings.lifetime());
@@ -304,7 +296,7 @@ impl<S: SessionStore> StorePolicy<S> {
                         tracing::info!(
                             "session was deleted during this request; its update is dropped"
                         );
-                        return Ok((decision, None, None));
+                        return Ok((decision, None));
                     }
                 }
                 None => {
@@ -321,13 +313,13 @@ impl<S: SessionStore> StorePolicy<S> {
             }
         }
         let Some(id) = id else {
-            return Ok((decision, None, None));
+            return Ok((decision, None));
         };
         if outcome.modified || new_id || (permanent && config.refresh_each_request) {
             let expiry = Expiry::of_session(permanent, expires_at);
             decision.send(set_cookie(config, &self.cookie_value(&id), expiry));
         }
-        Ok((decision, Some(id), Some(expires_at)))
+        Ok((decision, Some((id, expires_at))))
     }
 
     /// Stores a new session under a fresh random id, retrying on the (astronomically

@@ -318,6 +318,7 @@ mod tests {
             }))),
             Map::new(),
             false,
+            None,
         )
     }
 
@@ -351,6 +352,7 @@ mod tests {
             }))),
             Map::new(),
             true,
+            None,
         );
         flask_like.insert("a", &1).unwrap();
         assert!(flask_like.is_modified());

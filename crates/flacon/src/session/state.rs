@@ -25,7 +25,7 @@ pub(crate) struct Loaded {
     pub(crate) stored_id: Option<SessionId>,
     /// For a cookie session: the cookie that verified, so an unchanged session is re-signed
     /// from its payload segment without being serialized and compressed again.
-    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
+    pub(crate) verified_cookie: Option<Arc<str>>,
 }
 
 pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
@@ -63,7 +63,7 @@ pub(super) struct State {
     pub(super) signed_with: Option<KeyMatch>,
     pub(super) stored_until: Option<u64>,
     pub(super) stored_id: Option<SessionId>,
-    pub(super) verified_cookie: Option<std::sync::Arc<str>>,
+    pub(super) verified_cookie: Option<Arc<str>>,
     pub(super) accessed: bool,
     pub(super) modified: bool,
     pub(super) cycle_id: bool,
@@ -71,6 +71,35 @@ pub(super) struct State {
 }
 
 impl State {
+    /// The store failed, and said why.
+    pub(super) fn fail(&mut self, cause: Arc<StoreError>) {
+        self.failed = true;
+        self.cause = Some(cause);
+    }
+
+    /// The session's flags with `data`, what an explicit save decided, and the cookie that
+    /// verified, as the policy decides from them.
+    fn outcome(
+        &self,
+        data: Map,
+        saved: Option<Decision>,
+        verified_cookie: Option<Arc<str>>,
+    ) -> Outcome {
+        Outcome {
+            data,
+            accessed: self.accessed,
+            modified: self.modified,
+            failed: self.failed,
+            cause: self.cause.clone(),
+            saved,
+            stored_id: self.stored_id.clone(),
+            cycle_id: self.cycle_id,
+            signed_with: self.signed_with,
+            stored_until: self.stored_until,
+            verified_cookie,
+        }
+    }
+
     pub(super) fn accept(&mut self, loaded: Loaded) {
         self.data = loaded.data;
         self.signed_with = loaded.signed_with;
@@ -114,7 +143,7 @@ pub(crate) struct Outcome {
     pub(crate) cycle_id: bool,
     pub(crate) signed_with: Option<KeyMatch>,
     pub(crate) stored_until: Option<u64>,
-    pub(crate) verified_cookie: Option<std::sync::Arc<str>>,
+    pub(crate) verified_cookie: Option<Arc<str>>,
 }
 
 impl Session {
@@ -122,19 +151,15 @@ impl Session {
         pending: Option<Pending>,
         initial: Map,
         rewrite_on_equal_assignment: bool,
+        saver: Option<Saver>,
     ) -> Self {
         Self::with_state(State {
             pending,
             data: initial,
             rewrite_on_equal_assignment,
+            saver,
             ..State::default()
         })
-    }
-
-    /// Lets [`Session::save`] write this session to its store.
-    pub(crate) fn with_saver(self, saver: Saver) -> Self {
-        self.lock().saver = Some(saver);
-        self
     }
 
     /// Writes a server-side session to its store now, instead of after the handler, so the
@@ -154,9 +179,7 @@ impl Session {
             return Ok(());
         };
         saver(self.clone()).await.map_err(|cause| {
-            let mut state = self.lock();
-            state.failed = true;
-            state.cause = Some(cause);
+            self.lock().fail(cause);
             SessionUnavailable
         })
     }
@@ -166,19 +189,7 @@ impl Session {
     pub(crate) fn outcome_to_save(&self) -> Outcome {
         let mut state = self.lock();
         let data = state.load().clone();
-        let outcome = Outcome {
-            data,
-            accessed: state.accessed,
-            modified: state.modified,
-            failed: state.failed,
-            cause: state.cause.clone(),
-            saved: None,
-            stored_id: state.stored_id.clone(),
-            cycle_id: state.cycle_id,
-            signed_with: state.signed_with,
-            stored_until: state.stored_until,
-            verified_cookie: None,
-        };
+        let outcome = state.outcome(data, None, None);
         state.modified = false;
         state.cycle_id = false;
         outcome
@@ -186,11 +197,11 @@ impl Session {
 
     /// Records what an explicit save did: the record's id and expiry, what the response
     /// carries.
-    pub(crate) fn saved_as(&self, id: Option<SessionId>, until: Option<u64>, decision: Decision) {
+    pub(crate) fn saved_as(&self, stored: Option<(SessionId, u64)>, decision: Decision) {
         let mut state = self.lock();
-        if id.is_some() {
-            state.stored_id = id;
-            state.stored_until = until;
+        if let Some((id, until)) = stored {
+            state.stored_id = Some(id);
+            state.stored_until = Some(until);
         }
         state.saved = Some(decision);
     }
@@ -224,8 +235,7 @@ impl Session {
                 Ok(())
             }
             Err(cause) => {
-                state.failed = true;
-                state.cause = Some(cause);
+                state.fail(cause);
                 Err(SessionUnavailable)
             }
         }
@@ -240,18 +250,8 @@ impl Session {
             return None;
         }
         let data = std::mem::take(state.load());
-        Some(Outcome {
-            data,
-            accessed: state.accessed,
-            modified: state.modified,
-            failed: state.failed,
-            cause: state.cause.clone(),
-            saved: state.saved.take(),
-            stored_id: state.stored_id.clone(),
-            cycle_id: state.cycle_id,
-            signed_with: state.signed_with,
-            stored_until: state.stored_until,
-            verified_cookie: state.verified_cookie.take(),
-        })
+        let saved = state.saved.take();
+        let verified_cookie = state.verified_cookie.take();
+        Some(state.outcome(data, saved, verified_cookie))
     }
 }

@@ -6,7 +6,8 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use crate::cookie::find_cookie;
-use crate::http::{CookieSession, ErrorResponder, RequestHead};
+use crate::http::common::inner_service_accessors;
+use crate::http::{CookieSession, ErrorResponder};
 use crate::policy::CookiePolicy;
 
 /// The middleware service made by [`SessionLayer`](super::SessionLayer).
@@ -18,20 +19,7 @@ pub struct SessionService<S> {
 }
 
 impl<S> SessionService<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_service_accessors!(S);
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for SessionService<S> {
@@ -62,10 +50,7 @@ where
                 .filter(|v| !v.is_empty())
                 .map(|v| Arc::from(&*v));
         let session = policy.session_for(raw.clone());
-        let head = self
-            .on_error
-            .wants_request()
-            .then(|| RequestHead::of(&request));
+        let head = self.on_error.head_of(&request);
         request
             .extensions_mut()
             .insert(CookieSession(session.clone()));

@@ -6,8 +6,8 @@ use tower_service::Service;
 
 use super::StoreResponseFuture;
 use crate::cookie::find_cookie;
-use crate::http::common::{apply, decision_for_mode};
-use crate::http::{ErrorResponder, RequestHead, ServerSession, SessionMode, UncaughtRejection};
+use crate::http::common::{apply, decision_for_mode, inner_service_accessors};
+use crate::http::{ErrorResponder, ServerSession, SessionMode, UncaughtRejection};
 use crate::policy::StorePolicy;
 use crate::store::SessionStore;
 
@@ -19,20 +19,7 @@ pub struct StoreService<S, I> {
 }
 
 impl<S, I> StoreService<S, I> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &I {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut I {
-        &mut self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> I {
-        self.inner
-    }
+    inner_service_accessors!(I);
 }
 
 impl<S, I: Clone> Clone for StoreService<S, I> {
@@ -74,10 +61,7 @@ where
         let id = find_cookie(request.headers(), &policy.settings.config.cookie_name)
             .and_then(|raw| policy.parse_id(&raw));
         let session = policy.session_for(id);
-        let head = self
-            .on_error
-            .wants_request()
-            .then(|| RequestHead::of(&request));
+        let head = self.on_error.head_of(&request);
         request
             .extensions_mut()
             .insert(ServerSession(session.clone()));
