@@ -103,6 +103,8 @@ pub struct SessionConfig {
     pub(crate) oversize_policy: OversizePolicy,
     pub(crate) rewrite_on_equal_assignment: bool,
     pub(crate) resign_fallback_cookies: bool,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) absolute_timeout: Option<Duration>,
 }
 
 impl Default for SessionConfig {
@@ -121,6 +123,8 @@ impl Default for SessionConfig {
             oversize_policy: OversizePolicy::Error,
             rewrite_on_equal_assignment: false,
             resign_fallback_cookies: true,
+            idle_timeout: None,
+            absolute_timeout: None,
         }
     }
 }
@@ -221,6 +225,16 @@ impl SessionConfig {
         self.rewrite_on_equal_assignment
     }
 
+    /// See [`SessionConfigBuilder::idle_timeout`].
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// See [`SessionConfigBuilder::absolute_timeout`].
+    pub fn absolute_timeout(&self) -> Option<Duration> {
+        self.absolute_timeout
+    }
+
     /// Whether fallback-key cookies are re-signed on the next response that loads them.
     pub fn resign_fallback_cookies(&self) -> bool {
         self.resign_fallback_cookies
@@ -261,6 +275,14 @@ impl SessionConfig {
         }
         if self.permanent_lifetime.as_secs() == 0 {
             return Err(ConfigError::ZeroLifetime);
+        }
+        for (name, timeout) in [
+            ("idle_timeout", self.idle_timeout),
+            ("absolute_timeout", self.absolute_timeout),
+        ] {
+            if timeout.is_some_and(|t| t.as_secs() == 0) {
+                return Err(ConfigError::ZeroTimeout(name));
+            }
         }
         Ok(())
     }
@@ -305,6 +327,9 @@ pub enum ConfigError {
     /// A permanent lifetime of zero seconds would expire every cookie at once.
     #[error("permanent_lifetime must be at least one second")]
     ZeroLifetime,
+    /// An idle or absolute timeout of zero seconds would end every session at once.
+    #[error("{0} must be at least one second")]
+    ZeroTimeout(&'static str),
 }
 
 /// Builds a [`SessionConfig`]; each method sets the setting of the same name.
@@ -406,6 +431,32 @@ impl SessionConfigBuilder {
     /// only when it writes the session anyway).
     pub fn resign_fallback_cookies(mut self, resign: bool) -> Self {
         self.config.resign_fallback_cookies = resign;
+        self
+    }
+
+    /// End a session nobody used for this long (`None`, Flask's default: no idle limit).
+    /// Every request that loads the session counts as use, and re-sends its cookie.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flacon::config::SessionConfig;
+    /// let config = SessionConfig::builder()
+    ///     .idle_timeout(Some(Duration::from_secs(30 * 60)))
+    ///     .absolute_timeout(Some(Duration::from_secs(12 * 3600)))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.idle_timeout(), Some(Duration::from_secs(1800)));
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// End a session this long after it began, however active it is (`None`: no limit).
+    /// The start rides in the session under `_flacon_created`, written only while this is
+    /// set, so default cookies stay Flask's bytes.
+    pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.absolute_timeout = timeout;
         self
     }
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use super::rejections::log_rejection;
 use super::{Decision, Settings};
-use crate::codec::{to_tagged_json, CookieCodec};
+use crate::codec::{to_tagged_json, CookieCodec, DecodeError};
 use crate::config::OversizePolicy;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::OversizedCookie;
 use crate::keys::{KeyMatch, KeyRing};
-use crate::session::{is_permanent, Loaded, Pending, Session, PERMANENT_KEY};
+use crate::session::{holds_nothing, is_permanent, Loaded, Pending, Session, PERMANENT_KEY};
 use crate::telemetry::{self, Layer};
 use crate::value::{Map, Value};
 
@@ -51,9 +51,14 @@ impl CookiePolicy {
     /// and when the cookie is bad (logged). Only a current-key cookie whose payload cannot
     /// hold `_permanent` is left unopened: its signature is checked, its JSON is not parsed.
     fn untouched_needs_loading(&self, raw: &str) -> bool {
+        let limits = self.settings.limits();
+        if limits.any_timeout() {
+            // Each request is a use to record, or a start to check.
+            return true;
+        }
         let probe = self.codec.verify_and_probe(
             raw,
-            Some(self.settings.lifetime()),
+            Some(limits.cookie_max_age()),
             self.settings.now(),
             PERMANENT_KEY,
         );
@@ -64,9 +69,19 @@ impl CookiePolicy {
     /// with its kind, and left in the browser (Flask does not delete it either).
     pub(crate) fn load(&self, raw: Arc<str>) -> Loaded {
         let now = self.settings.now();
-        match self.codec.decode(&raw, Some(self.settings.lifetime()), now) {
+        let limits = self.settings.limits();
+        match self.codec.decode(&raw, Some(limits.cookie_max_age()), now) {
             Ok(decoded) => match decoded.value {
                 Value::Dict(data) => {
+                    if let Err(expired) = limits.check(&data, now, false) {
+                        log_rejection!(
+                            self.settings.rejections,
+                            now,
+                            expired.kind(),
+                            "session cookie past its timeout; using an empty session"
+                        );
+                        return Loaded::default();
+                    }
                     telemetry::session_loaded(Layer::Cookie);
                     if matches!(decoded.key, KeyMatch::Fallback(_)) {
                         telemetry::fallback_key_hit();
@@ -93,10 +108,14 @@ impl CookiePolicy {
                 }
             },
             Err(error) => {
+                let kind = match error {
+                    DecodeError::Expired { age, .. } => limits.cookie_age_kind(age),
+                    _ => error.kind(),
+                };
                 log_rejection!(
                     self.settings.rejections,
                     now,
-                    error.kind(),
+                    kind,
                     %error,
                     "rejected session cookie; using an empty session"
                 );
@@ -124,26 +143,32 @@ impl CookiePolicy {
             return Ok(decision);
         };
         decision.vary_cookie = outcome.accessed;
-        if outcome.data.is_empty() {
+        let mut data = outcome.data;
+        if holds_nothing(&data) {
             if outcome.modified {
                 decision.send(deletion_cookie(config));
             }
             return Ok(decision);
         }
-        let permanent = is_permanent(&outcome.data);
+        let now = self.settings.now();
+        let limits = self.settings.limits();
+        let stamped = limits.stamp(&mut data, now, false);
+        let permanent = is_permanent(&data);
         let resign = config.resign_fallback_cookies
             && matches!(outcome.signed_with, Some(KeyMatch::Fallback(_)));
-        if !(outcome.modified || resign || (permanent && config.refresh_each_request)) {
+        // With an idle timeout, each use re-signs the cookie: its age is the time unused.
+        let refresh = (permanent && config.refresh_each_request) || limits.idle();
+        if !(outcome.modified || stamped || resign || refresh) {
             return Ok(decision);
         }
-        let now = self.settings.now();
-        let expiry = Expiry::of_session(permanent, now.saturating_add(self.settings.lifetime()));
-        let data = Value::Dict(outcome.data);
+        let expiry = Expiry::of_session(permanent, limits.deadline(&data, now));
+        let changed = outcome.modified || stamped;
+        let data = Value::Dict(data);
         // An unchanged session is re-signed as it came: the same bytes Flask would write.
         let verified_payload = outcome
             .verified_cookie
             .as_deref()
-            .filter(|_| !outcome.modified)
+            .filter(|_| !changed)
             .and_then(CookieCodec::payload_segment);
         let value = match verified_payload {
             Some(payload) => self.codec.resign(payload, now),

@@ -7,6 +7,7 @@
 //! - [`StorePolicy`]: server-side sessions, Flask-Session's interface made update-only.
 
 mod cookie;
+pub(crate) mod expiry;
 pub(crate) mod rejections;
 mod server_side;
 
@@ -51,9 +52,9 @@ impl Settings {
         (self.clock)()
     }
 
-    /// Flask's `PERMANENT_SESSION_LIFETIME` in seconds.
-    pub(crate) fn lifetime(&self) -> u64 {
-        self.config.permanent_lifetime.as_secs()
+    /// The lifetime, idle and absolute limits.
+    pub(crate) fn limits(&self) -> expiry::Limits {
+        expiry::Limits::of(&self.config)
     }
 }
 

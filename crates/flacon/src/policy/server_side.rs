@@ -162,9 +162,25 @@ impl<S: SessionStore> StorePolicy<S> {
     /// One store round trip: the record, its expiry refreshed where the store can do both.
     pub(crate) async fn load(&self, id: &SessionId) -> Result<Loaded, Arc<StoreError>> {
         let now = self.settings.now();
-        let refresh_to = Some(now.saturating_add(self.settings.lifetime()));
+        let limits = self.settings.limits();
+        let refresh_to = Some(now.saturating_add(limits.cookie_max_age()));
         match telemetry::store_op(StoreOp::Load, self.store.load(id, refresh_to, now)).await {
             Ok(Some(record)) => {
+                if let Err(expired) = limits.check(&record.data, now, true) {
+                    log_rejection!(
+                        self.settings.rejections,
+                        now,
+                        expired.kind(),
+                        "session past its timeout; starting a new session"
+                    );
+                    // Gone for good: a later request must not find it either.
+                    if let Err(error) =
+                        telemetry::store_op(StoreOp::Delete, self.store.delete(id)).await
+                    {
+                        tracing::warn!(%error, "could not delete a session past its timeout");
+                    }
+                    return Ok(self.fresh_loaded());
+                }
                 telemetry::session_loaded(Layer::Store);
                 Ok(Loaded {
                     data: record.data,
@@ -270,12 +286,13 @@ impl<S: SessionStore> StorePolicy<S> {
             return Ok((decision, None));
         }
         let now = self.settings.now();
-        let expires_at = now.saturating_add(self.settings.lifetime());
-        let permanent = is_permanent(&outcome.data);
-        let record = Record {
-            data: outcome.data,
-            expires_at,
-        };
+        let limits = self.settings.limits();
+        let mut data = outcome.data;
+        let stamped = limits.stamp(&mut data, now, true);
+        let modified = outcome.modified || stamped;
+        let expires_at = limits.deadline(&data, now);
+        let permanent = is_permanent(&data);
+        let record = Record { data, expires_at };
         let mut new_id = false;
         if let (true, Some(old)) = (outcome.cycle_id, &id) {
             let fresh = SessionId::generate()?;
@@ -286,7 +303,7 @@ impl<S: SessionStore> StorePolicy<S> {
                 new_id = true;
             }
         }
-        if outcome.modified {
+        if modified {
             match &id {
                 Some(existing) => {
                     if !telemetry::store_op(StoreOp::Save, self.store.save(existing, &record, now))
@@ -315,7 +332,7 @@ impl<S: SessionStore> StorePolicy<S> {
         let Some(id) = id else {
             return Ok((decision, None));
         };
-        if outcome.modified || new_id || (permanent && config.refresh_each_request) {
+        if modified || new_id || (permanent && config.refresh_each_request) {
             let expiry = Expiry::of_session(permanent, expires_at);
             decision.send(set_cookie(config, &self.cookie_value(&id), expiry));
         }

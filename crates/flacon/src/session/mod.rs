@@ -222,7 +222,8 @@ impl Session {
 
     /// The number of keys the application stored. Flask's `_permanent` flag lives in the
     /// data too (Flask needs it there) but is not counted: read it with
-    /// [`permanent`](Self::permanent).
+    /// [`permanent`](Self::permanent). Nor are flacon's `_flacon_*` bookkeeping keys (a
+    /// session's start and last use, while timeouts are on).
     pub fn len(&self) -> usize {
         self.read(|data| user_keys(data).count())
     }
@@ -294,9 +295,21 @@ fn log_type_mismatch<T>(key: &str, error: &ValueError) {
 /// How many keys [`log_type_mismatch`] remembers having warned about.
 const MISMATCH_KEYS_REMEMBERED: usize = 256;
 
-/// The keys of `data` that are the application's, not Flask's `_permanent` flag.
+/// The keys of `data` that are the application's, not Flask's `_permanent` flag nor
+/// flacon's own bookkeeping.
 fn user_keys(data: &Map) -> impl Iterator<Item = &String> {
-    data.keys().filter(|k| *k != PERMANENT_KEY)
+    data.keys().filter(|k| *k != PERMANENT_KEY && !is_bookkeeping(k))
+}
+
+/// flacon's own keys (`_flacon_created`, ...): a session holding only these holds nothing.
+pub(crate) fn is_bookkeeping(key: &str) -> bool {
+    key.starts_with("_flacon_")
+}
+
+/// Whether a cookie session holds nothing to send: Flask sends `{"_permanent": true}`, but
+/// not flacon's bookkeeping alone.
+pub(crate) fn holds_nothing(data: &Map) -> bool {
+    data.keys().all(|k| is_bookkeeping(k))
 }
 
 /// Flask's `session.permanent` for a session's data: a truthy `_permanent`.

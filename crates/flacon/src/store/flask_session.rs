@@ -35,7 +35,9 @@ pub fn decode(bytes: &[u8]) -> Result<Map, StoreError> {
     Err(StoreError::Corrupt(format!("record is {what}")))
 }
 
-/// Flask-Session counts a session holding only `_permanent` as empty.
+/// Flask-Session counts a session holding only `_permanent` as empty; so does flacon, and
+/// one holding only its `_flacon_*` bookkeeping besides.
 pub fn is_empty(data: &Map) -> bool {
-    data.keys().all(|k| k == crate::session::PERMANENT_KEY)
+    data.keys()
+        .all(|k| k == crate::session::PERMANENT_KEY || crate::session::is_bookkeeping(k))
 }

@@ -1,0 +1,212 @@
+//! Idle and absolute timeouts on both layers and every store, with a pinned clock, one second
+//! either side of each limit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use flacon::config::SessionConfig;
+use flacon::store::redis::RedisStore;
+use flacon::store::sqlite::SqliteStore;
+use flacon::store::{MemoryStore, SessionStore};
+use flacon::{KeyRing, SecretKey, Session, SessionLayer, StoreLayer};
+use http::header::COOKIE;
+use http::Request;
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+const IDLE: u64 = 100;
+const ABSOLUTE: u64 = 300;
+
+fn keys() -> KeyRing {
+    KeyRing::new(SecretKey::from_text("timeouts-test-key-0123456789"))
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::builder()
+        .idle_timeout(Some(Duration::from_secs(IDLE)))
+        .absolute_timeout(Some(Duration::from_secs(ABSOLUTE)))
+        .build()
+        .unwrap()
+}
+
+/// A browser with one cookie, against an app on a clock the test moves.
+struct Browser {
+    app: Router,
+    clock: Arc<AtomicU64>,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(layer: impl FnOnce(Arc<AtomicU64>) -> Router) -> Self {
+        // Real time, so that Redis's own expiry (real seconds) never interferes.
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let clock = Arc::new(AtomicU64::new(start));
+        Browser {
+            app: layer(clock.clone()),
+            clock,
+            cookie: None,
+        }
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.clock.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    async fn get(&mut self, path: &str) -> String {
+        let mut request = Request::get(path);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, format!("session={cookie}"));
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        if let Some(cookie) = common::set_session_cookie(response.headers()) {
+            self.cookie = Some(cookie);
+        }
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route(
+            "/set",
+            get(|s: Session| async move {
+                s.insert("cart", "bike").unwrap();
+                "set"
+            }),
+        )
+        .route(
+            "/get",
+            get(|s: Session| async move { s.get::<String>("cart").unwrap_or_default() }),
+        )
+}
+
+fn cookie_app(clock: Arc<AtomicU64>) -> Router {
+    routes().layer(
+        SessionLayer::new(keys())
+            .with_config(config())
+            .with_clock(move || clock.load(Ordering::SeqCst)),
+    )
+}
+
+fn store_app<S: SessionStore>(store: S) -> impl FnOnce(Arc<AtomicU64>) -> Router {
+    move |clock| {
+        routes().layer(
+            StoreLayer::new(store, keys())
+                .with_config(config())
+                .with_clock(move || clock.load(Ordering::SeqCst)),
+        )
+    }
+}
+
+/// Unused for one second less than the idle limit: kept, and each use restarts the count;
+/// one second more: gone.
+async fn idle_limit(mut browser: Browser) {
+    assert_eq!(browser.get("/set").await, "set");
+    browser.advance(IDLE - 1);
+    assert_eq!(browser.get("/get").await, "bike");
+    browser.advance(IDLE - 1);
+    assert_eq!(browser.get("/get").await, "bike", "the last use restarted it");
+    browser.advance(IDLE + 1);
+    assert_eq!(browser.get("/get").await, "", "idle for longer than the limit");
+}
+
+/// Active all along: kept until one second before the absolute limit, gone one second after.
+async fn absolute_limit(mut browser: Browser) {
+    assert_eq!(browser.get("/set").await, "set");
+    for _ in 0..3 {
+        browser.advance(IDLE - 1);
+        assert_eq!(browser.get("/get").await, "bike");
+    }
+    // 297 s in.
+    browser.advance(ABSOLUTE - 1 - 3 * (IDLE - 1));
+    assert_eq!(browser.get("/get").await, "bike", "one second before the limit");
+    browser.advance(2);
+    assert_eq!(browser.get("/get").await, "", "one second after, however active");
+    // A new session starts its own count.
+    assert_eq!(browser.get("/set").await, "set");
+    browser.advance(IDLE - 1);
+    assert_eq!(browser.get("/get").await, "bike");
+}
+
+#[tokio::test]
+async fn cookie_sessions_end_when_idle() {
+    idle_limit(Browser::new(cookie_app)).await;
+}
+
+#[tokio::test]
+async fn cookie_sessions_end_at_the_absolute_limit() {
+    absolute_limit(Browser::new(cookie_app)).await;
+}
+
+#[tokio::test]
+async fn an_older_cookie_replayed_is_idle_expired() {
+    // Its signing time is its last use: a copy kept aside does not share the newer use.
+    let mut browser = Browser::new(cookie_app);
+    browser.get("/set").await;
+    let first = browser.cookie.clone();
+    browser.advance(IDLE - 1);
+    browser.get("/get").await;
+    browser.advance(IDLE - 1);
+    browser.get("/get").await;
+    browser.cookie = first;
+    assert_eq!(browser.get("/get").await, "", "the first cookie is idle-expired");
+}
+
+#[tokio::test]
+async fn memory_sessions_end_when_idle_and_at_the_absolute_limit() {
+    idle_limit(Browser::new(store_app(MemoryStore::new(100)))).await;
+    absolute_limit(Browser::new(store_app(MemoryStore::new(100)))).await;
+}
+
+#[tokio::test]
+async fn sqlite_sessions_end_when_idle_and_at_the_absolute_limit() {
+    let dir = std::env::temp_dir().join(format!("flacon-timeouts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let idle = SqliteStore::open(dir.join("idle.db")).await.unwrap();
+    idle_limit(Browser::new(store_app(idle))).await;
+    let absolute = SqliteStore::open(dir.join("absolute.db")).await.unwrap();
+    absolute_limit(Browser::new(store_app(absolute))).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn redis_sessions_end_when_idle_and_at_the_absolute_limit() {
+    let server = common::redis_server::RedisServer::start();
+    let store = Arc::new(RedisStore::open(&server.url()).unwrap());
+    idle_limit(Browser::new(store_app(store.clone()))).await;
+    absolute_limit(Browser::new(store_app(store))).await;
+    // Nothing is left behind for the ended sessions.
+    let keys = server.cli(&["--scan", "--pattern", "session:*"]);
+    assert_eq!(keys.lines().count(), 1, "only the last session remains: {keys}");
+}
+
+#[tokio::test]
+async fn without_timeouts_cookies_carry_no_bookkeeping() {
+    let app = routes().layer(SessionLayer::new(keys()));
+    let mut browser = Browser {
+        app,
+        clock: Arc::new(AtomicU64::new(0)),
+        cookie: None,
+    };
+    browser.get("/set").await;
+    let payload = flacon::codec::CookieCodec::flask(&keys())
+        .decode_unverified(browser.cookie.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(flacon::codec::to_tagged_json(&payload), r#"{"cart":"bike"}"#);
+}
