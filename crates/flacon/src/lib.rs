@@ -41,6 +41,8 @@ pub mod guide {
 pub mod http;
 mod keys;
 mod policy;
+#[cfg(feature = "tokio")]
+pub mod revocation;
 mod session;
 pub mod store;
 mod telemetry;
@@ -51,7 +53,7 @@ pub use codec::{CookieCodec, DecodeError};
 pub use config::SessionConfig;
 pub use http::{SessionLayer, StoreLayer};
 pub use keys::{KeyError, KeyMatch, KeyRing, SecretKey, WeakKey};
-pub use session::{Session, SessionUnavailable, PERMANENT_KEY};
+pub use session::{Session, SessionUnavailable, FRESH_KEY, PERMANENT_KEY, USER_KEY};
 pub use typed::ValueError;
 pub use value::{Map, Value};
 

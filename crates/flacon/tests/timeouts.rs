@@ -121,9 +121,17 @@ async fn idle_limit(mut browser: Browser) {
     browser.advance(IDLE - 1);
     assert_eq!(browser.get("/get").await, "bike");
     browser.advance(IDLE - 1);
-    assert_eq!(browser.get("/get").await, "bike", "the last use restarted it");
+    assert_eq!(
+        browser.get("/get").await,
+        "bike",
+        "the last use restarted it"
+    );
     browser.advance(IDLE + 1);
-    assert_eq!(browser.get("/get").await, "", "idle for longer than the limit");
+    assert_eq!(
+        browser.get("/get").await,
+        "",
+        "idle for longer than the limit"
+    );
 }
 
 /// Active all along: kept until one second before the absolute limit, gone one second after.
@@ -135,9 +143,17 @@ async fn absolute_limit(mut browser: Browser) {
     }
     // 297 s in.
     browser.advance(ABSOLUTE - 1 - 3 * (IDLE - 1));
-    assert_eq!(browser.get("/get").await, "bike", "one second before the limit");
+    assert_eq!(
+        browser.get("/get").await,
+        "bike",
+        "one second before the limit"
+    );
     browser.advance(2);
-    assert_eq!(browser.get("/get").await, "", "one second after, however active");
+    assert_eq!(
+        browser.get("/get").await,
+        "",
+        "one second after, however active"
+    );
     // A new session starts its own count.
     assert_eq!(browser.get("/set").await, "set");
     browser.advance(IDLE - 1);
@@ -165,7 +181,11 @@ async fn an_older_cookie_replayed_is_idle_expired() {
     browser.advance(IDLE - 1);
     browser.get("/get").await;
     browser.cookie = first;
-    assert_eq!(browser.get("/get").await, "", "the first cookie is idle-expired");
+    assert_eq!(
+        browser.get("/get").await,
+        "",
+        "the first cookie is idle-expired"
+    );
 }
 
 #[tokio::test]
@@ -193,7 +213,11 @@ async fn redis_sessions_end_when_idle_and_at_the_absolute_limit() {
     absolute_limit(Browser::new(store_app(store))).await;
     // Nothing is left behind for the ended sessions.
     let keys = server.cli(&["--scan", "--pattern", "session:*"]);
-    assert_eq!(keys.lines().count(), 1, "only the last session remains: {keys}");
+    assert_eq!(
+        keys.lines().count(),
+        1,
+        "only the last session remains: {keys}"
+    );
 }
 
 #[tokio::test]
@@ -208,5 +232,8 @@ async fn without_timeouts_cookies_carry_no_bookkeeping() {
     let payload = flacon::codec::CookieCodec::flask(&keys())
         .decode_unverified(browser.cookie.as_deref().unwrap())
         .unwrap();
-    assert_eq!(flacon::codec::to_tagged_json(&payload), r#"{"cart":"bike"}"#);
+    assert_eq!(
+        flacon::codec::to_tagged_json(&payload),
+        r#"{"cart":"bike"}"#
+    );
 }

@@ -4,14 +4,22 @@
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use super::expiry::Limits;
 use super::rejections::log_rejection;
-use super::{Decision, Settings};
+use super::{Decision, Failure, Settings};
 use crate::codec::{to_tagged_json, CookieCodec, DecodeError};
 use crate::config::OversizePolicy;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
-use crate::http::OversizedCookie;
+use crate::http::{OversizedCookie, SessionFailure};
 use crate::keys::{KeyMatch, KeyRing};
-use crate::session::{holds_nothing, is_permanent, Loaded, Pending, Session, PERMANENT_KEY};
+use crate::session::{
+    holds_nothing, is_permanent, Hooks, Loaded, Loader, Pending, Session, LOGIN_KEY, PERMANENT_KEY,
+    TOKEN_KEY,
+};
+use crate::store::StoreError;
 use crate::telemetry::{self, Layer};
 use crate::value::{Map, Value};
 
@@ -21,6 +29,9 @@ pub(crate) struct CookiePolicy {
     pub(crate) keys: KeyRing,
     codec: CookieCodec,
     pub(crate) settings: Settings,
+    /// Where logouts are recorded and checked, when signed cookies can be revoked.
+    #[cfg(feature = "tokio")]
+    pub(crate) revocations: Option<Arc<crate::revocation::RevocationRegistry>>,
 }
 
 impl CookiePolicy {
@@ -29,21 +40,97 @@ impl CookiePolicy {
             codec: CookieCodec::flask(&keys),
             keys,
             settings: Settings::default(),
+            #[cfg(feature = "tokio")]
+            revocations: None,
         }
     }
 
-    /// The session of a request that came with the cookie `raw`: decoded on first use.
+    /// The session of a request that came with the cookie `raw`: decoded on first use (by
+    /// the extractor, when a revocation registry must clear it).
     pub(crate) fn session_for(self: &Arc<Self>, raw: Option<Arc<str>>) -> Session {
+        let checked = self.revocable();
         let loader = raw.map(|raw| {
             let policy = self.clone();
-            Pending::Sync(Box::new(move || policy.load(raw)))
+            let load: Loader = Box::new(move || policy.load(raw));
+            if checked {
+                Pending::Checked(load)
+            } else {
+                Pending::Sync(load)
+            }
         });
         Session::lazy(
             loader,
             Map::new(),
             self.settings.config.rewrite_on_equal_assignment,
-            None,
+            self.hooks(),
         )
+    }
+
+    #[cfg(feature = "tokio")]
+    fn revocable(&self) -> bool {
+        self.revocations.is_some()
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn revocable(&self) -> bool {
+        false
+    }
+
+    /// A logout denies the session's own id in the registry, until its cookie would have
+    /// expired anyway.
+    #[cfg(feature = "tokio")]
+    fn hooks(self: &Arc<Self>) -> Hooks {
+        use crate::session::{token_of, Ended, Ender};
+        let Some(registry) = self.revocations.clone() else {
+            return Hooks::default();
+        };
+        let until = self
+            .settings
+            .now()
+            .saturating_add(self.settings.limits().cookie_max_age());
+        let ender: Ender = Arc::new(move |ended: Ended| {
+            let registry = registry.clone();
+            Box::pin(async move {
+                let Some(token) = token_of(&ended.data) else {
+                    return Ok(());
+                };
+                registry.deny(token, until).await.map_err(|error| {
+                    tracing::error!(%error, "cannot record the logout in the revocation registry");
+                    Arc::new(error)
+                })
+            })
+        });
+        Hooks {
+            saver: None,
+            ender: Some(ender),
+        }
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn hooks(self: &Arc<Self>) -> Hooks {
+        Hooks::default()
+    }
+
+    /// What the registry says of a verified session: `Ok(true)` to serve it, `Ok(false)` when
+    /// it was revoked, an error when the registry's view is too old to tell.
+    #[cfg(feature = "tokio")]
+    fn cleared(&self, data: &Map) -> Result<bool, Arc<StoreError>> {
+        use crate::revocation::Verdict;
+        let Some(registry) = &self.revocations else {
+            return Ok(true);
+        };
+        match registry.verdict(data) {
+            Ok(verdict) => Ok(verdict == Verdict::Valid),
+            Err(stale) => {
+                tracing::error!(%stale, "cannot tell whether a signed-in cookie was revoked; answering with the store-error response");
+                Err(Arc::new(StoreError::unavailable(stale)))
+            }
+        }
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn cleared(&self, _data: &Map) -> Result<bool, Arc<StoreError>> {
+        Ok(true)
     }
 
     /// Whether a session no handler touched must be loaded to answer as Flask would: when
@@ -52,7 +139,7 @@ impl CookiePolicy {
     /// hold `_permanent` is left unopened: its signature is checked, its JSON is not parsed.
     fn untouched_needs_loading(&self, raw: &str) -> bool {
         let limits = self.settings.limits();
-        if limits.any_timeout() {
+        if limits.any_timeout() || self.revocable() {
             // Each request is a use to record, or a start to check.
             return true;
         }
@@ -67,7 +154,7 @@ impl CookiePolicy {
 
     /// Verifies and decodes the request's cookie. A bad cookie is an empty session, logged
     /// with its kind, and left in the browser (Flask does not delete it either).
-    pub(crate) fn load(&self, raw: Arc<str>) -> Loaded {
+    pub(crate) fn load(&self, raw: Arc<str>) -> Result<Loaded, Arc<StoreError>> {
         let now = self.settings.now();
         let limits = self.settings.limits();
         match self.codec.decode(&raw, Some(limits.cookie_max_age()), now) {
@@ -80,20 +167,29 @@ impl CookiePolicy {
                             expired.kind(),
                             "session cookie past its timeout; using an empty session"
                         );
-                        return Loaded::default();
+                        return Ok(Loaded::default());
+                    }
+                    if !self.cleared(&data)? {
+                        log_rejection!(
+                            self.settings.rejections,
+                            now,
+                            "revoked",
+                            "session cookie was logged out; using an empty session"
+                        );
+                        return Ok(Loaded::default());
                     }
                     telemetry::session_loaded(Layer::Cookie);
                     if matches!(decoded.key, KeyMatch::Fallback(_)) {
                         telemetry::fallback_key_hit();
                     }
-                    Loaded {
+                    Ok(Loaded {
                         data,
                         signed_with: Some(decoded.key),
                         verified_cookie: Some(raw),
                         ..Loaded::default()
-                    }
+                    })
                 }
-                Value::Null => Loaded::default(),
+                Value::Null => Ok(Loaded::default()),
                 other => {
                     // Flask answers 500 on every request for such a cookie; an empty session
                     // lets the user carry on.
@@ -104,7 +200,7 @@ impl CookiePolicy {
                         found = other.type_name(),
                         "rejected session cookie: payload is not a dict; using an empty session"
                     );
-                    Loaded::default()
+                    Ok(Loaded::default())
                 }
             },
             Err(error) => {
@@ -119,19 +215,16 @@ impl CookiePolicy {
                     %error,
                     "rejected session cookie; using an empty session"
                 );
-                Loaded::default()
+                Ok(Loaded::default())
             }
         }
     }
 
     /// Flask's `save_session`, plus the size check: what the response carries for
-    /// `session`, which came with the cookie `raw`. The oversize report when the policy
-    /// turns an oversized cookie into an error response.
-    pub(crate) fn decide(
-        &self,
-        session: &Session,
-        raw: Option<&str>,
-    ) -> Result<Decision, OversizedCookie> {
+    /// `session`, which came with the cookie `raw`. The failure instead when the policy
+    /// turns an oversized cookie into an error response, or when the revocation registry
+    /// could not clear the cookie.
+    pub(crate) fn decide(&self, session: &Session, raw: Option<&str>) -> Result<Decision, Failure> {
         let config = &self.settings.config;
         let mut decision = Decision::default();
         // Permanent sessions are re-sent on every request, so an untouched cookie must be
@@ -142,6 +235,9 @@ impl CookiePolicy {
         let Some(outcome) = session.outcome(load_untouched) else {
             return Ok(decision);
         };
+        if outcome.failed {
+            return Err(Failure::at_load(outcome.cause));
+        }
         decision.vary_cookie = outcome.accessed;
         let mut data = outcome.data;
         if holds_nothing(&data) {
@@ -152,7 +248,11 @@ impl CookiePolicy {
         }
         let now = self.settings.now();
         let limits = self.settings.limits();
-        let stamped = limits.stamp(&mut data, now, false);
+        let mut stamped = limits.stamp(&mut data, now, false);
+        if outcome.login {
+            signed_in(&mut data, limits, now);
+            stamped = true;
+        }
         let permanent = is_permanent(&data);
         let resign = config.resign_fallback_cookies
             && matches!(outcome.signed_with, Some(KeyMatch::Fallback(_)));
@@ -189,7 +289,10 @@ impl CookiePolicy {
                         limit = oversized.limit,
                         "{oversized}; the session was NOT saved"
                     );
-                    return Err(oversized);
+                    return Err(Failure {
+                        at_load: false,
+                        failure: SessionFailure::CookieTooLarge(oversized),
+                    });
                 }
                 OversizePolicy::Warn => {
                     telemetry::cookie_oversized("warn");
@@ -207,6 +310,20 @@ impl CookiePolicy {
         decision.send(header);
         Ok(decision)
     }
+}
+
+/// Records a sign-in in a cookie session: when, and a fresh random id that a logout can deny.
+fn signed_in(data: &mut Map, limits: Limits, now: u64) {
+    let stamp = i64::try_from(super::unix_millis()).unwrap_or(i64::MAX);
+    data.insert(LOGIN_KEY.to_owned(), Value::Int(stamp));
+    let mut token = [0_u8; 16];
+    if getrandom::fill(&mut token).is_ok() {
+        data.insert(
+            TOKEN_KEY.to_owned(),
+            Value::from(URL_SAFE_NO_PAD.encode(token)),
+        );
+    }
+    limits.restart(data, now);
 }
 
 fn largest_keys(data: Option<&Map>) -> Vec<(String, usize)> {
@@ -334,7 +451,13 @@ mod tests {
             .collect();
         session.insert("blob", &noise).unwrap();
         session.insert("small", &1).unwrap();
-        let oversized = policy.decide(&session, None).unwrap_err();
+        let Failure {
+            failure: SessionFailure::CookieTooLarge(oversized),
+            ..
+        } = policy.decide(&session, None).unwrap_err()
+        else {
+            panic!("an oversized cookie")
+        };
         assert!(oversized.size > oversized.limit);
         assert_eq!(
             oversized.largest_keys.first().map(|(k, _)| k.as_str()),

@@ -6,17 +6,22 @@
 //! - the lifetime, and a cookie's idle time: the cookie's signing timestamp (a cookie is
 //!   re-signed on every request while an idle timeout is on, so its age is its idle time);
 //! - a server-side session's idle time: `_flacon_seen` in its record, written (at most once
-//!   a second) only while an idle timeout is on;
+//!   a second) only while an idle timeout is on (and once a minute for a signed-in session,
+//!   whose devices page shows it);
 //! - the start: `_flacon_created` in the session, written only while an absolute timeout is
 //!   on. Defaults add neither key, so default cookies and records stay Flask's bytes.
 
 use crate::config::SessionConfig;
+use crate::session::user_of;
 use crate::value::{Map, Value};
 
 /// Where the session's start is kept while an absolute timeout is on (Unix seconds).
 pub(crate) const CREATED_KEY: &str = "_flacon_created";
 /// Where a server-side session's last use is kept while an idle timeout is on.
 pub(crate) const SEEN_KEY: &str = "_flacon_seen";
+
+/// How often a signed-in server-side session's last use is written without an idle timeout.
+const SEEN_EVERY_SIGNED_IN: u64 = 60;
 
 /// Which limit ended a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +71,8 @@ impl Limits {
 
     /// The age a cookie's signature may reach: the lifetime, or the idle timeout if tighter.
     pub(crate) fn cookie_max_age(&self) -> u64 {
-        self.idle.map_or(self.lifetime, |idle| idle.min(self.lifetime))
+        self.idle
+            .map_or(self.lifetime, |idle| idle.min(self.lifetime))
     }
 
     /// The kind of a cookie whose signature is `age` seconds old and past
@@ -103,9 +109,19 @@ impl Limits {
             data.insert(CREATED_KEY.to_owned(), unix(now));
             changed = true;
         }
-        if seen && self.idle.is_some() && stamp_of(data, SEEN_KEY) != Some(now) {
-            data.insert(SEEN_KEY.to_owned(), unix(now));
-            changed = true;
+        // While an idle timeout is on, the last use to the second; for a signed-in session
+        // (listed on its user's devices page), to the minute.
+        let every = if self.idle.is_some() {
+            Some(1)
+        } else {
+            user_of(data).map(|_| SEEN_EVERY_SIGNED_IN)
+        };
+        if let (true, Some(every)) = (seen, every) {
+            let due = stamp_of(data, SEEN_KEY).is_none_or(|at| now.saturating_sub(at) >= every);
+            if due {
+                data.insert(SEEN_KEY.to_owned(), unix(now));
+                changed = true;
+            }
         }
         changed
     }

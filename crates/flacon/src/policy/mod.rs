@@ -28,6 +28,32 @@ pub(crate) fn system_clock() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Unix milliseconds by the system clock: sign-in times, which revocations compare with
+/// (seconds would let a sign-in in the same second as a "log out everywhere" survive it).
+pub(crate) fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A failure to load or save, and where: a load failure the handler saw through its
+/// extractor may have been answered by the handler itself.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) at_load: bool,
+    pub(crate) failure: crate::http::SessionFailure,
+}
+
+impl Failure {
+    /// The session could not be loaded (the store, or the revocation registry, failed).
+    pub(crate) fn at_load(cause: Option<Arc<crate::store::StoreError>>) -> Self {
+        Failure {
+            at_load: true,
+            failure: crate::http::SessionFailure::StoreUnavailable { cause },
+        }
+    }
+}
+
 /// What both policies are configured with.
 #[derive(Clone)]
 pub(crate) struct Settings {

@@ -7,13 +7,16 @@
 use std::sync::Arc;
 
 use super::rejections::log_rejection;
-use super::{Decision, Settings};
+use super::{Decision, Failure, Settings};
 use crate::codec::{KeyDerivation, Signer};
 use crate::config::ServerSideConfig;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::SessionFailure;
 use crate::keys::KeyRing;
-use crate::session::{is_permanent, Loaded, Outcome, Pending, Saver, Session, PERMANENT_KEY};
+use crate::session::{
+    is_permanent, user_of, Ended, Ender, Hooks, Loaded, Outcome, Pending, Saver, Session,
+    LOGIN_KEY, PERMANENT_KEY,
+};
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
 use crate::telemetry::{self, Layer, StoreOp};
 use crate::value::{Map, Value};
@@ -24,14 +27,6 @@ fn no_store_error() -> Arc<StoreError> {
     Arc::new(StoreError::unavailable(crate::session::SessionUnavailable))
 }
 
-/// A failure to load or save, and where: a load failure the handler saw through its
-/// extractor may have been answered by the handler itself.
-#[derive(Debug)]
-pub(crate) struct StoreFailure {
-    pub(crate) at_load: bool,
-    pub(crate) failure: SessionFailure,
-}
-
 /// Everything the server-side rules need, shared across requests.
 pub(crate) struct StorePolicy<S> {
     /// Shared, so that a builder call on a cloned layer copies the settings, not the store.
@@ -40,8 +35,9 @@ pub(crate) struct StorePolicy<S> {
     pub(crate) server: ServerSideConfig,
     signer: Signer,
     pub(crate) settings: Settings,
-    /// [`Session::save`]'s way back here, made once (it holds the policy weakly).
-    saver: std::sync::OnceLock<Saver>,
+    /// [`Session::save`]'s and [`Session::logout`]'s way back here, made once (they hold
+    /// the policy weakly).
+    hooks: std::sync::OnceLock<Hooks>,
 }
 
 impl<S> Clone for StorePolicy<S> {
@@ -52,8 +48,8 @@ impl<S> Clone for StorePolicy<S> {
             server: self.server.clone(),
             signer: self.signer.clone(),
             settings: self.settings.clone(),
-            // A clone is another policy: its saver must point at it, not at this one.
-            saver: std::sync::OnceLock::new(),
+            // A clone is another policy: its hooks must point at it, not at this one.
+            hooks: std::sync::OnceLock::new(),
         }
     }
 }
@@ -72,7 +68,7 @@ impl<S> StorePolicy<S> {
             server: ServerSideConfig::default(),
             signer,
             settings: Settings::default(),
-            saver: std::sync::OnceLock::new(),
+            hooks: std::sync::OnceLock::new(),
         }
     }
 }
@@ -93,11 +89,12 @@ impl<S: SessionStore> StorePolicy<S> {
         } else {
             self.fresh_data()
         };
-        let saver = self
-            .saver
+        let hooks = self
+            .hooks
             .get_or_init(|| {
                 let policy = Arc::downgrade(self);
-                Arc::new(move |session: Session| {
+                let ender_policy = policy.clone();
+                let saver: Saver = Arc::new(move |session: Session| {
                     let policy = policy.upgrade();
                     Box::pin(async move {
                         match policy {
@@ -105,15 +102,54 @@ impl<S: SessionStore> StorePolicy<S> {
                             None => Err(no_store_error()),
                         }
                     })
-                })
+                });
+                let ender: Ender = Arc::new(move |ended: Ended| {
+                    let policy = ender_policy.upgrade();
+                    Box::pin(async move {
+                        match policy {
+                            Some(policy) => policy.end(ended).await,
+                            None => Err(no_store_error()),
+                        }
+                    })
+                });
+                Hooks {
+                    saver: Some(saver),
+                    ender: Some(ender),
+                }
             })
             .clone();
         Session::lazy(
             pending,
             initial,
             self.settings.config.rewrite_on_equal_assignment,
-            Some(saver),
+            hooks,
         )
+    }
+
+    /// [`Session::logout`]: the record goes now, and out of its user's index.
+    async fn end(&self, ended: Ended) -> Result<(), Arc<StoreError>> {
+        let Some(id) = ended.id else {
+            return Ok(());
+        };
+        let failed = |error: StoreError| {
+            tracing::error!(%error, "cannot end the session (logout)");
+            Arc::new(error)
+        };
+        telemetry::store_op(StoreOp::Delete, self.store.delete(&id))
+            .await
+            .map_err(failed)?;
+        if let Some(user) = user_of(&ended.data) {
+            self.unindex(&user, &id).await.map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    /// Takes `id` out of `user`'s index; a store without one has nothing to undo.
+    async fn unindex(&self, user: &str, id: &SessionId) -> Result<(), StoreError> {
+        match self.store.unindex_user_session(user, id).await {
+            Err(StoreError::Unsupported(_)) => Ok(()),
+            other => other,
+        }
     }
 
     /// What a session without a stored record starts as: `{"_permanent": true}` when
@@ -212,22 +248,17 @@ impl<S: SessionStore> StorePolicy<S> {
 
     /// What the response carries for `session`, after writing it to the store as needed;
     /// the failure the adapter answers with otherwise.
-    pub(crate) async fn decide(&self, session: &Session) -> Result<Decision, StoreFailure> {
+    pub(crate) async fn decide(&self, session: &Session) -> Result<Decision, Failure> {
         let Some(outcome) = session.outcome(|| false) else {
             return Ok(Decision::default());
         };
         if outcome.failed {
-            return Err(StoreFailure {
-                at_load: true,
-                failure: SessionFailure::StoreUnavailable {
-                    cause: outcome.cause.clone(),
-                },
-            });
+            return Err(Failure::at_load(outcome.cause.clone()));
         }
         let saved = outcome.saved.clone();
         let (decision, _) = self.write_back(outcome).await.map_err(|error| {
             tracing::error!(%error, "cannot save the session; answering with the store-error response");
-            StoreFailure {
+            Failure {
                 at_load: false,
                 failure: SessionFailure::StoreUnavailable {
                     cause: Some(Arc::new(error)),
@@ -288,17 +319,26 @@ impl<S: SessionStore> StorePolicy<S> {
         let now = self.settings.now();
         let limits = self.settings.limits();
         let mut data = outcome.data;
+        if outcome.login {
+            let stamp = i64::try_from(super::unix_millis()).unwrap_or(i64::MAX);
+            data.insert(LOGIN_KEY.to_owned(), Value::Int(stamp));
+            limits.restart(&mut data, now);
+        }
         let stamped = limits.stamp(&mut data, now, true);
         let modified = outcome.modified || stamped;
         let expires_at = limits.deadline(&data, now);
         let permanent = is_permanent(&data);
         let record = Record { data, expires_at };
         let mut new_id = false;
-        if let (true, Some(old)) = (outcome.cycle_id, &id) {
+        let user = user_of(&record.data);
+        if let (true, Some(old)) = (outcome.cycle_id, id.clone()) {
             let fresh = SessionId::generate()?;
-            if telemetry::store_op(StoreOp::ChangeId, self.store.change_id(old, &fresh, now))
+            if telemetry::store_op(StoreOp::ChangeId, self.store.change_id(&old, &fresh, now))
                 .await?
             {
+                if let Some(user) = &user {
+                    self.unindex(user, &old).await?;
+                }
                 id = Some(fresh);
                 new_id = true;
             }
@@ -332,6 +372,16 @@ impl<S: SessionStore> StorePolicy<S> {
         let Some(id) = id else {
             return Ok((decision, None));
         };
+        if let (Some(user), true) = (&user, outcome.login || new_id) {
+            self.store
+                .index_user_session(user, &id, now, expires_at)
+                .await
+                .or_else(|error| match error {
+                    // Listing and revoking need an index; signing in does not.
+                    StoreError::Unsupported(_) => Ok(()),
+                    error => Err(error),
+                })?;
+        }
         if modified || new_id || (permanent && config.refresh_each_request) {
             let expiry = Expiry::of_session(permanent, expires_at);
             decision.send(set_cookie(config, &self.cookie_value(&id), expiry));

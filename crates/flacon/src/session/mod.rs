@@ -9,10 +9,15 @@ use crate::store::SessionId;
 use crate::typed::{self, ValueError};
 use crate::value::{Map, Value};
 
+mod login;
 mod state;
 
+#[cfg(feature = "tokio")]
+pub(crate) use login::token_of;
+pub(crate) use login::{login_time_of, user_of, LOGIN_KEY, TOKEN_KEY};
+pub use login::{FRESH_KEY, USER_KEY};
 use state::State;
-pub(crate) use state::{Loaded, Outcome, Pending, Saver};
+pub(crate) use state::{Ended, Ender, Hooks, Loaded, Loader, Outcome, Pending, Saver};
 
 /// The key Flask stores permanence under, inside the session itself.
 pub const PERMANENT_KEY: &str = "_permanent";
@@ -298,7 +303,8 @@ const MISMATCH_KEYS_REMEMBERED: usize = 256;
 /// The keys of `data` that are the application's, not Flask's `_permanent` flag nor
 /// flacon's own bookkeeping.
 fn user_keys(data: &Map) -> impl Iterator<Item = &String> {
-    data.keys().filter(|k| *k != PERMANENT_KEY && !is_bookkeeping(k))
+    data.keys()
+        .filter(|k| *k != PERMANENT_KEY && !is_bookkeeping(k))
 }
 
 /// flacon's own keys (`_flacon_created`, ...): a session holding only these holds nothing.
@@ -324,14 +330,16 @@ mod tests {
 
     fn loaded(data: Map) -> Session {
         Session::lazy(
-            Some(Pending::Sync(Box::new(move || Loaded {
-                data,
-                signed_with: Some(KeyMatch::Current),
-                ..Loaded::default()
+            Some(Pending::Sync(Box::new(move || {
+                Ok(Loaded {
+                    data,
+                    signed_with: Some(KeyMatch::Current),
+                    ..Loaded::default()
+                })
             }))),
             Map::new(),
             false,
-            None,
+            Hooks::default(),
         )
     }
 
@@ -359,13 +367,15 @@ mod tests {
         assert!(session.remove("missing").is_none());
         assert!(!session.is_modified());
         let flask_like = Session::lazy(
-            Some(Pending::Sync(Box::new(move || Loaded {
-                data,
-                ..Loaded::default()
+            Some(Pending::Sync(Box::new(move || {
+                Ok(Loaded {
+                    data,
+                    ..Loaded::default()
+                })
             }))),
             Map::new(),
             true,
-            None,
+            Hooks::default(),
         );
         flask_like.insert("a", &1).unwrap();
         assert!(flask_like.is_modified());

@@ -28,7 +28,7 @@ pub(crate) struct Loaded {
     pub(crate) verified_cookie: Option<Arc<str>>,
 }
 
-pub(crate) type Loader = Box<dyn FnOnce() -> Loaded + Send>;
+pub(crate) type Loader = Box<dyn FnOnce() -> Result<Loaded, Arc<StoreError>> + Send>;
 pub(crate) type AsyncLoader = Box<
     dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Loaded, Arc<StoreError>>> + Send>> + Send,
 >;
@@ -41,10 +41,36 @@ pub(crate) type Saver = Arc<
         + Sync,
 >;
 
+/// Ends a session for good ([`Session::logout`]): given what it held, revokes it where the
+/// layer keeps such things (the store's record and index, the cookie registry).
+pub(crate) type Ender = Arc<
+    dyn Fn(Ended) -> Pin<Box<dyn Future<Output = Result<(), Arc<StoreError>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// What a session held when [`Session::logout`] ended it.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    pub(crate) data: Map,
+    pub(crate) id: Option<SessionId>,
+}
+
+/// The layer's ways back from a session to its policy.
+#[derive(Default, Clone)]
+pub(crate) struct Hooks {
+    pub(crate) saver: Option<Saver>,
+    pub(crate) ender: Option<Ender>,
+}
+
 /// How the session's data will be obtained on first use.
 pub(crate) enum Pending {
     /// Decoding a cookie: done on the spot.
     Sync(Loader),
+    /// Decoding a cookie that a revocation registry must clear: done by [`Session::load`]
+    /// (the extractor), so that a registry that cannot answer is an error the handler sees,
+    /// not a session that looks empty.
+    Checked(Loader),
     /// Fetching from a store: done by [`Session::load`] (the extractor calls it).
     Async(AsyncLoader),
 }
@@ -56,7 +82,7 @@ pub(super) struct State {
     pub(super) failed: bool,
     /// Why the store failed, when it did.
     pub(super) cause: Option<Arc<StoreError>>,
-    pub(super) saver: Option<Saver>,
+    pub(super) hooks: Hooks,
     /// What an explicit save decided the response must carry.
     pub(super) saved: Option<Decision>,
     pub(super) data: Map,
@@ -67,6 +93,8 @@ pub(super) struct State {
     pub(super) accessed: bool,
     pub(super) modified: bool,
     pub(super) cycle_id: bool,
+    /// [`Session::login`] was called: the layer records when, and files the session.
+    pub(super) login: bool,
     pub(super) rewrite_on_equal_assignment: bool,
 }
 
@@ -94,6 +122,7 @@ impl State {
             saved,
             stored_id: self.stored_id.clone(),
             cycle_id: self.cycle_id,
+            login: self.login,
             signed_with: self.signed_with,
             stored_until: self.stored_until,
             verified_cookie,
@@ -110,10 +139,10 @@ impl State {
 
     pub(super) fn load(&mut self) -> &mut Map {
         match self.pending.take() {
-            Some(Pending::Sync(loader)) => {
-                let loaded = loader();
-                self.accept(loaded);
-            }
+            Some(Pending::Sync(loader) | Pending::Checked(loader)) => match loader() {
+                Ok(loaded) => self.accept(loaded),
+                Err(cause) => self.fail(cause),
+            },
             Some(Pending::Async(_)) => {
                 // Serving an empty stand-in could later overwrite the real session.
                 tracing::error!("a server-side session was used before it was loaded; the request fails instead");
@@ -141,6 +170,7 @@ pub(crate) struct Outcome {
     pub(crate) saved: Option<Decision>,
     pub(crate) stored_id: Option<SessionId>,
     pub(crate) cycle_id: bool,
+    pub(crate) login: bool,
     pub(crate) signed_with: Option<KeyMatch>,
     pub(crate) stored_until: Option<u64>,
     pub(crate) verified_cookie: Option<Arc<str>>,
@@ -151,13 +181,13 @@ impl Session {
         pending: Option<Pending>,
         initial: Map,
         rewrite_on_equal_assignment: bool,
-        saver: Option<Saver>,
+        hooks: Hooks,
     ) -> Self {
         Self::with_state(State {
             pending,
             data: initial,
             rewrite_on_equal_assignment,
-            saver,
+            hooks,
             ..State::default()
         })
     }
@@ -173,7 +203,7 @@ impl Session {
             if state.failed {
                 return Err(SessionUnavailable);
             }
-            state.saver.clone()
+            state.hooks.saver.clone()
         };
         let Some(saver) = saver else {
             return Ok(());
@@ -192,6 +222,7 @@ impl Session {
         let outcome = state.outcome(data, None, None);
         state.modified = false;
         state.cycle_id = false;
+        state.login = false;
         outcome
     }
 
@@ -215,6 +246,17 @@ impl Session {
                 Some(Pending::Async(loader)) => {
                     state.loading = true;
                     loader
+                }
+                Some(Pending::Checked(loader)) => {
+                    match loader() {
+                        Ok(loaded) => state.accept(loaded),
+                        Err(cause) => state.fail(cause),
+                    }
+                    return if state.failed {
+                        Err(SessionUnavailable)
+                    } else {
+                        Ok(())
+                    };
                 }
                 other => {
                     state.pending = other;

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: sessions in this process's memory, bounded.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{Record, ScanPage, SessionId, SessionStore, StoreError};
@@ -25,6 +25,8 @@ struct Inner {
     records: HashMap<SessionId, Record>,
     /// (expires_at, id), to find expired and soonest-expiring records in order.
     by_expiry: BTreeSet<(u64, SessionId)>,
+    /// The per-user index: user, then each session id with its sign-in time.
+    users: HashMap<String, BTreeMap<SessionId, u64>>,
 }
 
 impl Inner {
@@ -32,14 +34,33 @@ impl Inner {
         self.records.get(id).filter(|r| r.expires_at > now)
     }
 
+    /// Removes a record for good, and its entry in the per-user index.
     fn remove(&mut self, id: &SessionId) -> Option<Record> {
+        let record = self.take(id)?;
+        if let Some(user) = crate::session::user_of(&record.data) {
+            self.unindex(&user, id);
+        }
+        Some(record)
+    }
+
+    /// Takes a record out to put it back or elsewhere.
+    fn take(&mut self, id: &SessionId) -> Option<Record> {
         let record = self.records.remove(id)?;
         self.by_expiry.remove(&(record.expires_at, id.clone()));
         Some(record)
     }
 
+    fn unindex(&mut self, user: &str, id: &SessionId) {
+        if let Some(ids) = self.users.get_mut(user) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.users.remove(user);
+            }
+        }
+    }
+
     fn put(&mut self, id: &SessionId, record: Record) {
-        self.remove(id);
+        self.take(id);
         self.by_expiry.insert((record.expires_at, id.clone()));
         self.records.insert(id.clone(), record);
     }
@@ -161,7 +182,7 @@ impl SessionStore for MemoryStore {
         if inner.records.contains_key(new) || inner.live(old, now).is_none() {
             return Ok(false);
         }
-        let Some(record) = inner.remove(old) else {
+        let Some(record) = inner.take(old) else {
             return Ok(false);
         };
         inner.put(new, record);
@@ -182,5 +203,38 @@ impl SessionStore for MemoryStore {
         ids.sort();
         let page = ids.into_iter().take(page_size.max(1)).cloned().collect();
         Ok(ScanPage::ordered(page, page_size))
+    }
+
+    async fn index_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+        created: u64,
+        _expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .users
+            .entry(user.to_owned())
+            .or_default()
+            .insert(id.clone(), created);
+        Ok(())
+    }
+
+    async fn user_session_ids(&self, user: &str) -> Result<Vec<(SessionId, u64)>, StoreError> {
+        let inner = self.lock();
+        let mut ids: Vec<(SessionId, u64)> = inner
+            .users
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|(id, created)| (id.clone(), *created))
+            .collect();
+        ids.sort_by_key(|(_, created)| *created);
+        Ok(ids)
+    }
+
+    async fn unindex_user_session(&self, user: &str, id: &SessionId) -> Result<(), StoreError> {
+        self.lock().unindex(user, id);
+        Ok(())
     }
 }

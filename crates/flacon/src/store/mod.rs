@@ -21,8 +21,10 @@ pub(crate) mod msgpack;
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod users;
 
 pub use memory::MemoryStore;
+pub use users::UserSession;
 
 /// Spawns a task on the current tokio runtime that calls
 /// [`delete_expired`](SessionStore::delete_expired) every `every`, logging what it removed.
@@ -138,6 +140,9 @@ pub enum StoreError {
     /// A stored record could not be read.
     #[error("session record is unreadable: {0}")]
     Corrupt(String),
+    /// The store does not offer this operation (a custom store without a per-user index).
+    #[error("this session store has no {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -230,6 +235,40 @@ pub trait SessionStore: Send + Sync + 'static {
         cursor: Option<String>,
         page_size: usize,
     ) -> impl Future<Output = Result<ScanPage, StoreError>> + Send;
+
+    /// Files session `id` under `user`, signed in at `created`, in the per-user index
+    /// ([`users`] lists and revokes through it). The index may outlive a record (an
+    /// expired one): readers check the record. Stores without an index answer
+    /// [`StoreError::Unsupported`].
+    fn index_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+        created: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (user, id, created, expires_at);
+        async { Err(StoreError::Unsupported("per-user index")) }
+    }
+
+    /// The ids filed under `user`, with the time each was signed in, oldest first.
+    fn user_session_ids(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<(SessionId, u64)>, StoreError>> + Send {
+        let _ = user;
+        async { Err(StoreError::Unsupported("per-user index")) }
+    }
+
+    /// Takes `id` out of `user`'s index (no error if it is not there).
+    fn unindex_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (user, id);
+        async { Err(StoreError::Unsupported("per-user index")) }
+    }
 }
 
 /// A shared store is a store: keep one handle for the layer and one for maintenance.
@@ -286,5 +325,27 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         page_size: usize,
     ) -> impl Future<Output = Result<ScanPage, StoreError>> + Send {
         (**self).scan(cursor, page_size)
+    }
+    fn index_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+        created: u64,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).index_user_session(user, id, created, expires_at)
+    }
+    fn user_session_ids(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<(SessionId, u64)>, StoreError>> + Send {
+        (**self).user_session_ids(user)
+    }
+    fn unindex_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).unindex_user_session(user, id)
     }
 }

@@ -137,6 +137,24 @@ impl RedisStore {
         format!("{}{}", self.prefix, id.as_str())
     }
 
+    /// A user's index: a sorted set of session ids scored by sign-in time, one key per user
+    /// (so every command on it is one key, on one Cluster slot), beside Flask-Session's
+    /// records and outside their `prefix*` pattern.
+    fn user_key(&self, user: &str) -> String {
+        format!("flacon:users:{}{user}", self.prefix)
+    }
+
+    /// The cookie revocation registry's keys, under one hash tag: one Cluster slot, so a
+    /// change and its version bump are one atomic script.
+    fn revocation_keys(&self) -> [String; 3] {
+        let tag = format!("{{flacon:revocations:{}}}", self.prefix);
+        [
+            format!("{tag}:users"),
+            format!("{tag}:tokens"),
+            format!("{tag}:version"),
+        ]
+    }
+
     fn cached_conn(&self) -> std::sync::MutexGuard<'_, Option<Conn>> {
         self.conn
             .lock()
@@ -264,6 +282,20 @@ impl RedisStore {
 /// which could be told from an outage only by its text.)
 const RENAME_IF_EXISTS: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
      return redis.call('RENAMENX', KEYS[1], KEYS[2])";
+
+/// Files a session in its user's index and keeps the index alive as long as its longest
+/// session: `ZADD`, then the key's expiry raised (never lowered) to `ARGV[3]` seconds.
+const INDEX_SESSION: &str = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) \
+     if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then \
+       redis.call('EXPIRE', KEYS[1], ARGV[3]) end return 1";
+
+/// A revocation: `HSET` the user's "void before" (never moved back) or `ZADD` a denied
+/// token, and bump the version, atomically.
+const VOID_USER: &str = "local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') \
+     if tonumber(ARGV[2]) > old then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end \
+     return redis.call('INCR', KEYS[2])";
+const DENY_TOKEN: &str = "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) \
+     return redis.call('INCR', KEYS[2])";
 
 /// What [`RedisStore::query`] sends: a command or a pipeline.
 #[derive(Clone, Copy)]
@@ -424,5 +456,102 @@ impl SessionStore for RedisStore {
                 .collect(),
             next,
         })
+    }
+
+    async fn index_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+        created: u64,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(INDEX_SESSION)
+            .arg(1)
+            .arg(self.user_key(user))
+            .arg(created)
+            .arg(id.as_str())
+            .arg(ttl(expires_at, created));
+        self.query::<i64>(Request::Command(&cmd)).await.map(drop)
+    }
+
+    async fn user_session_ids(&self, user: &str) -> Result<Vec<(SessionId, u64)>, StoreError> {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(self.user_key(user))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES");
+        let entries: Vec<(String, u64)> = self.query(Request::Command(&cmd)).await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(id, created)| Some((SessionId::parse(&id)?, created)))
+            .collect())
+    }
+
+    async fn unindex_user_session(&self, user: &str, id: &SessionId) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.user_key(user)).arg(id.as_str());
+        self.query::<i64>(Request::Command(&cmd)).await.map(drop)
+    }
+}
+
+impl crate::revocation::RevocationBackend for RedisStore {
+    async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
+        let [users, _, version] = self.revocation_keys();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(VOID_USER)
+            .arg(2)
+            .arg(users)
+            .arg(version)
+            .arg(user)
+            .arg(before_ms);
+        self.query::<i64>(Request::Command(&cmd)).await.map(drop)
+    }
+
+    async fn deny_token(&self, token: &str, until: u64) -> Result<(), StoreError> {
+        let [_, tokens, version] = self.revocation_keys();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(DENY_TOKEN)
+            .arg(2)
+            .arg(tokens)
+            .arg(version)
+            .arg(token)
+            .arg(until);
+        self.query::<i64>(Request::Command(&cmd)).await.map(drop)
+    }
+
+    async fn revocations_since(
+        &self,
+        known: Option<u64>,
+        now: u64,
+    ) -> Result<Option<crate::revocation::Revocations>, StoreError> {
+        let [users, tokens, version] = self.revocation_keys();
+        let mut get = redis::cmd("GET");
+        get.arg(&version);
+        let current: Option<u64> = self.query(Request::Command(&get)).await?;
+        let current = current.unwrap_or(0);
+        if known == Some(current) {
+            return Ok(None);
+        }
+        // Denials past their cookie's expiry are dropped here, by whichever reader comes.
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&tokens)
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .hgetall(&users)
+            .cmd("ZRANGE")
+            .arg(&tokens)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES");
+        type Pairs = Vec<(String, u64)>;
+        let (voided, denied): (Pairs, Pairs) = self.query(Request::Pipeline(&pipe)).await?;
+        Ok(Some(crate::revocation::Revocations {
+            version: current,
+            users: voided.into_iter().collect(),
+            tokens: denied.into_iter().collect(),
+        }))
     }
 }

@@ -7,7 +7,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use crate::http::common::{apply, decision_for_mode};
-use crate::http::{ErrorResponder, RequestHead, SessionFailure, SessionMode};
+use crate::http::{ErrorResponder, RequestHead, SessionMode, UncaughtRejection};
 use crate::policy::CookiePolicy;
 use crate::session::Session;
 
@@ -64,11 +64,15 @@ where
             }
             match this.policy.decide(&session, raw.as_deref()) {
                 Ok(decision) => apply(decision, response.headers_mut()),
-                Err(oversized) => {
-                    let failure = SessionFailure::CookieTooLarge(oversized);
+                // The handler answered the registry's outage itself, or never asked for the
+                // session: its answer stands, and nothing is written.
+                Err(failed)
+                    if failed.at_load
+                        && response.extensions().get::<UncaughtRejection>().is_none() => {}
+                Err(failed) => {
                     response = this
                         .on_error
-                        .respond(&failure, this.head.as_ref())
+                        .respond(&failed.failure, this.head.as_ref())
                         .map(ResBody::from);
                 }
             }

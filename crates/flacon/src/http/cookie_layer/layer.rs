@@ -58,6 +58,20 @@ impl SessionLayer {
 
     shared_builder_methods!(CookiePolicy);
 
+    /// Checks every signed-in cookie against `registry`: a cookie whose user was logged out
+    /// everywhere, or which logged out itself ([`Session::logout`](crate::Session::logout)
+    /// records it there), opens an empty session, in every process sharing the registry's
+    /// store within its staleness bound. See [`crate::revocation`].
+    #[cfg(feature = "tokio")]
+    #[must_use]
+    pub fn with_revocations(
+        mut self,
+        registry: Arc<crate::revocation::RevocationRegistry>,
+    ) -> Self {
+        self.policy_mut().revocations = Some(registry);
+        self
+    }
+
     /// The keys sessions are signed and verified with.
     pub fn keys(&self) -> &KeyRing {
         &self.policy.keys

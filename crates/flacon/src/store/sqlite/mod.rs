@@ -3,6 +3,7 @@
 mod checkpoint;
 mod connection;
 mod group_commit;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -104,6 +105,7 @@ impl SqliteStore {
                  -- on each one); purges walk the table by id instead.
                  DROP INDEX IF EXISTS flacon_sessions_expiry;",
             )?;
+            pooled.execute_batch(users::SCHEMA)?;
             let inline = (0..inline)
                 .map(|_| {
                     let conn = connect(&path, Duration::ZERO)?;
@@ -311,7 +313,10 @@ impl SessionStore for SqliteStore {
             total += removed;
             match last {
                 Some(last) => after = last,
-                None => return Ok(total),
+                None => {
+                    self.purge_index().await?;
+                    return Ok(total);
+                }
             }
         }
     }
@@ -332,6 +337,24 @@ impl SessionStore for SqliteStore {
             Ok(ScanPage::ordered(ids, limit))
         })
         .await
+    }
+
+    async fn index_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+        created: u64,
+        _expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.index_user(user, id, created).await
+    }
+
+    async fn user_session_ids(&self, user: &str) -> Result<Vec<(SessionId, u64)>, StoreError> {
+        self.ids_of_user(user).await
+    }
+
+    async fn unindex_user_session(&self, user: &str, id: &SessionId) -> Result<(), StoreError> {
+        self.unindex_user(user, id).await
     }
 }
 

@@ -1,0 +1,115 @@
+//! Who is signed in: [`Session::login`], [`Session::user`], [`Session::logout`].
+//!
+//! The user id lives under Flask-Login's own keys (`_user_id`, `_fresh`), so a session
+//! signed in by flacon is signed in for a Flask-Login app sharing it, and back. flacon's own
+//! bookkeeping beside it: when the sign-in happened (`_flacon_login`, Unix milliseconds, what
+//! "void before" revocations compare with) and, for cookie sessions, a random id that a
+//! single-session logout denies (`_flacon_sid`).
+
+use super::{Ended, Session, SessionUnavailable};
+use crate::value::{Map, Value};
+
+/// Flask-Login's key for the signed-in user's id.
+pub const USER_KEY: &str = "_user_id";
+/// Flask-Login's key saying the login happened in this session (not from a remember cookie).
+pub const FRESH_KEY: &str = "_fresh";
+/// When the user signed in, in Unix milliseconds.
+pub(crate) const LOGIN_KEY: &str = "_flacon_login";
+/// A cookie session's own random id, which a logout denies until the cookie would expire.
+pub(crate) const TOKEN_KEY: &str = "_flacon_sid";
+
+/// The signed-in user of a session's data: Flask-Login's `_user_id` (a string, or a number
+/// an older app stored).
+pub(crate) fn user_of(data: &Map) -> Option<String> {
+    match data.get(USER_KEY)? {
+        Value::Str(user) if !user.is_empty() => Some(user.clone()),
+        Value::Int(user) => Some(user.to_string()),
+        _ => None,
+    }
+}
+
+/// The time a session's user signed in (Unix milliseconds), if flacon recorded it.
+pub(crate) fn login_time_of(data: &Map) -> Option<u64> {
+    match data.get(LOGIN_KEY)? {
+        Value::Int(at) => u64::try_from(*at).ok(),
+        _ => None,
+    }
+}
+
+/// A cookie session's random id, if it has one.
+#[cfg(feature = "tokio")]
+pub(crate) fn token_of(data: &Map) -> Option<&str> {
+    match data.get(TOKEN_KEY)? {
+        Value::Str(token) => Some(token),
+        _ => None,
+    }
+}
+
+impl Session {
+    /// Signs `user_id` in: stored as Flask-Login stores it (`_user_id`, `_fresh`), and, at
+    /// the end of the request, the layer records when, starts the absolute timeout afresh,
+    /// gives a server-side session a new id (against fixation) and files it in the store's
+    /// per-user index.
+    ///
+    /// ```
+    /// let session = flacon::Session::detached();
+    /// session.login("ada");
+    /// assert_eq!(session.user().as_deref(), Some("ada"));
+    /// ```
+    pub fn login(&self, user_id: &str) {
+        self.update(|data| {
+            data.insert(USER_KEY.to_owned(), Value::from(user_id));
+            data.insert(FRESH_KEY.to_owned(), Value::Bool(true));
+        });
+        let mut state = self.lock();
+        state.modified = true;
+        state.login = true;
+        state.cycle_id = true;
+    }
+
+    /// The signed-in user's id, if any (Flask-Login's `current_user.get_id()`).
+    pub fn user(&self) -> Option<String> {
+        self.read(user_of)
+    }
+
+    /// Ends this session for good: its data is cleared, and the layer revokes it now (a
+    /// server-side record is deleted and taken out of its user's index; a signed cookie's id
+    /// is denied in the revocation registry, when one is configured, so that a copy of the
+    /// cookie replayed later opens an empty session). An error means the revocation could
+    /// not be recorded: nothing is written, and the user is still signed in.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let session = flacon::Session::detached();
+    /// session.login("ada");
+    /// session.logout().await.unwrap();
+    /// assert_eq!(session.user(), None);
+    /// assert!(session.is_empty());
+    /// # }
+    /// ```
+    pub async fn logout(&self) -> Result<(), SessionUnavailable> {
+        let (ender, ended) = {
+            let mut state = self.lock();
+            if state.failed {
+                return Err(SessionUnavailable);
+            }
+            state.accessed = true;
+            let data = std::mem::take(state.load());
+            state.modified = true;
+            state.login = false;
+            state.cycle_id = false;
+            let ended = Ended {
+                data,
+                id: state.stored_id.clone(),
+            };
+            (state.hooks.ender.clone(), ended)
+        };
+        let Some(ender) = ender else {
+            return Ok(());
+        };
+        ender(ended).await.map_err(|cause| {
+            self.lock().fail(cause);
+            SessionUnavailable
+        })
+    }
+}
