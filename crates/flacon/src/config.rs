@@ -105,6 +105,7 @@ pub struct SessionConfig {
     pub(crate) resign_fallback_cookies: bool,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) absolute_timeout: Option<Duration>,
+    pub(crate) encrypted: bool,
 }
 
 impl Default for SessionConfig {
@@ -125,6 +126,7 @@ impl Default for SessionConfig {
             resign_fallback_cookies: true,
             idle_timeout: None,
             absolute_timeout: None,
+            encrypted: false,
         }
     }
 }
@@ -228,6 +230,11 @@ impl SessionConfig {
     /// See [`SessionConfigBuilder::idle_timeout`].
     pub fn idle_timeout(&self) -> Option<Duration> {
         self.idle_timeout
+    }
+
+    /// See [`SessionConfigBuilder::encrypted`].
+    pub fn encrypted(&self) -> bool {
+        self.encrypted
     }
 
     /// See [`SessionConfigBuilder::absolute_timeout`].
@@ -457,6 +464,16 @@ impl SessionConfigBuilder {
     /// set, so default cookies stay Flask's bytes.
     pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.absolute_timeout = timeout;
+        self
+    }
+
+    /// Encrypt signed-cookie sessions (`false`: Flask's signed, readable cookies). The
+    /// browser then holds an XChaCha20-Poly1305 ciphertext (see
+    /// [`CookieCipher`](crate::codec::CookieCipher)); signed cookies from before the switch
+    /// are still read, and re-sent encrypted. Flask cannot read encrypted cookies: leave this
+    /// off where a Flask app shares the session.
+    pub fn encrypted(mut self, encrypted: bool) -> Self {
+        self.config.encrypted = encrypted;
         self
     }
 

@@ -126,6 +126,9 @@ pub enum DecodeError {
     /// Validly signed, but the payload does not decode.
     #[error("bad payload: {0}")]
     BadPayload(#[source] BadPayload),
+    /// An encrypted cookie that does not open (see [`CookieCipher`](super::CookieCipher)).
+    #[error("cannot decrypt: {0}")]
+    Encrypted(#[source] super::encrypted::CipherError),
 }
 
 /// "signed 90 s ago, max age 60 s", or for a timestamp ahead of the clock "signed 5 s in the
@@ -165,7 +168,9 @@ impl DecodeError {
     pub fn kind(&self) -> &'static str {
         match self {
             DecodeError::TooLarge { .. } => "too-large",
-            DecodeError::BadSignature(_) | DecodeError::BadTimeSignature(_) => "bad-signature",
+            DecodeError::BadSignature(_)
+            | DecodeError::BadTimeSignature(_)
+            | DecodeError::Encrypted(_) => "bad-signature",
             DecodeError::Expired { .. } => "expired",
             DecodeError::BadPayload(_) => "bad-payload",
         }
@@ -174,7 +179,9 @@ impl DecodeError {
     /// The itsdangerous exception Python raises for the same cookie.
     pub fn itsdangerous_class(&self) -> &'static str {
         match self {
-            DecodeError::TooLarge { .. } | DecodeError::BadSignature(_) => "BadSignature",
+            DecodeError::TooLarge { .. }
+            | DecodeError::BadSignature(_)
+            | DecodeError::Encrypted(_) => "BadSignature",
             DecodeError::BadTimeSignature(_) => "BadTimeSignature",
             DecodeError::Expired { .. } => "SignatureExpired",
             DecodeError::BadPayload(_) => "BadPayload",

@@ -13,6 +13,7 @@ mod compress;
 mod cookie;
 #[cfg(feature = "exact-deflate")]
 mod deflate;
+mod encrypted;
 pub(crate) mod python_json;
 mod signer;
 pub(crate) mod tagged;
@@ -30,6 +31,7 @@ pub use cookie::{
     from_tagged_json, to_tagged_json, BadPayload, CookieCodec, DecodeError, DecodeLimits,
     DecodeLimitsBuilder, Decoded, FLASK_SALT,
 };
+pub use encrypted::{is_encrypted, CipherError, CookieCipher, ENCRYPTED_PREFIX};
 pub use signer::{KeyDerivation, SignatureError, Signer};
 pub use timestamp::{TimedError, TimestampSigner, Unsigned};
 

@@ -2,7 +2,7 @@
 //! `save_session`), plus what flacon adds (oversize policy, re-signing fallback-key cookies,
 //! untouched cookies re-signed without being parsed).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -10,7 +10,7 @@ use base64::Engine as _;
 use super::expiry::Limits;
 use super::rejections::log_rejection;
 use super::{Decision, Failure, Settings};
-use crate::codec::{to_tagged_json, CookieCodec, DecodeError};
+use crate::codec::{is_encrypted, to_tagged_json, CookieCipher, CookieCodec, DecodeError, Decoded};
 use crate::config::OversizePolicy;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::{OversizedCookie, SessionFailure};
@@ -24,19 +24,35 @@ use crate::telemetry::{self, Layer};
 use crate::value::{Map, Value};
 
 /// Everything the cookie rules need, shared across requests.
-#[derive(Clone)]
 pub(crate) struct CookiePolicy {
     pub(crate) keys: KeyRing,
     codec: CookieCodec,
+    /// For encrypted cookies: made on first use, for the cookie name then configured.
+    cipher: OnceLock<CookieCipher>,
     pub(crate) settings: Settings,
     /// Where logouts are recorded and checked, when signed cookies can be revoked.
     #[cfg(feature = "tokio")]
     pub(crate) revocations: Option<Arc<crate::revocation::RevocationRegistry>>,
 }
 
+impl Clone for CookiePolicy {
+    fn clone(&self) -> Self {
+        CookiePolicy {
+            keys: self.keys.clone(),
+            codec: self.codec.clone(),
+            // A clone is reconfigured (another cookie name, say): its cipher is made anew.
+            cipher: OnceLock::new(),
+            settings: self.settings.clone(),
+            #[cfg(feature = "tokio")]
+            revocations: self.revocations.clone(),
+        }
+    }
+}
+
 impl CookiePolicy {
     pub(crate) fn new(keys: KeyRing) -> Self {
         CookiePolicy {
+            cipher: OnceLock::new(),
             codec: CookieCodec::flask(&keys),
             keys,
             settings: Settings::default(),
@@ -139,7 +155,7 @@ impl CookiePolicy {
     /// hold `_permanent` is left unopened: its signature is checked, its JSON is not parsed.
     fn untouched_needs_loading(&self, raw: &str) -> bool {
         let limits = self.settings.limits();
-        if limits.any_timeout() || self.revocable() {
+        if limits.any_timeout() || self.revocable() || self.settings.config.encrypted {
             // Each request is a use to record, or a start to check.
             return true;
         }
@@ -152,12 +168,27 @@ impl CookiePolicy {
         !matches!(probe, Ok((KeyMatch::Current, false)))
     }
 
+    fn cipher(&self) -> &CookieCipher {
+        self.cipher
+            .get_or_init(|| CookieCipher::new(&self.keys, &self.settings.config.cookie_name))
+    }
+
+    /// Opens an encrypted cookie, or verifies a signed one (also while encrypting: a cookie
+    /// from before encryption was turned on is read, and re-sent encrypted).
+    fn decode(&self, raw: &str, max_age: u64, now: u64) -> Result<Decoded, DecodeError> {
+        if self.settings.config.encrypted && is_encrypted(raw) {
+            self.cipher().decrypt(raw, Some(max_age), now)
+        } else {
+            self.codec.decode(raw, Some(max_age), now)
+        }
+    }
+
     /// Verifies and decodes the request's cookie. A bad cookie is an empty session, logged
     /// with its kind, and left in the browser (Flask does not delete it either).
     pub(crate) fn load(&self, raw: Arc<str>) -> Result<Loaded, Arc<StoreError>> {
         let now = self.settings.now();
         let limits = self.settings.limits();
-        match self.codec.decode(&raw, Some(limits.cookie_max_age()), now) {
+        match self.decode(&raw, limits.cookie_max_age(), now) {
             Ok(decoded) => match decoded.value {
                 Value::Dict(data) => {
                     if let Err(expired) = limits.check(&data, now, false) {
@@ -256,9 +287,15 @@ impl CookiePolicy {
         let permanent = is_permanent(&data);
         let resign = config.resign_fallback_cookies
             && matches!(outcome.signed_with, Some(KeyMatch::Fallback(_)));
+        // A signed cookie met while encrypting is replaced by an encrypted one.
+        let upgrade = config.encrypted
+            && outcome
+                .verified_cookie
+                .as_deref()
+                .is_some_and(|raw| !is_encrypted(raw));
         // With an idle timeout, each use re-signs the cookie: its age is the time unused.
         let refresh = (permanent && config.refresh_each_request) || limits.idle();
-        if !(outcome.modified || stamped || resign || refresh) {
+        if !(outcome.modified || stamped || resign || upgrade || refresh) {
             return Ok(decision);
         }
         let expiry = Expiry::of_session(permanent, limits.deadline(&data, now));
@@ -271,6 +308,7 @@ impl CookiePolicy {
             .filter(|_| !changed)
             .and_then(CookieCodec::payload_segment);
         let value = match verified_payload {
+            _ if config.encrypted => self.cipher().encrypt(&data, now),
             Some(payload) => self.codec.resign(payload, now),
             None => self.codec.encode(&data, now),
         };
