@@ -4,7 +4,7 @@ use std::io::Read as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
-use flacon::codec::{from_tagged_json, to_tagged_json, CookieCodec};
+use flacon::codec::{from_tagged_json, is_encrypted, to_tagged_json, CookieCipher, CookieCodec};
 use flacon::{KeyMatch, KeyRing, SecretKey};
 
 use crate::CliError;
@@ -45,8 +45,25 @@ pub(crate) enum CookieCommand {
         /// Decode without checking the signature (no key needed; never trust the result).
         #[arg(long, conflicts_with_all = ["secret_key", "secret_key_hex"])]
         unverified: bool,
+        /// The cookie's name, which an encrypted cookie is bound to.
+        #[arg(long, value_name = "NAME", default_value = "session")]
+        cookie_name: String,
         /// The cookie value.
         cookie: String,
+    },
+    /// Try the built-in list of published keys (and a wordlist) against cookies: prints the
+    /// key that signed one and exits 1, or how many keys were tried and exits 0.
+    Audit {
+        /// A wordlist to try as well: one key per line, as text or as a Python string
+        /// literal (flask-unsign's format). Repeatable.
+        #[arg(long, value_name = "FILE")]
+        wordlist: Vec<std::path::PathBuf>,
+        /// Only the wordlists, not the built-in list.
+        #[arg(long)]
+        no_built_in: bool,
+        /// The cookie values.
+        #[arg(required = true)]
+        cookies: Vec<String>,
     },
 }
 
@@ -104,6 +121,11 @@ fn now_unix() -> u64 {
 
 pub(crate) fn run(cmd: CookieCommand) -> Result<(), CliError> {
     match cmd {
+        CookieCommand::Audit {
+            wordlist,
+            no_built_in,
+            cookies,
+        } => crate::audit::run(&wordlist, no_built_in, &cookies),
         CookieCommand::Sign { key, timestamp } => {
             let key = signing_key(&key)?;
             let timestamp = match timestamp {
@@ -144,11 +166,18 @@ pub(crate) fn run(cmd: CookieCommand) -> Result<(), CliError> {
             no_max_age,
             now,
             unverified,
+            cookie_name,
             cookie,
         } => {
             let cookie = cookie.trim();
             let current = parse_key(key.secret_key.as_ref(), key.secret_key_hex.as_ref())?;
             let Some(current) = current else {
+                if is_encrypted(cookie) {
+                    return Err(CliError::new(
+                        "encrypted",
+                        "this cookie is encrypted (flacon's e1 format): nothing in it can be read without the key; give --secret-key",
+                    ));
+                }
                 if !unverified {
                     return Err(CliError::new(
                         "usage",
@@ -176,9 +205,13 @@ pub(crate) fn run(cmd: CookieCommand) -> Result<(), CliError> {
             } else {
                 Some(max_age.unwrap_or(FLASK_DEFAULT_MAX_AGE))
             };
-            let decoded = CookieCodec::flask(&ring)
-                .decode(cookie, max_age, now.unwrap_or_else(now_unix))
-                .map_err(|e| CliError::new(e.kind(), e))?;
+            let now = now.unwrap_or_else(now_unix);
+            let decoded = if is_encrypted(cookie) {
+                CookieCipher::new(&ring, &cookie_name).decrypt(cookie, max_age, now)
+            } else {
+                CookieCodec::flask(&ring).decode(cookie, max_age, now)
+            }
+            .map_err(|e| CliError::new(e.kind(), e))?;
             if let KeyMatch::Fallback(index) = decoded.key {
                 eprintln!(
                     "note: signed with fallback key #{}; re-sign it with the current key",

@@ -1,6 +1,7 @@
 //! `flacon`: serve the article's demo app, inspect, verify and sign Flask session cookies,
 //! and generate or check secret keys.
 
+mod audit;
 mod cookie_cmd;
 mod demo;
 mod key_cmd;
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind == audit::FOUND => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {}: {}", e.kind, e.detail);
             ExitCode::FAILURE

@@ -294,3 +294,139 @@ fn a_redis_url_without_a_host_says_what_a_valid_one_looks_like() {
         assert!(!stderr.contains("InvalidClientConfig"), "{stderr}");
     }
 }
+
+/// A cookie real Flask signs with `key`.
+fn flask_cookie(key: &str) -> String {
+    let script = python::script("flask_codec.py");
+    let lines = python::json_lines(
+        &[
+            script.to_str().unwrap(),
+            "generate",
+            key,
+            "1700000000",
+            "1",
+            "7",
+        ],
+        String::new(),
+    );
+    lines[0]["cookie"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn cookie_audit_finds_a_published_key_in_a_flask_cookie() {
+    let weak = flask_cookie("this-really-needs-to-be-changed");
+    let strong_key = text(&flacon(&["key", "generate"], None).stdout);
+    let strong = flask_cookie(strong_key.trim());
+    let out = flacon(&["cookie", "audit", &weak, &strong], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let found = text(&out.stdout);
+    assert_eq!(found.lines().count(), 1, "{found}");
+    assert!(found.starts_with("weak key found: this-really-needs-to-be-changed "));
+
+    let out = flacon(&["cookie", "audit", &strong], None);
+    assert_eq!(out.status.code(), Some(0));
+    let tried: u64 = text(&out.stdout)
+        .strip_prefix("no weak key found (")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(tried > 50_000, "{tried}");
+}
+
+#[test]
+fn cookie_audit_reads_wordlists_in_flask_unsign_format() {
+    let cookie = flask_cookie("our team's own key, 2026!");
+    let dir = std::env::temp_dir().join(format!("flacon-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("wordlist.txt");
+    std::fs::write(
+        &list,
+        "plain-line\n'quoted\\tline'\n\"our team's own key, 2026!\"\n",
+    )
+    .unwrap();
+    let out = flacon(
+        &[
+            "cookie",
+            "audit",
+            "--no-built-in",
+            "--wordlist",
+            list.to_str().unwrap(),
+            &cookie,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout).split(" (cookie").next(),
+        Some("weak key found: our team's own key, 2026!")
+    );
+    std::fs::write(&list, "plain-line\n").unwrap();
+    let out = flacon(
+        &[
+            "cookie",
+            "audit",
+            "--no-built-in",
+            "--wordlist",
+            list.to_str().unwrap(),
+            &cookie,
+        ],
+        None,
+    );
+    assert_eq!(text(&out.stdout), "no weak key found (1 keys tried)\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn published_keys_are_weak_for_key_check_and_serve() {
+    // Long and varied, so only the published list can catch them.
+    for key in ["this-really-needs-to-be-changed", "you-will-never-guess"] {
+        let out = flacon(&["key", "check", key], None);
+        assert_eq!(out.status.code(), Some(1), "{key}");
+        let out = Command::new(env!("CARGO_BIN_EXE_flacon"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--secret-key", key])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "serve refused {key}");
+        assert!(text(&out.stderr).contains("weak"), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn decode_opens_an_encrypted_cookie_with_its_key_and_says_so_without() {
+    let keys = flacon::KeyRing::new(flacon::SecretKey::from_text(
+        "an-encryption-test-key-0123456789",
+    ));
+    let session = flacon::codec::from_tagged_json(r#"{"email":"ada@example.com"}"#).unwrap();
+    let cookie =
+        flacon::codec::CookieCipher::new(&keys, "session").encrypt(&session, 1_700_000_000);
+    let out = flacon(&["cookie", "decode", "--unverified", &cookie], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: encrypted: "),
+        "{}",
+        text(&out.stderr)
+    );
+    let key = [
+        "--secret-key",
+        "an-encryption-test-key-0123456789",
+        "--no-max-age",
+    ];
+    let out = flacon(
+        &[&["cookie", "decode"][..], &key, &[&cookie]].concat(),
+        None,
+    );
+    assert_eq!(text(&out.stdout), "{\"email\":\"ada@example.com\"}\n");
+    let moved = [
+        &["cookie", "decode", "--cookie-name", "other"][..],
+        &key,
+        &[&cookie],
+    ]
+    .concat();
+    let out = flacon(&moved, None);
+    assert!(
+        text(&out.stderr).starts_with("error: bad-signature: cannot decrypt"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -184,11 +184,15 @@ pub enum WeakKey {
     /// A key published in documentation, tutorials or well-known leaked defaults.
     #[error("a published example key ({0:?}): anyone can forge cookies signed with it")]
     KnownExample(&'static str),
+    /// A key found in public code (one of the 52,828 of flask-unsign's wordlist, which
+    /// attackers try first).
+    #[error("a key published in public code (on flask-unsign's wordlist): anyone can forge cookies signed with it")]
+    Published,
 }
 
 /// Keys printed in framework docs, tutorials and leaked default configurations. Compared
 /// case-insensitively, ignoring surrounding whitespace and quotes.
-const KNOWN_EXAMPLE_KEYS: &[&str] = &[
+pub(crate) const KNOWN_EXAMPLE_KEYS: &[&str] = &[
     "BAD_SECRET_KEY",
     "dev",
     "development",
@@ -259,6 +263,9 @@ fn check_strength(key: &[u8]) -> Result<(), WeakKey> {
     }
     if normalized.starts_with("django-insecure-") {
         return Err(WeakKey::KnownExample("django-insecure-…"));
+    }
+    if crate::weak_keys::is_published(key) {
+        return Err(WeakKey::Published);
     }
     if key.len() < MIN_KEY_LEN {
         return Err(WeakKey::TooShort { len: key.len() });

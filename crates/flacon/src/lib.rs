@@ -48,6 +48,7 @@ pub mod store;
 mod telemetry;
 mod typed;
 pub mod value;
+mod weak_keys;
 
 pub use codec::{CookieCodec, DecodeError};
 pub use config::SessionConfig;

@@ -9,6 +9,7 @@
 //! The layers' internals (the payload encoding, the JSON writer and reader, the tag rules,
 //! zlib's deflate) are private; the types here are the stable surface.
 
+mod audit;
 mod compress;
 mod cookie;
 #[cfg(feature = "exact-deflate")]
@@ -27,6 +28,7 @@ pub use python_json::JsonError;
 pub use signer::derive_key;
 pub use tagged::TagError;
 
+pub use audit::KeyAudit;
 pub use cookie::{
     from_tagged_json, to_tagged_json, BadPayload, CookieCodec, DecodeError, DecodeLimits,
     DecodeLimitsBuilder, Decoded, FLASK_SALT,
