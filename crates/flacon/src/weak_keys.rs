@@ -24,7 +24,7 @@ fn published() -> &'static Published {
             tracing::error!("the built-in weak-key list is corrupt; only the short list is used");
             raw.clear();
         }
-        let mut ordered = Vec::new();
+        let mut ordered: Vec<Box<[u8]>> = Vec::new();
         let mut rest = raw.as_slice();
         while let [high, low, tail @ ..] = rest {
             let len = usize::from(u16::from_be_bytes([*high, *low]));
@@ -36,7 +36,7 @@ fn published() -> &'static Published {
         }
         let set = ordered
             .iter()
-            .flat_map(|key: &Box<[u8]>| [key.clone(), Box::from(normalized(key))])
+            .flat_map(|key| [key.clone(), Box::from(normalized(key))])
             .collect();
         Published { ordered, set }
     })
