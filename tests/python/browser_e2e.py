@@ -45,40 +45,45 @@ def submit_email(driver, email):
     arrive(driver, "/get_email")
 
 
-seen = {}
-with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
-    a = browser(one)
-    b = browser(two)
-    try:
-        # 1. open /get_email: the prompt
-        a.get(BASE + "/get_email")
-        seen["a_first"] = heading(a)
-        # 2. follow the link to the form
-        a.find_element(By.LINK_TEXT, "here.").click()
-        arrive(a, "/set_email")
-        seen["a_form_url"] = a.current_url
-        # 3. submit an email through the form
-        submit_email(a, "ada@example.com")
-        # 4. the welcome page
-        seen["a_after_submit_url"] = a.current_url
-        seen["a_welcome"] = heading(a)
-        a.save_screenshot(SHOT)
-        seen["a_cookie_http_only"] = all(c.get("httpOnly") for c in a.get_cookies())
-        seen["a_cookie_names"] = sorted(c["name"] for c in a.get_cookies())
-        # a second, isolated browser sets a different email
-        b.get(BASE + "/set_email")
-        submit_email(b, "grace@example.com")
-        seen["b_welcome"] = heading(b)
-        a.get(BASE + "/get_email")
-        seen["a_again"] = heading(a)
-        # 5. /delete_email, then the prompt again
-        a.get(BASE + "/delete_email")
-        seen["a_deleted"] = heading(a)
-        a.get(BASE + "/get_email")
-        seen["a_after_delete"] = heading(a)
-        b.get(BASE + "/get_email")
-        seen["b_after_a_deleted"] = heading(b)
-    finally:
-        a.quit()
-        b.quit()
-print(json.dumps(seen))
+def main():
+    seen = {}
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
+        a = browser(one)
+        b = browser(two)
+        try:
+            # 1. open /get_email: the prompt
+            a.get(BASE + "/get_email")
+            seen["a_first"] = heading(a)
+            # 2. follow the link to the form
+            a.find_element(By.LINK_TEXT, "here.").click()
+            arrive(a, "/set_email")
+            seen["a_form_url"] = a.current_url
+            # 3. submit an email through the form
+            submit_email(a, "ada@example.com")
+            # 4. the welcome page
+            seen["a_after_submit_url"] = a.current_url
+            seen["a_welcome"] = heading(a)
+            a.save_screenshot(SHOT)
+            seen["a_cookie_http_only"] = all(c.get("httpOnly") for c in a.get_cookies())
+            seen["a_cookie_names"] = sorted(c["name"] for c in a.get_cookies())
+            # a second, isolated browser sets a different email
+            b.get(BASE + "/set_email")
+            submit_email(b, "grace@example.com")
+            seen["b_welcome"] = heading(b)
+            a.get(BASE + "/get_email")
+            seen["a_again"] = heading(a)
+            # 5. /delete_email, then the prompt again
+            a.get(BASE + "/delete_email")
+            seen["a_deleted"] = heading(a)
+            a.get(BASE + "/get_email")
+            seen["a_after_delete"] = heading(a)
+            b.get(BASE + "/get_email")
+            seen["b_after_a_deleted"] = heading(b)
+        finally:
+            a.quit()
+            b.quit()
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    main()

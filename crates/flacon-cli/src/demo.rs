@@ -146,7 +146,7 @@ fn cart_json(items: Vec<Value>) -> Response {
 }
 
 /// Werkzeug's `redirect()`: 302, `Location`, and its small HTML body.
-fn redirect(location: &'static str) -> Response {
+pub(crate) fn redirect(location: &'static str) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the target URL: <a href=\"{location}\">{location}</a>. If not, click the link.\n"
     );
@@ -156,4 +156,11 @@ fn redirect(location: &'static str) -> Response {
         Html(body),
     )
         .into_response()
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

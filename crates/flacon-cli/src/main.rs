@@ -1,6 +1,7 @@
 //! `flacon`: serve the article's demo app, inspect, verify and sign Flask session cookies,
 //! and generate or check secret keys.
 
+mod accounts;
 mod audit;
 mod cookie_cmd;
 mod demo;

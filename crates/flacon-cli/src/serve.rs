@@ -7,12 +7,14 @@ use clap::Args;
 use flacon::config::SessionConfig;
 use std::sync::Arc;
 
+use flacon::revocation::RevocationRegistry;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{purge_expired_every, MemoryStore, StoreError};
 use flacon::{KeyRing, SecretKey, SessionLayer, StoreLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::accounts::Revoker;
 use crate::store_spec::StoreSpec;
 
 /// How often expired memory and SQLite sessions are dropped (Redis expires keys itself).
@@ -38,6 +40,21 @@ pub(crate) struct ServeArgs {
     /// `PERMANENT_SESSION_LIFETIME` in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 31 * 24 * 3600)]
     permanent_lifetime: u64,
+    /// End sessions unused for this many seconds (default: no idle limit).
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
+    /// End sessions this many seconds after they began, however active (default: none).
+    #[arg(long, value_name = "SECS")]
+    absolute_timeout: Option<u64>,
+    /// Encrypt the session cookie (XChaCha20-Poly1305) instead of only signing it; Flask
+    /// cannot read such cookies. Cookie sessions only.
+    #[arg(long)]
+    encrypt: bool,
+    /// Where signed cookies are revoked (logout, "log out everywhere"): `sqlite:PATH` or
+    /// `redis://HOST:PORT/DB`, shared by every process serving the site. Cookie sessions
+    /// only: server-side sessions are revoked in their store.
+    #[arg(long, value_name = "STORE")]
+    revocations: Option<StoreSpec>,
     /// Accept a weak key (short, repetitive, or a published example). Never in production.
     #[arg(long)]
     allow_weak_key: bool,
@@ -132,27 +149,57 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     }
     let config = SessionConfig::builder()
         .permanent_lifetime(Duration::from_secs(args.permanent_lifetime))
+        .idle_timeout(args.idle_timeout.map(Duration::from_secs))
+        .absolute_timeout(args.absolute_timeout.map(Duration::from_secs))
+        .encrypted(args.encrypt)
         .build()
         .map_err(|e| CliError::new("usage", e))?;
+    let cookie_mode = matches!(args.store, StoreSpec::Cookie);
+    if !cookie_mode && (args.encrypt || args.revocations.is_some()) {
+        return Err(CliError::new(
+            "usage",
+            "--encrypt and --revocations are for cookie sessions; a server-side session's cookie holds only its id, and its store revokes it",
+        ));
+    }
     let runtime = runtime(args.threads).map_err(|e| CliError::new("io", e))?;
     let router = crate::demo::router().map_err(|e| CliError::new("template", e))?;
+    let with_accounts = |router: axum::Router, revoker| {
+        crate::accounts::routes(revoker)
+            .map(|accounts| router.merge(accounts))
+            .map_err(|e| CliError::new("template", e))
+    };
     let app = runtime.block_on(async {
         let store_error = |e: StoreError| CliError::new("store", e);
         Ok::<_, CliError>(match &args.store {
-            StoreSpec::Cookie => router.layer(SessionLayer::new(ring).with_config(config)),
+            StoreSpec::Cookie => {
+                let mut layer = SessionLayer::new(ring).with_config(config);
+                let revoker = match &args.revocations {
+                    Some(spec) => {
+                        let registry = open_registry(spec).await.map_err(store_error)?;
+                        layer = layer.with_revocations(registry.clone());
+                        Revoker::Registry(registry)
+                    }
+                    None => Revoker::Nothing,
+                };
+                with_accounts(router, revoker)?.layer(layer)
+            }
             StoreSpec::Memory => {
                 let store = Arc::new(MemoryStore::default());
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                router.layer(StoreLayer::new(store, ring).with_config(config))
+                with_accounts(router, server_side(&store))?
+                    .layer(StoreLayer::new(store, ring).with_config(config))
             }
             StoreSpec::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                router.layer(StoreLayer::new(store, ring).with_config(config))
+                with_accounts(router, server_side(&store))?
+                    .layer(StoreLayer::new(store, ring).with_config(config))
             }
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
-                let store = crate::store_spec::open_redis(&args.store).map_err(store_error)?;
-                router.layer(StoreLayer::new(store, ring).with_config(config))
+                let store =
+                    Arc::new(crate::store_spec::open_redis(&args.store).map_err(store_error)?);
+                with_accounts(router, server_side(&store))?
+                    .layer(StoreLayer::new(store, ring).with_config(config))
             }
         })
     })?;
@@ -204,6 +251,24 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         }
         Ok(())
     })
+}
+
+/// Server-side sessions are revoked through their store's per-user index.
+fn server_side<S: flacon::store::SessionStore>(store: &Arc<S>) -> Revoker {
+    Revoker::Store(Arc::new(store.clone()))
+}
+
+/// The revocation registry of signed cookies, in SQLite or Redis.
+async fn open_registry(spec: &StoreSpec) -> Result<Arc<RevocationRegistry>, StoreError> {
+    match spec {
+        StoreSpec::Sqlite(path) => RevocationRegistry::start(SqliteStore::open(path).await?).await,
+        StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
+            RevocationRegistry::start(crate::store_spec::open_redis(spec)?).await
+        }
+        StoreSpec::Cookie | StoreSpec::Memory => Err(StoreError::Corrupt(
+            "--revocations needs a store every process shares: sqlite:PATH or redis://".to_owned(),
+        )),
+    }
 }
 
 async fn shutdown_signal() {

@@ -4,8 +4,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
 use flacon::codec::to_tagged_json;
+use flacon::revocation::RevocationBackend;
 use flacon::store::sqlite::SqliteStore;
-use flacon::store::{SessionId, SessionStore, StoreError};
+use flacon::store::{users, SessionId, SessionStore, StoreError};
 use flacon::Value;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -29,14 +30,32 @@ pub(crate) enum StoreCommand {
         #[arg(allow_hyphen_values = true)]
         id: String,
     },
-    /// Delete a session now: its cookie stops working on the next request.
+    /// Delete a session now (its cookie stops working on the next request), or every
+    /// session of a user: their server-side sessions in the store's per-user index, and
+    /// their signed cookies through the revocation registry kept in the same store.
     Revoke {
         /// `sqlite:PATH` or `redis://HOST:PORT/DB`.
         #[arg(long)]
         store: StoreSpec,
+        /// Every session of this user instead of one id.
+        #[arg(long, value_name = "U", conflicts_with = "id")]
+        user: Option<String>,
+        /// With --user: keep this server-side session ("log out my other devices").
+        #[arg(long, value_name = "ID", requires = "user")]
+        except: Option<String>,
         /// The session id (the cookie value; one starting with `-` is taken as it is).
-        #[arg(allow_hyphen_values = true)]
-        id: String,
+        #[arg(allow_hyphen_values = true, required_unless_present = "user")]
+        id: Option<String>,
+    },
+    /// List a user's sessions (id, signed in, last seen, expires; tab-separated, Unix
+    /// seconds), and whether their signed cookies were voided.
+    Sessions {
+        /// `sqlite:PATH` or `redis://HOST:PORT/DB`.
+        #[arg(long)]
+        store: StoreSpec,
+        /// The user.
+        #[arg(long, value_name = "U")]
+        user: String,
     },
 }
 
@@ -61,7 +80,10 @@ pub(crate) fn run(cmd: &StoreCommand) -> Result<(), CliError> {
         .map_err(|e| CliError::new("io", e))?;
     runtime.block_on(async {
         let spec = match cmd {
-            StoreCommand::List { store } | StoreCommand::Show { store, .. } | StoreCommand::Revoke { store, .. } => store,
+            StoreCommand::List { store }
+            | StoreCommand::Show { store, .. }
+            | StoreCommand::Revoke { store, .. }
+            | StoreCommand::Sessions { store, .. } => store,
         };
         match spec {
             StoreSpec::Sqlite(path) => run_on(&SqliteStore::open(path).await.map_err(store_error)?, cmd).await,
@@ -76,7 +98,10 @@ pub(crate) fn run(cmd: &StoreCommand) -> Result<(), CliError> {
     })
 }
 
-async fn run_on<S: SessionStore>(store: &S, cmd: &StoreCommand) -> Result<(), CliError> {
+async fn run_on<S: SessionStore + RevocationBackend>(
+    store: &S,
+    cmd: &StoreCommand,
+) -> Result<(), CliError> {
     match cmd {
         StoreCommand::List { .. } => {
             let bar = ProgressBar::new_spinner();
@@ -111,8 +136,59 @@ async fn run_on<S: SessionStore>(store: &S, cmd: &StoreCommand) -> Result<(), Cl
             eprintln!("expires in {} s", record.expires_at.saturating_sub(now));
             Ok(())
         }
+        StoreCommand::Sessions { user, .. } => {
+            for session in users::sessions_of(store, user, now())
+                .await
+                .map_err(store_error)?
+            {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    session.id.as_str(),
+                    session.created,
+                    session.last_seen,
+                    session.expires_at
+                );
+            }
+            let voided = store
+                .revocations_since(None, now())
+                .await
+                .map_err(store_error)?
+                .and_then(|r| r.users.get(user.as_str()).copied());
+            if let Some(before_ms) = voided {
+                eprintln!(
+                    "signed cookies of {user} signed in before {} ms (Unix) are void",
+                    before_ms
+                );
+            }
+            Ok(())
+        }
+        StoreCommand::Revoke {
+            user: Some(user),
+            except,
+            ..
+        } => {
+            let except = except.as_deref().map(parse_id).transpose()?;
+            let revoked = users::revoke_all(store, user, except.as_ref())
+                .await
+                .map_err(store_error)?;
+            // Signed cookies carry no id the store could list: they are voided by time.
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            store
+                .void_user_before(user, now_ms)
+                .await
+                .map_err(store_error)?;
+            println!(
+                "revoked {revoked} server-side session(s) of {user}; their signed cookies are void"
+            );
+            if except.is_some() {
+                eprintln!("note: --except keeps a server-side session; signed cookies are voided all at once");
+            }
+            Ok(())
+        }
         StoreCommand::Revoke { id, .. } => {
-            let id = parse_id(id)?;
+            let id = parse_id(id.as_deref().unwrap_or_default())?;
             let existed = store
                 .load(&id, None, now())
                 .await

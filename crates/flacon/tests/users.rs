@@ -326,3 +326,21 @@ async fn cookies_are_revoked_through_a_redis_registry_and_an_outage_is_an_error(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_forged_user_id_signs_nobody_in() {
+    let registry = RevocationRegistry::start(MemoryRevocations::default())
+        .await
+        .unwrap();
+    let app = cookie_app(registry);
+    let forged = flacon::codec::CookieCodec::flask(&KeyRing::new(SecretKey::from_text(
+        "not-the-servers-key-0123456789",
+    )))
+    .encode(
+        &flacon::codec::from_tagged_json(r#"{"_user_id":"admin","_fresh":true}"#).unwrap(),
+        now(),
+    );
+    let mut attacker = Browser::new(&app);
+    attacker.cookie = Some(forged);
+    assert_eq!(attacker.body("/whoami").await, "");
+}

@@ -1,0 +1,255 @@
+//! The demo's sign-in routes (design.md, "Lifecycle and security"): `POST /login`,
+//! `GET /whoami`, `POST /logout`, `POST /logout-everywhere`, `GET /devices`,
+//! `POST /devices/revoke`, over whichever place revokes sessions: the store's per-user index
+//! (server-side sessions) or the revocation registry (signed cookies).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use flacon::http::SessionRejection;
+use flacon::revocation::RevocationRegistry;
+use flacon::store::{users, SessionId, SessionStore, StoreError, UserSession};
+use flacon::value::DateTime;
+use flacon::Session;
+use serde::Deserialize;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A store's per-user index, behind a pointer (the demo serves any store).
+pub(crate) trait Devices: Send + Sync {
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>>;
+    fn revoke<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn revoke_all<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<usize, StoreError>>;
+}
+
+impl<S: SessionStore> Devices for Arc<S> {
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+        Box::pin(users::sessions_of(&**self, user, now))
+    }
+    fn revoke<'a>(
+        &'a self,
+        user: &'a str,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(users::revoke(&**self, user, id))
+    }
+    fn revoke_all<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(users::revoke_all(&**self, user, None))
+    }
+}
+
+/// Where the demo revokes sessions.
+#[derive(Clone)]
+pub(crate) enum Revoker {
+    /// Signed cookies without a registry: a logout clears the cookie, nothing more.
+    Nothing,
+    /// Signed cookies with a revocation registry.
+    Registry(Arc<RevocationRegistry>),
+    /// Server-side sessions: the store's per-user index.
+    Store(Arc<dyn Devices>),
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    user: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RevokeForm {
+    id: String,
+}
+
+pub(crate) fn routes(revoker: Revoker) -> Result<Router, minijinja::Error> {
+    let pages = Pages::new()?;
+    let everywhere = revoker.clone();
+    let listing = revoker.clone();
+    let whoami_pages = pages.clone();
+    Ok(Router::new()
+        .route("/login", get(login_form).post(login))
+        .route(
+            "/whoami",
+            get(move |session: Session| whoami(session, whoami_pages.clone())),
+        )
+        .route("/logout", post(logout))
+        .route(
+            "/logout-everywhere",
+            post(move |session: Session| logout_everywhere(session, everywhere.clone())),
+        )
+        .route(
+            "/devices",
+            get(move |session: Session| devices(session, listing.clone(), pages.clone())),
+        )
+        .route(
+            "/devices/revoke",
+            post(move |session: Session, form: Form<RevokeForm>| {
+                revoke_device(session, revoker.clone(), form.0)
+            }),
+        ))
+}
+
+/// The store or registry failed: the layer's store-error response (503 by default).
+fn unavailable(error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "cannot revoke sessions");
+    SessionRejection::Unavailable.into_response()
+}
+
+/// A form for `POST /login` (a browser needs one; the contract is the POST).
+async fn login_form() -> Html<&'static str> {
+    Html(LOGIN_FORM)
+}
+
+const LOGIN_FORM: &str = "<!doctype html>\n<html lang=en>\n<title>Sign in</title>\n\
+    <form method=post action=/login>\n<label for=user>User:</label>\n\
+    <input id=user name=user required>\n<button type=submit>Sign in</button>\n</form>\n";
+
+async fn login(session: Session, form: Form<LoginForm>) -> Response {
+    let user = form.0.user.trim().to_owned();
+    if user.is_empty() {
+        return (StatusCode::BAD_REQUEST, "a user name is needed\n").into_response();
+    }
+    session.login(&user);
+    crate::demo::redirect("/whoami")
+}
+
+async fn whoami(session: Session, pages: Pages) -> Response {
+    pages.render(
+        "whoami.html",
+        minijinja::context! { user => session.user() },
+    )
+}
+
+async fn logout(session: Session) -> Response {
+    match session.logout().await {
+        Ok(()) => crate::demo::redirect("/whoami"),
+        Err(_) => SessionRejection::Unavailable.into_response(),
+    }
+}
+
+async fn logout_everywhere(session: Session, revoker: Revoker) -> Response {
+    if let Some(user) = session.user() {
+        let revoked = match &revoker {
+            Revoker::Nothing => Ok(()),
+            Revoker::Registry(registry) => registry.revoke_user(&user).await,
+            Revoker::Store(store) => store.revoke_all(&user).await.map(drop),
+        };
+        if let Err(error) = revoked {
+            return unavailable(&error);
+        }
+        if session.logout().await.is_err() {
+            return SessionRejection::Unavailable.into_response();
+        }
+    }
+    crate::demo::redirect("/whoami")
+}
+
+async fn revoke_device(session: Session, revoker: Revoker, form: RevokeForm) -> Response {
+    let (Some(user), Revoker::Store(store), Some(id)) =
+        (session.user(), &revoker, SessionId::parse(&form.id))
+    else {
+        return crate::demo::redirect("/devices");
+    };
+    match store.revoke(&user, &id).await {
+        Ok(_) => crate::demo::redirect("/devices"),
+        Err(error) => unavailable(&error),
+    }
+}
+
+async fn devices(session: Session, revoker: Revoker, pages: Pages) -> Response {
+    let Some(user) = session.user() else {
+        return pages.render(
+            "whoami.html",
+            minijinja::context! { user => None::<String> },
+        );
+    };
+    let current = session.id();
+    let listed = match &revoker {
+        Revoker::Store(store) => match store.list(&user, crate::demo::now()).await {
+            Ok(sessions) => Some(
+                sessions
+                    .iter()
+                    .map(|s| {
+                        minijinja::context! {
+                            id => s.id.as_str(),
+                            short => s.id.as_str().chars().take(8).collect::<String>(),
+                            created => DateTime::from_unix(unix(s.created)).to_http_date(),
+                            last_seen => DateTime::from_unix(unix(s.last_seen)).to_http_date(),
+                            current => current.as_ref() == Some(&s.id),
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Err(error) => return unavailable(&error),
+        },
+        Revoker::Registry(_) | Revoker::Nothing => None,
+    };
+    pages.render(
+        "devices.html",
+        minijinja::context! { user, sessions => listed },
+    )
+}
+
+fn unix(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX)
+}
+
+const WHOAMI: &str =
+    "{% if user %}<h1>Signed in as {{ user }}</h1>{% else %}<h1>Not signed in</h1>{% endif %}";
+
+const DEVICES: &str = r#"<!doctype html>
+<html lang=en>
+<title>Your devices</title>
+<style>
+body { font-family: sans-serif; margin: 2em }
+table { border-collapse: collapse; margin-bottom: 1em }
+td, th { border: 1px solid #ccc; padding: .4em .8em; text-align: left }
+.current { background: #eef6ee }
+</style>
+<h1>Sessions of {{ user }}</h1>
+<table>
+<tr><th>Session</th><th>Signed in</th><th>Last seen</th><th></th></tr>
+{% if sessions is none %}<tr><td colspan=4>This browser. Signed cookies are not listed: use <em>Log out everywhere</em> to end them all.</td></tr>
+{% else %}{% for s in sessions %}<tr{% if s.current %} class=current{% endif %}><td>{{ s.short }}…{% if s.current %} (this device){% endif %}</td><td>{{ s.created }}</td><td>{{ s.last_seen }}</td><td><form method=post action=/devices/revoke><input type=hidden name=id value="{{ s.id }}"><button>Revoke</button></form></td></tr>
+{% endfor %}{% endif %}</table>
+<form method=post action=/logout-everywhere><button>Log out everywhere</button></form>
+"#;
+
+/// The account pages' templates, escaped as Jinja escapes.
+#[derive(Clone)]
+struct Pages(Arc<minijinja::Environment<'static>>);
+
+impl Pages {
+    fn new() -> Result<Self, minijinja::Error> {
+        let mut env = minijinja::Environment::new();
+        flacon::http::template::escape_like_jinja(&mut env);
+        env.add_template("whoami.html", WHOAMI)?;
+        env.add_template("devices.html", DEVICES)?;
+        Ok(Pages(Arc::new(env)))
+    }
+
+    fn render(&self, name: &str, context: minijinja::Value) -> Response {
+        match self.0.get_template(name).and_then(|t| t.render(context)) {
+            Ok(html) => Html(html).into_response(),
+            Err(error) => {
+                tracing::error!(%error, "{name} failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+            }
+        }
+    }
+}
