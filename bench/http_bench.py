@@ -62,6 +62,11 @@ def servers(redis_url, tmp):
     return [
         ("raw axum (floor)", lambda p: [str(PEERS / "raw_axum"), str(p)], None),
         ("flacon cookie", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
+        ("flacon cookie, encrypted", lambda p: flacon("cookie") + ["--encrypt", "--addr", f"127.0.0.1:{p}"], None),
+        ("flacon cookie, signed in", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
+        ("flacon cookie, signed in, revocation check",
+         lambda p: flacon("cookie") + ["--revocations", f"sqlite:{tmp}/revoked-{p}.db", "--addr", f"127.0.0.1:{p}"],
+         None),
         ("flacon memory", lambda p: flacon("memory") + ["--addr", f"127.0.0.1:{p}"], None),
         ("flacon sqlite", lambda p: flacon(f"sqlite:{tmp}/bench-{p}.db") + ["--addr", f"127.0.0.1:{p}"], None),
         ("flacon redis", lambda p: flacon(redis_url) + ["--addr", f"127.0.0.1:{p}"], "redis"),
@@ -95,14 +100,25 @@ def request(port, method, path, cookies=None, body=None):
     return resp.status, data, set_cookies
 
 
-def establish_session(port):
-    """Sets an email, reads it back: proves the server keeps sessions. Returns the cookies."""
-    status, _, set_cookies = request(port, "POST", "/set_email", body="email_address=bench%40example.com")
-    assert status in (200, 302, 303), f"set_email answered {status}"
-    cookies = {}
+def cookies_of(set_cookies, cookies=None):
+    cookies = dict(cookies or {})
     for c in set_cookies:
         name, _, rest = c.partition("=")
         cookies[name] = rest.split(";")[0]
+    return cookies
+
+
+def establish_session(port, signed_in=False):
+    """Sets an email (after signing in, for the rows that measure signed-in sessions), reads
+    it back: proves the server keeps sessions. Returns the cookies."""
+    cookies = {}
+    if signed_in:
+        status, _, set_cookies = request(port, "POST", "/login", body="user=bench")
+        assert status == 302, f"login answered {status}"
+        cookies = cookies_of(set_cookies)
+    status, _, set_cookies = request(port, "POST", "/set_email", cookies, body="email_address=bench%40example.com")
+    assert status in (200, 302, 303), f"set_email answered {status}"
+    cookies = cookies_of(set_cookies, cookies)
     status, body, _ = request(port, "GET", "/get_email", cookies)
     assert status == 200 and "Welcome bench@example.com!" in body, f"session not kept: {status} {body[:120]}"
     cookie_bytes = sum(len(c) for c in set_cookies)
@@ -202,7 +218,7 @@ def measure_round(server_list, only, redis_port, duration, tick):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, proc)
-            cookies, cookie_bytes = establish_session(port)
+            cookies, cookie_bytes = establish_session(port, signed_in="signed in" in name)
             for mix in ("read", "write"):
                 subprocess.run(["redis-cli", "-p", str(redis_port), "CONFIG", "RESETSTAT"], capture_output=True)
                 cpu0, calls0 = cpu_ticks(proc.pid), redis_calls(redis_port)

@@ -46,7 +46,7 @@ pub(crate) struct ServeArgs {
     /// End sessions this many seconds after they began, however active (default: none).
     #[arg(long, value_name = "SECS")]
     absolute_timeout: Option<u64>,
-    /// Encrypt the session cookie (XChaCha20-Poly1305) instead of only signing it; Flask
+    /// Encrypt the session cookie (AES-256-GCM-SIV) instead of only signing it; Flask
     /// cannot read such cookies. Cookie sessions only.
     #[arg(long)]
     encrypt: bool,

@@ -33,6 +33,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("aead/aes256gcm/open", |b| {
         b.iter(|| aes.decrypt(&nonce, black_box(&sealed_a[..])).unwrap());
     });
+    let siv = aes_gcm_siv::Aes256GcmSiv::new(&key.into());
+    let sealed_s = siv.encrypt(&nonce, plaintext).unwrap();
+    c.bench_function("aead/aes256gcmsiv/seal", |b| {
+        b.iter(|| siv.encrypt(&nonce, black_box(plaintext)).unwrap());
+    });
+    c.bench_function("aead/aes256gcmsiv/open", |b| {
+        b.iter(|| siv.decrypt(&nonce, black_box(&sealed_s[..])).unwrap());
+    });
 
     let keys = KeyRing::new(SecretKey::from_text("benchmark-secret-key-2026"));
     let session = from_tagged_json(TYPICAL.trim()).unwrap();

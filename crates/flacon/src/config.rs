@@ -468,7 +468,7 @@ impl SessionConfigBuilder {
     }
 
     /// Encrypt signed-cookie sessions (`false`: Flask's signed, readable cookies). The
-    /// browser then holds an XChaCha20-Poly1305 ciphertext (see
+    /// browser then holds an AES-256-GCM-SIV ciphertext (see
     /// [`CookieCipher`](crate::codec::CookieCipher)); signed cookies from before the switch
     /// are still read, and re-sent encrypted. Flask cannot read encrypted cookies: leave this
     /// off where a Flask app shares the session.

@@ -1,8 +1,13 @@
 //! Encrypted cookies (opt-in): the session is unreadable in the browser, not only tamper-proof.
 //!
-//! - **XChaCha20-Poly1305** (RustCrypto's `chacha20poly1305`): its 192-bit nonces are drawn at
-//!   random for every cookie with no risk of repeating (AES-GCM's 96-bit random nonces must
-//!   stay under 2³² cookies per key), and it is constant-time in software on every CPU.
+//! - **AES-256-GCM-SIV** (RFC 8452, RustCrypto's `aes-gcm-siv`): AES-256-GCM's building
+//!   blocks with a key derived per nonce, so the random 96-bit nonce drawn for every cookie
+//!   may even repeat without harm beyond telling that two cookies hold the same session
+//!   (plain AES-GCM loses its authentication key on a repeat, and random nonces must stay
+//!   under 2³² cookies per key). Measured (`benches/aead.rs`, the typical session, this
+//!   machine with AES-NI): open 0.50 µs, against 0.19 µs for AES-256-GCM and 1.88 µs for
+//!   XChaCha20-Poly1305, whose 192-bit nonces need no such argument but which costs a
+//!   signed cookie's whole verification again on every read.
 //! - One key per key-ring entry, derived with HKDF-SHA256 from the secret key (salt
 //!   `flacon-cookie-encryption`, info `v1`): fallbacks open old cookies, and the policy
 //!   re-encrypts them with the current key.
@@ -14,12 +19,12 @@
 //!   the secret compressed, which is what CRIME/BREACH-style attacks read when the attacker
 //!   can put text beside the secret in the session.
 //!
-//! The cookie is `e1.` and the base64url (no padding) of nonce ‖ ciphertext ‖ tag.
+//! The cookie is `e1.` and the base64url (no padding) of nonce (12 bytes) ‖ ciphertext ‖ tag.
 
+use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
 use super::cookie::{from_tagged_json, to_tagged_json, DecodeError, DecodeLimits, Decoded};
@@ -28,7 +33,7 @@ use crate::value::Value;
 
 /// What every encrypted cookie starts with: the format and its version.
 pub const ENCRYPTED_PREFIX: &str = "e1.";
-const NONCE_LEN: usize = 24;
+const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const STAMP_LEN: usize = 8;
 
@@ -48,7 +53,7 @@ pub enum CipherError {
 /// Encrypts and opens session cookies for one cookie name with a key ring.
 #[derive(Clone)]
 pub struct CookieCipher {
-    ciphers: Vec<(KeyMatch, XChaCha20Poly1305)>,
+    ciphers: Vec<(KeyMatch, Aes256GcmSiv)>,
     associated: Vec<u8>,
     limits: DecodeLimits,
 }
@@ -81,7 +86,7 @@ impl CookieCipher {
             .iter()
             .map(|(which, key)| {
                 let derived = derive_encryption_key(key.as_bytes());
-                (which, XChaCha20Poly1305::new(derived.as_ref().into()))
+                (which, Aes256GcmSiv::new(derived.as_ref().into()))
             })
             .collect();
         let mut associated = b"flacon-cookie/1\0".to_vec();
@@ -109,7 +114,7 @@ impl CookieCipher {
             return String::new();
         };
         let sealed = cipher.encrypt(
-            XNonce::from_slice(&nonce),
+            Nonce::from_slice(&nonce),
             Payload {
                 msg: &plaintext,
                 aad: &self.associated,
@@ -175,7 +180,7 @@ impl CookieCipher {
         let (nonce, sealed) = raw.split_at(NONCE_LEN);
         for (which, cipher) in &self.ciphers {
             let opened = cipher.decrypt(
-                XNonce::from_slice(nonce),
+                Nonce::from_slice(nonce),
                 Payload {
                     msg: sealed,
                     aad: &self.associated,
