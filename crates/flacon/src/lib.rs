@@ -28,6 +28,12 @@ pub mod guide {
         #![doc = include_str!("../docs/guide/combining.md")]
     }
 
+    /// Timeouts, sign-in and revocation.
+    #[cfg(all(feature = "axum", feature = "tokio"))]
+    pub mod lifecycle {
+        #![doc = include_str!("../docs/guide/lifecycle.md")]
+    }
+
     /// When the store is down.
     pub mod outages {
         #![doc = include_str!("../docs/guide/outages.md")]
