@@ -157,22 +157,7 @@ fn the_devices_page_in_chromium_revokes_another_device() {
     let store = temp_db("devices");
     let server = flacon_serve(&["--secret-key", KEY, "--store", &store]);
     let base = format!("http://127.0.0.1:{}", server.port);
-    let shot_dir = python::workspace_root().join("target/e2e");
-    std::fs::create_dir_all(&shot_dir).unwrap();
-    let shot = shot_dir.join("devices.png");
-    let _ = std::fs::remove_file(&shot);
-    let out = Command::new(python::python())
-        .arg(python::script("devices_e2e.py"))
-        .arg(&base)
-        .arg(&shot)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (seen, shot) = support::browser_run("devices_e2e.py", &base, "devices.png");
     assert_eq!(seen["phone_signed_in"], "Signed in as ada");
     assert_eq!(seen["title"], "Sessions of ada");
     let before = seen["rows_before"].as_array().unwrap();

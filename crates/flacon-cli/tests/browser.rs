@@ -8,8 +8,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::{flacon_serve, python};
 
 #[test]
@@ -33,22 +31,7 @@ fn walkthrough(store: &[&str], screenshot: &str) {
     args.extend_from_slice(store);
     let server = flacon_serve(&args);
     let base = format!("http://127.0.0.1:{}", server.port);
-    let shot_dir = python::workspace_root().join("target/e2e");
-    std::fs::create_dir_all(&shot_dir).unwrap();
-    let shot = shot_dir.join(screenshot);
-    let _ = std::fs::remove_file(&shot);
-    let out = Command::new(python::python())
-        .arg(python::script("browser_e2e.py"))
-        .arg(&base)
-        .arg(&shot)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (seen, shot) = support::browser_run("browser_e2e.py", &base, screenshot);
     let text = |key: &str| {
         seen[key]
             .as_str()

@@ -340,39 +340,24 @@ fn cookie_audit_reads_wordlists_in_flask_unsign_format() {
     let dir = std::env::temp_dir().join(format!("flacon-audit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let list = dir.join("wordlist.txt");
-    std::fs::write(
-        &list,
-        "plain-line\n'quoted\\tline'\n\"our team's own key, 2026!\"\n",
-    )
-    .unwrap();
-    let out = flacon(
-        &[
+    let audit = |wordlist: &str| {
+        std::fs::write(&list, wordlist).unwrap();
+        let listed = [
             "cookie",
             "audit",
             "--no-built-in",
             "--wordlist",
             list.to_str().unwrap(),
-            &cookie,
-        ],
-        None,
-    );
+        ];
+        flacon(&[&listed[..], &[cookie.as_str()]].concat(), None)
+    };
+    let out = audit("plain-line\n'quoted\\tline'\n\"our team's own key, 2026!\"\n");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stdout).split(" (cookie").next(),
         Some("weak key found: our team's own key, 2026!")
     );
-    std::fs::write(&list, "plain-line\n").unwrap();
-    let out = flacon(
-        &[
-            "cookie",
-            "audit",
-            "--no-built-in",
-            "--wordlist",
-            list.to_str().unwrap(),
-            &cookie,
-        ],
-        None,
-    );
+    let out = audit("plain-line\n");
     assert_eq!(text(&out.stdout), "no weak key found (1 keys tried)\n");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,12 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "common/jar.rs"]
+mod jar;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use flacon::config::SessionConfig;
@@ -16,10 +17,7 @@ use flacon::store::redis::RedisStore;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{MemoryStore, SessionStore};
 use flacon::{KeyRing, SecretKey, Session, SessionLayer, StoreLayer};
-use http::header::COOKIE;
-use http::Request;
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use jar::Jar;
 
 const IDLE: u64 = 100;
 const ABSOLUTE: u64 = 300;
@@ -38,9 +36,8 @@ fn config() -> SessionConfig {
 
 /// A browser with one cookie, against an app on a clock the test moves.
 struct Browser {
-    app: Router,
+    jar: Jar,
     clock: Arc<AtomicU64>,
-    cookie: Option<String>,
 }
 
 impl Browser {
@@ -52,9 +49,8 @@ impl Browser {
             .as_secs();
         let clock = Arc::new(AtomicU64::new(start));
         Browser {
-            app: layer(clock.clone()),
+            jar: Jar::new(&layer(clock.clone())),
             clock,
-            cookie: None,
         }
     }
 
@@ -63,21 +59,7 @@ impl Browser {
     }
 
     async fn get(&mut self, path: &str) -> String {
-        let mut request = Request::get(path);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(COOKIE, format!("session={cookie}"));
-        }
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        if let Some(cookie) = common::set_session_cookie(response.headers()) {
-            self.cookie = Some(cookie);
-        }
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8(body.to_vec()).unwrap()
+        self.jar.body(path).await
     }
 }
 
@@ -175,12 +157,12 @@ async fn an_older_cookie_replayed_is_idle_expired() {
     // Its signing time is its last use: a copy kept aside does not share the newer use.
     let mut browser = Browser::new(cookie_app);
     browser.get("/set").await;
-    let first = browser.cookie.clone();
+    let first = browser.jar.cookie.clone();
     browser.advance(IDLE - 1);
     browser.get("/get").await;
     browser.advance(IDLE - 1);
     browser.get("/get").await;
-    browser.cookie = first;
+    browser.jar.cookie = first;
     assert_eq!(
         browser.get("/get").await,
         "",
@@ -222,13 +204,8 @@ async fn redis_sessions_end_when_idle_and_at_the_absolute_limit() {
 
 #[tokio::test]
 async fn without_timeouts_cookies_carry_no_bookkeeping() {
-    let app = routes().layer(SessionLayer::new(keys()));
-    let mut browser = Browser {
-        app,
-        clock: Arc::new(AtomicU64::new(0)),
-        cookie: None,
-    };
-    browser.get("/set").await;
+    let mut browser = Jar::new(&routes().layer(SessionLayer::new(keys())));
+    browser.body("/set").await;
     let payload = flacon::codec::CookieCodec::flask(&keys())
         .decode_unverified(browser.cookie.as_deref().unwrap())
         .unwrap();

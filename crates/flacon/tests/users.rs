@@ -4,11 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "common/jar.rs"]
+mod jar;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::Query;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,10 +18,8 @@ use flacon::store::redis::RedisStore;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{users, MemoryStore, SessionId, SessionStore};
 use flacon::{KeyRing, SecretKey, Session, SessionLayer, StoreLayer};
-use http::header::COOKIE;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use http::StatusCode;
+use jar::Jar;
 
 fn keys() -> KeyRing {
     KeyRing::new(SecretKey::from_text("users-test-key-0123456789abcdef"))
@@ -111,53 +110,13 @@ fn routes<S: SessionStore>(store: Option<Arc<S>>) -> Router {
         )
 }
 
-#[derive(Clone)]
-struct Browser {
-    app: Router,
-    cookie: Option<String>,
-}
-
-impl Browser {
-    fn new(app: &Router) -> Self {
-        Browser {
-            app: app.clone(),
-            cookie: None,
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> (StatusCode, String) {
-        let mut request = Request::get(path);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(COOKIE, format!("session={cookie}"));
-        }
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        if let Some(cookie) = common::set_session_cookie(response.headers()) {
-            self.cookie = Some(cookie).filter(|c| !c.is_empty());
-        }
-        let status = response.status();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8(body.to_vec()).unwrap())
-    }
-
-    async fn body(&mut self, path: &str) -> String {
-        let (status, body) = self.get(path).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
-}
-
 /// Two devices of one user and one of another, on a server-side store.
 async fn devices_are_listed_and_revoked<S: SessionStore>(store: S) {
     let store = Arc::new(store);
     let app = routes(Some(store.clone())).layer(StoreLayer::new(store.clone(), keys()));
-    let mut phone = Browser::new(&app);
-    let mut laptop = Browser::new(&app);
-    let mut bob = Browser::new(&app);
+    let mut phone = Jar::new(&app);
+    let mut laptop = Jar::new(&app);
+    let mut bob = Jar::new(&app);
     phone.body("/cart").await;
     let before_login = phone.cookie.clone().unwrap();
     phone.body("/login?user=ada").await;
@@ -239,7 +198,7 @@ fn cookie_app(registry: Arc<RevocationRegistry>) -> Router {
 /// A logged-out cookie replayed, and a user logged out everywhere, on any registry.
 async fn cookies_are_revoked(registry: Arc<RevocationRegistry>) {
     let app = cookie_app(registry.clone());
-    let mut phone = Browser::new(&app);
+    let mut phone = Jar::new(&app);
     phone.body("/login?user=ada").await;
     assert_eq!(phone.body("/whoami").await, "ada");
     let copy = phone.clone();
@@ -248,9 +207,9 @@ async fn cookies_are_revoked(registry: Arc<RevocationRegistry>) {
     let mut thief = copy;
     assert_eq!(thief.body("/whoami").await, "", "the copied cookie is dead");
 
-    let mut laptop = Browser::new(&app);
-    let mut tablet = Browser::new(&app);
-    let mut bob = Browser::new(&app);
+    let mut laptop = Jar::new(&app);
+    let mut tablet = Jar::new(&app);
+    let mut bob = Jar::new(&app);
     laptop.body("/login?user=ada").await;
     tablet.body("/login?user=ada").await;
     bob.body("/login?user=bob").await;
@@ -294,8 +253,8 @@ async fn cookies_are_revoked_through_a_redis_registry_and_an_outage_is_an_error(
     cookies_are_revoked(registry.clone()).await;
 
     let app = cookie_app(registry.clone());
-    let mut ada = Browser::new(&app);
-    let mut visitor = Browser::new(&app);
+    let mut ada = Jar::new(&app);
+    let mut visitor = Jar::new(&app);
     ada.body("/login?user=ada").await;
     visitor.body("/cart").await;
     server.stop();
@@ -340,7 +299,7 @@ async fn a_forged_user_id_signs_nobody_in() {
         &flacon::codec::from_tagged_json(r#"{"_user_id":"admin","_fresh":true}"#).unwrap(),
         now(),
     );
-    let mut attacker = Browser::new(&app);
+    let mut attacker = Jar::new(&app);
     attacker.cookie = Some(forged);
     assert_eq!(attacker.body("/whoami").await, "");
 }

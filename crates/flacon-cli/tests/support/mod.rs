@@ -264,3 +264,29 @@ pub fn try_request(
     }
     Ok(reply)
 }
+
+/// Runs the browser script `script` (tests/python) against `base`, its screenshot saved as
+/// `target/e2e/<screenshot>`; returns what the browsers saw (the script's JSON) and the
+/// screenshot's path.
+pub fn browser_run(
+    script: &str,
+    base: &str,
+    screenshot: &str,
+) -> (serde_json::Value, std::path::PathBuf) {
+    let shot_dir = python::workspace_root().join("target/e2e");
+    std::fs::create_dir_all(&shot_dir).unwrap();
+    let shot = shot_dir.join(screenshot);
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new(python::python())
+        .arg(python::script(script))
+        .arg(base)
+        .arg(&shot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), shot)
+}
