@@ -62,6 +62,7 @@ def servers(redis_url, tmp):
     return [
         ("raw axum (floor)", lambda p: [str(PEERS / "raw_axum"), str(p)], None),
         ("flacon cookie", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
+        ("flacon cookie, default request log", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
         ("flacon cookie, encrypted", lambda p: flacon("cookie") + ["--encrypt", "--addr", f"127.0.0.1:{p}"], None),
         ("flacon cookie, signed in", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
         ("flacon cookie, signed in, revocation check",
@@ -214,6 +215,8 @@ def measure_round(server_list, only, redis_port, duration, tick):
             continue
         port = free_port()
         env = dict(os.environ, ARTICLE_APP_SECRET_KEY=KEY, RUST_LOG="warn")
+        if "default request log" in name:
+            del env["RUST_LOG"]
         proc = subprocess.Popen(["taskset", "-c", "0"] + command(port), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -1,6 +1,7 @@
 //! `flacon`: serve the article's demo app, inspect, verify and sign Flask session cookies,
 //! and generate or check secret keys.
 
+mod access_log;
 mod accounts;
 mod audit;
 mod cookie_cmd;
@@ -14,6 +15,7 @@ mod store_spec;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tracing_appender::non_blocking::ErrorCounter;
 
 /// Flask-compatible sessions for Rust.
 #[derive(Debug, Parser)]
@@ -54,23 +56,44 @@ impl CliError {
     }
 }
 
+/// Lines the log queue holds before it drops (and counts) what comes next.
+const LOG_QUEUE_LINES: usize = 64 * 1024;
+
 /// Request logs and session warnings on stderr; `RUST_LOG` overrides the level.
-fn init_logging() {
+///
+/// Lines go through a bounded queue to a writer thread, so a request never waits on stderr:
+/// under more load than the terminal or the log collector can take, lines beyond the
+/// queue are dropped and counted (reported at exit) instead of slowing every request. The
+/// returned guard flushes what is queued when dropped, at exit.
+fn init_logging() -> (tracing_appender::non_blocking::WorkerGuard, ErrorCounter) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(true)
+        .thread_name("flacon-log")
+        .finish(std::io::stderr());
+    let dropped = writer.error_counter();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    (guard, dropped)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => {
-            init_logging();
-            serve::run(&args)
+            let (flush_at_exit, dropped) = init_logging();
+            let served = serve::run(&args);
+            drop(flush_at_exit);
+            let dropped = dropped.dropped_lines();
+            if dropped > 0 {
+                eprintln!("flacon: the log dropped {dropped} line(s) under load");
+            }
+            served
         }
         Command::Cookie(cmd) => cookie_cmd::run(cmd),
         Command::Key(cmd) => key_cmd::run(&cmd),

@@ -11,7 +11,6 @@ use flacon::revocation::RevocationRegistry;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{purge_expired_every, MemoryStore, StoreError};
 use flacon::{KeyRing, SecretKey, SessionLayer, StoreLayer};
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::accounts::Revoker;
@@ -217,13 +216,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     };
     // The log filter is fixed at startup: when it drops request lines, skip the layer that
     // writes them rather than time and discard every request.
-    let app = if tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO) {
-        app.layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+    let app = if tracing::enabled!(target: "flacon::access", Level::INFO) {
+        app.layer(crate::access_log::AccessLogLayer)
     } else {
         app
     };

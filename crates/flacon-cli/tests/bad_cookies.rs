@@ -183,3 +183,14 @@ fn an_oversized_session_is_an_explicit_error_naming_the_culprit() {
         "the log names the biggest key: {log}"
     );
 }
+
+#[test]
+fn each_request_has_one_compact_access_line() {
+    let server = flacon_serve(&["--secret-key", "access-log-test-key-0123456789"]);
+    server.get("/get_email?secret=do-not-log", None);
+    let log = server.wait_log("GET /get_email 200 ").join("\n");
+    assert!(
+        !log.contains("do-not-log"),
+        "the query string stays out of the log: {log}"
+    );
+}
