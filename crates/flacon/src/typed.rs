@@ -79,14 +79,20 @@ fn to_json(value: &Value) -> Json {
         Value::Dict(map) => {
             Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
         }
+        Value::Pairs(pairs) => to_json(&Value::Dict(Value::keys_as_text(pairs))),
         Value::Bytes(bytes) => Json::Array(bytes.iter().map(|b| Json::from(*b)).collect()),
         Value::Uuid(bytes) => Json::String(hyphenated_uuid(bytes)),
         Value::DateTime(d) => {
             let days = d.unix_seconds.div_euclid(86_400);
             let secs = d.unix_seconds.rem_euclid(86_400);
             let (y, m, day) = civil_from_days(days);
+            let fraction = match d.nanos {
+                0 => String::new(),
+                n if n % 1000 == 0 => format!(".{:06}", n / 1000),
+                n => format!(".{n:09}"),
+            };
             Json::String(format!(
-                "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}Z",
+                "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
                 secs / 3600,
                 secs % 3600 / 60,
                 secs % 60

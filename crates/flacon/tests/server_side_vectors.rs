@@ -230,3 +230,165 @@ fn datetimes_take_the_timestamp_form_msgspec_picks() {
         );
     }
 }
+
+/// Datetimes with microseconds, before and after 1970 and past 2106, as msgspec writes
+/// them: flacon reads them to the microsecond and writes the same bytes back.
+#[test]
+fn datetimes_keep_their_microseconds_as_msgspec_writes_them() {
+    let instants: [(i64, u32); 7] = [
+        (1_714_979_289, 123_456),
+        (0, 1),
+        (-1, 999_999),
+        (-86_400 * 365 * 100, 500_000),
+        ((1 << 32) + 5, 42),
+        ((1 << 34) + 5, 654_321),
+        (1_714_979_289, 0),
+    ];
+    let script = format!(
+        "import datetime, msgspec\n\
+         for s, us in {instants:?}:\n    \
+             d = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=s, microseconds=us)\n    \
+             print('\"' + msgspec.msgpack.encode({{'d': d}}).hex() + '\"')"
+    );
+    let written = common::python::json_lines(&["-c", &script], String::new());
+    assert_eq!(written.len(), instants.len());
+    for ((seconds, micros), msgspec_hex) in instants.iter().zip(written) {
+        let msgspec_hex = msgspec_hex.as_str().unwrap();
+        let read = flask_session::decode(&hex::decode(msgspec_hex).unwrap()).unwrap();
+        let Some(Value::DateTime(d)) = read.get("d") else {
+            panic!("{seconds}.{micros}: not a datetime: {read:?}");
+        };
+        assert_eq!(
+            (d.unix_seconds, d.nanos),
+            (*seconds, micros * 1000),
+            "{seconds} s {micros} us read"
+        );
+        assert_eq!(
+            hex::encode(flask_session::encode(&read)),
+            msgspec_hex,
+            "{seconds} s {micros} us written back"
+        );
+    }
+}
+
+/// Random sessions made by Python and encoded by msgspec (int, float, bool, None, bytes and
+/// tuple dict keys, datetimes to the microsecond, sets and tuples, long strings, big ints):
+/// flacon reads each, writes it back unchanged byte for byte, and writes a changed copy that
+/// msgspec reads back with every untouched value exact.
+#[test]
+fn random_msgspec_records_survive_flacon_rewriting_them() {
+    let script = common::python::script("msgspec_records.py");
+    let script = script.to_str().unwrap();
+    let records = common::python::json_lines(&[script, "generate", "300", "11"], String::new());
+    assert_eq!(records.len(), 300);
+    let mut cases = String::new();
+    for record in &records {
+        let original = record["hex"].as_str().unwrap();
+        let mut data = flask_session::decode(&hex::decode(original).unwrap())
+            .unwrap_or_else(|e| panic!("{original}: {e}"));
+        let rewritten = hex::encode(flask_session::encode(&data));
+        assert_eq!(
+            rewritten, original,
+            "an unchanged record is written back as it was"
+        );
+        data.insert("touched".to_owned(), Value::Int(1));
+        let changed = hex::encode(flask_session::encode(&data));
+        cases.push_str(
+            &serde_json::json!({"original": original, "rewritten": rewritten, "changed": changed})
+                .to_string(),
+        );
+        cases.push('\n');
+    }
+    let verdicts = common::python::json_lines(&[script, "check"], cases);
+    assert_eq!(verdicts.len(), records.len());
+    for verdict in verdicts {
+        assert!(verdict["ok"].as_bool().unwrap(), "{}", verdict["why"]);
+    }
+}
+
+/// `{"scores": {1: "gold"}}`, which Flask-Session stores and reads back: flacon keeps the
+/// integer keys, and a handler's change to another key leaves them as they were.
+#[tokio::test]
+async fn a_record_with_integer_keys_is_kept_through_a_request() {
+    let redis = RedisServer::start();
+    let record = hex::decode(
+        common::python::json_lines(
+            &[
+                "-c",
+                "import msgspec; print('\"' + msgspec.msgpack.encode({'_permanent': True, 'scores': {1: 'gold', 2: 'silver'}}).hex() + '\"')",
+            ],
+            String::new(),
+        )[0]
+        .as_str()
+        .unwrap(),
+    )
+    .unwrap();
+    let id = "k".repeat(43);
+    redis_set(&redis.url(), &format!("session:{id}"), &record);
+    let response = set_email(&redis, &id).await;
+    assert_eq!(response.status(), 200);
+    let after = redis_dump(&redis.url());
+    let stored = &after
+        .iter()
+        .find(|(k, _, _)| k == &format!("session:{id}"))
+        .unwrap()
+        .1;
+    let verdict = common::python::json_lines(
+        &[
+            "-c",
+            "import json, msgspec, sys; d = msgspec.msgpack.decode(bytes.fromhex(sys.stdin.read())); print(json.dumps(d == {'_permanent': True, 'scores': {1: 'gold', 2: 'silver'}, 'email': 'a@b.c'}))",
+        ],
+        stored.clone(),
+    );
+    assert_eq!(verdict, [serde_json::json!(true)], "{stored}");
+}
+
+/// A router whose handler sets `email` in the session, over Flask-Session's Redis layout,
+/// asked once with the session cookie `id`.
+async fn set_email(redis: &RedisServer, id: &str) -> http::Response<axum::body::Body> {
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|session: flacon::Session| async move {
+                session.insert_value("email", Value::from("a@b.c"));
+                "ok"
+            }),
+        )
+        .layer(StoreLayer::new(
+            store,
+            KeyRing::new(flacon::SecretKey::from_text("k")),
+        ));
+    let request = http::Request::get("/")
+        .header(http::header::COOKIE, format!("session={id}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.oneshot(request).await.unwrap()
+}
+
+/// A record flacon cannot read (a pickle from an older Flask-Session, a msgpack extension
+/// it does not know) is someone's data: the request fails with the store-error response and
+/// the record keeps its bytes and its expiry; no fresh session replaces it.
+#[tokio::test]
+async fn a_record_flacon_cannot_read_is_left_alone_and_the_request_fails() {
+    let redis = RedisServer::start();
+    let unreadable = [
+        // pickle.dumps({"a": 1}, protocol=5)
+        "80059509000000000000007d948c0161944b01732e",
+        // {"a": msgspec.msgpack.Ext(5, b"xy")}
+        "81a161d5057879",
+    ];
+    for (n, record) in unreadable.iter().enumerate() {
+        let id = format!("{n}").repeat(43);
+        let key = format!("session:{id}");
+        redis_set(&redis.url(), &key, &hex::decode(record).unwrap());
+        redis.cli(&["EXPIRE", &key, "1000"]);
+        let response = set_email(&redis, &id).await;
+        assert_eq!(response.status(), 503, "{record}");
+        assert!(response.headers().get(SET_COOKIE).is_none(), "{record}");
+        let after = redis_dump(&redis.url());
+        let (_, stored, ttl) = after.iter().find(|(k, _, _)| *k == key).unwrap();
+        assert_eq!(stored, record);
+        assert!(*ttl > 990, "expiry kept: {ttl}");
+    }
+}

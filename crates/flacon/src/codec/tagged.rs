@@ -63,6 +63,8 @@ pub(crate) fn write(out: &mut String, value: &Value) {
             }
             None => write_dict(out, map),
         },
+        // Python's json writes such keys as strings (and a Flask cookie is JSON).
+        Value::Pairs(pairs) => write(out, &Value::Dict(Value::keys_as_text(pairs))),
         Value::Tuple(items) => {
             out.push_str("{\" t\":");
             write_list(out, items);

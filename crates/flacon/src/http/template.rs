@@ -62,6 +62,9 @@ pub fn to_jinja(value: &Value) -> Jinja {
             Jinja::from(items.iter().map(to_jinja).collect::<Vec<_>>())
         }
         Value::Dict(map) => Jinja::from_iter(map.iter().map(|(k, v)| (k.clone(), to_jinja(v)))),
+        Value::Pairs(pairs) => {
+            Jinja::from_iter(pairs.iter().map(|(k, v)| (to_jinja(k), to_jinja(v))))
+        }
         Value::Bytes(bytes) => Jinja::from_bytes(bytes.clone()),
         Value::Uuid(bytes) => Jinja::from(hyphenated_uuid(bytes)),
         Value::DateTime(d) => Jinja::from(d.to_http_date()),

@@ -229,15 +229,18 @@ impl<S: SessionStore> StorePolicy<S> {
             // Unknown, expired or unreadable: never adopted; a new id is issued when
             // something is saved.
             Ok(None) => Ok(self.fresh_loaded()),
+            // A record flacon cannot read is someone's data (a newer schema, a type a Flask
+            // app stored): never replaced by a fresh session, the request fails and the
+            // record stays as it is.
             Err(StoreError::Corrupt(why)) => {
                 log_rejection!(
                     self.settings.rejections,
                     self.settings.now(),
                     "bad-record",
                     %why,
-                    "unreadable session record treated as missing"
+                    "unreadable session record left alone; answering with the store-error response"
                 );
-                Ok(self.fresh_loaded())
+                Err(Arc::new(StoreError::Corrupt(why)))
             }
             Err(error) => {
                 tracing::error!(%error, "cannot load the session; answering with the store-error response");

@@ -16,7 +16,8 @@ pub fn encode(data: &Map) -> Vec<u8> {
 }
 
 /// Reads a record: msgpack first, then JSON. A pickle or anything else is refused with
-/// [`StoreError::Corrupt`], which the layer treats as a missing session and logs.
+/// [`StoreError::Corrupt`], which the layer logs and answers with its store-error response,
+/// leaving the record as it is.
 pub fn decode(bytes: &[u8]) -> Result<Map, StoreError> {
     if let Ok(Value::Dict(map)) = msgpack::decode(bytes, MAX_DEPTH) {
         return Ok(map);

@@ -115,6 +115,13 @@ fn write(out: &mut Vec<u8>, value: &Value) {
                 write(out, item);
             }
         }
+        Value::Pairs(pairs) => {
+            write_len(out, pairs.len(), Some((0x80, 15)), [0, 0xde, 0xdf]);
+            for (key, value) in pairs {
+                write(out, key);
+                write(out, value);
+            }
+        }
         Value::Dict(map) => {
             write_len(out, map.len(), Some((0x80, 15)), [0, 0xde, 0xdf]);
             for (k, v) in map {
@@ -128,20 +135,21 @@ fn write(out: &mut Vec<u8>, value: &Value) {
         }
         Value::Uuid(bytes) => write_str(out, &hyphenated_uuid(bytes)),
         // The smallest of the extension's three forms, as msgspec picks it: 32 bits for
-        // seconds below 2^32, 64 bits (30 of nanoseconds, 34 of seconds) below 2^34, else 96.
+        // whole seconds below 2^32, 64 bits (30 of nanoseconds, 34 of seconds) below 2^34,
+        // else 96.
         Value::DateTime(d) => {
             match (u32::try_from(d.unix_seconds), u64::try_from(d.unix_seconds)) {
-                (Ok(secs), _) => {
+                (Ok(secs), _) if d.nanos == 0 => {
                     out.extend_from_slice(&[0xd6, 0xff]);
                     out.extend_from_slice(&secs.to_be_bytes());
                 }
                 (_, Ok(secs)) if secs >> 34 == 0 => {
                     out.extend_from_slice(&[0xd7, 0xff]);
-                    out.extend_from_slice(&secs.to_be_bytes());
+                    out.extend_from_slice(&((u64::from(d.nanos) << 34) | secs).to_be_bytes());
                 }
                 _ => {
                     out.extend_from_slice(&[0xc7, 12, 0xff]);
-                    out.extend_from_slice(&0_u32.to_be_bytes());
+                    out.extend_from_slice(&d.nanos.to_be_bytes());
                     out.extend_from_slice(&d.unix_seconds.to_be_bytes());
                 }
             }
@@ -208,16 +216,44 @@ impl<'a> Reader<'a> {
         Ok(Value::List(items))
     }
 
+    /// A map: a `Dict` when every key is a string, else its pairs in order (`{1: "gold"}`).
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, MsgpackError> {
         let mut map = Map::new();
-        for _ in 0..len {
-            let Value::Str(key) = self.value(depth)? else {
-                return Err(MsgpackError::BadString);
-            };
+        for index in 0..len {
+            let key = self.value(depth)?;
             let value = self.value(depth)?;
-            map.insert(key, value);
+            match key {
+                Value::Str(key) => {
+                    map.insert(key, value);
+                }
+                key => return self.pairs(map, (key, value), len - index - 1, depth),
+            }
         }
         Ok(Value::Dict(map))
+    }
+
+    /// The rest of a map met a key that is not a string: `read` pairs so far, `first` the
+    /// pair that was not, `left` pairs still to read. A later equal key replaces an earlier
+    /// one, as Python's dict does.
+    fn pairs(
+        &mut self,
+        read: Map,
+        first: (Value, Value),
+        left: usize,
+        depth: usize,
+    ) -> Result<Value, MsgpackError> {
+        let mut pairs: Vec<(Value, Value)> =
+            read.into_iter().map(|(k, v)| (Value::Str(k), v)).collect();
+        pairs.push(first);
+        for _ in 0..left {
+            let key = self.value(depth)?;
+            let value = self.value(depth)?;
+            match pairs.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => pairs.push((key, value)),
+            }
+        }
+        Ok(Value::Pairs(pairs))
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, MsgpackError> {
@@ -287,15 +323,21 @@ impl<'a> Reader<'a> {
         if ext_type != -1 {
             return Err(MsgpackError::Unsupported(0xd6));
         }
-        let seconds = match size {
-            4 => i64::from(self.uint(4)? as u32),
-            8 => (self.uint(8)? & 0x3_ffff_ffff) as i64,
+        let (seconds, nanos) = match size {
+            4 => (i64::from(self.uint(4)? as u32), 0),
+            8 => {
+                let packed = self.uint(8)?;
+                ((packed & 0x3_ffff_ffff) as i64, (packed >> 34) as u32)
+            }
             _ => {
-                let _nanos = self.uint(4)?;
-                self.uint(8)? as i64
+                let nanos = self.uint(4)? as u32;
+                (self.uint(8)? as i64, nanos)
             }
         };
-        Ok(Value::DateTime(DateTime::from_unix(seconds)))
+        if nanos >= 1_000_000_000 {
+            return Err(MsgpackError::Unsupported(0xd7));
+        }
+        Ok(Value::DateTime(DateTime::from_unix_nanos(seconds, nanos)))
     }
 }
 

@@ -1,10 +1,12 @@
 //! [`DateTime`]: Flask's tagged datetimes, and the calendar arithmetic they need (also used
 //! by the serde bridge and by the `Set-Cookie` dates).
 
-/// A point in time with whole-second precision and the UTC offset it was written with.
+/// A point in time to the nanosecond, with the UTC offset it was written with.
 ///
-/// Flask writes datetimes as RFC 822 GMT dates (`Tue, 02 Jan 2024 01:04:05 GMT`), dropping
-/// sub-seconds; a date read back keeps the offset it carried.
+/// Flask writes datetimes into cookies as RFC 822 GMT dates (`Tue, 02 Jan 2024 01:04:05
+/// GMT`), dropping sub-seconds, and so does flacon; Flask-Session's msgpack records keep them
+/// (msgspec's timestamp extension), and so does flacon. A date read back keeps the offset it
+/// carried.
 ///
 /// ```
 /// use flacon::value::DateTime;
@@ -18,6 +20,8 @@ pub struct DateTime {
     pub unix_seconds: i64,
     /// The UTC offset, in seconds, the value was expressed in.
     pub offset_seconds: i32,
+    /// Nanoseconds past `unix_seconds` (below 10⁹).
+    pub nanos: u32,
 }
 
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -31,6 +35,21 @@ impl DateTime {
         DateTime {
             unix_seconds,
             offset_seconds: 0,
+            nanos: 0,
+        }
+    }
+
+    /// A UTC datetime at `unix_seconds` and `nanos` nanoseconds (kept below 10⁹).
+    ///
+    /// ```
+    /// let d = flacon::value::DateTime::from_unix_nanos(1_714_979_289, 123_456_000);
+    /// assert_eq!(d.nanos, 123_456_000);
+    /// ```
+    pub fn from_unix_nanos(unix_seconds: i64, nanos: u32) -> Self {
+        DateTime {
+            unix_seconds,
+            offset_seconds: 0,
+            nanos: nanos.min(999_999_999),
         }
     }
 
@@ -125,6 +144,7 @@ impl DateTime {
         Some(DateTime {
             unix_seconds: local - i64::from(offset_seconds),
             offset_seconds,
+            nanos: 0,
         })
     }
 }

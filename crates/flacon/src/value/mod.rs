@@ -57,8 +57,13 @@ pub enum Value {
     Markup(String),
     /// A `uuid.UUID` (Flask tag `" u"`).
     Uuid([u8; 16]),
-    /// A `datetime.datetime` with whole seconds (Flask tag `" d"`).
+    /// A `datetime.datetime` (Flask tag `" d"`, whole seconds in cookies; to the nanosecond
+    /// in Flask-Session's msgpack records).
     DateTime(DateTime),
+    /// A Python `dict` whose keys are not all strings (`{1: "gold"}`), as Flask-Session's
+    /// msgpack records can hold: its pairs in order, written back as a msgpack map. In a
+    /// cookie (JSON) its keys become strings, as Python's `json` makes them.
+    Pairs(Vec<(Value, Value)>),
 }
 
 impl Value {
@@ -72,7 +77,7 @@ impl Value {
             Value::Str(_) => "str",
             Value::List(_) => "list",
             Value::Tuple(_) => "tuple",
-            Value::Dict(_) => "dict",
+            Value::Dict(_) | Value::Pairs(_) => "dict",
             Value::Bytes(_) => "bytes",
             Value::Markup(_) => "Markup",
             Value::Uuid(_) => "UUID",
@@ -96,6 +101,23 @@ impl Value {
         }
     }
 
+    /// A [`Pairs`](Value::Pairs) dict with its keys as Python's `json` writes them (`1` →
+    /// `"1"`, `True` → `"true"`, `None` → `"null"`); a later key equal as text wins.
+    pub(crate) fn keys_as_text(pairs: &[(Value, Value)]) -> Map {
+        pairs
+            .iter()
+            .map(|(key, value)| {
+                let text = match key {
+                    Value::Str(s) => s.clone(),
+                    Value::Null => "null".to_owned(),
+                    Value::Bool(b) => b.to_string(),
+                    other => crate::codec::to_tagged_json(other),
+                };
+                (text, value.clone())
+            })
+            .collect()
+    }
+
     /// Python truthiness: `None`, `False`, zero, and empty containers are false.
     pub fn is_truthy(&self) -> bool {
         match self {
@@ -107,6 +129,7 @@ impl Value {
             Value::Str(s) | Value::Markup(s) => !s.is_empty(),
             Value::List(v) | Value::Tuple(v) => !v.is_empty(),
             Value::Dict(m) => !m.is_empty(),
+            Value::Pairs(p) => !p.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
         }
     }
@@ -116,6 +139,13 @@ impl Value {
         match self {
             Value::List(v) | Value::Tuple(v) => 1 + v.iter().map(Value::depth).max().unwrap_or(0),
             Value::Dict(m) => 1 + m.values().map(Value::depth).max().unwrap_or(0),
+            Value::Pairs(p) => {
+                1 + p
+                    .iter()
+                    .map(|(k, v)| k.depth().max(v.depth()))
+                    .max()
+                    .unwrap_or(0)
+            }
             _ => 0,
         }
     }
