@@ -4,18 +4,22 @@ next to `flacon serve` with the same key and compare every response.
 
 Usage: article_app.py SECRET_KEY [REDIS_URL]
   (prints "listening on PORT", serves on 127.0.0.1). With REDIS_URL, sessions live in Redis
-  through Flask-Session 0.8 with its defaults, instead of Flask's signed cookie.
+  through Flask-Session 0.8 with its defaults, instead of Flask's signed cookie. The
+  environment variable ARTICLE_APP_CONFIG, a JSON object, is added to app.config first
+  (SESSION_COOKIE_NAME, SESSION_KEY_PREFIX, ...), as a Flask app's config.py would.
 """
 
+import json
 import os
 import sys
 
-from flask import Flask, redirect, render_template_string, request, session, url_for
+from flask import Flask, flash, redirect, render_template_string, request, session, url_for
 from werkzeug.serving import make_server
 
 app = Flask(__name__)
 # Under gunicorn (the benchmark) the key comes from the environment.
 app.secret_key = sys.argv[1] if __name__ == "__main__" else os.environ["ARTICLE_APP_SECRET_KEY"]
+app.config.update(json.loads(os.environ.get("ARTICLE_APP_CONFIG", "{}")))
 if __name__ == "__main__" and len(sys.argv) > 2:
     import redis
     from flask_session import Session
@@ -67,6 +71,28 @@ def permanent():
 def clear():
     session.clear()
     return "cleared"
+
+
+MESSAGES = (
+    "<!doctype html>\n<title>Messages</title>\n"
+    "{% for category, message in get_flashed_messages(with_categories=true, category_filter=[only] if only else []) %}\n"
+    "<p class=\"{{ category }}\">{{ message }}</p>\n"
+    "{% else %}\n<p>No messages.</p>\n{% endfor %}\n"
+    "<form method=post action=/flash>\n<input name=message required>\n"
+    "<select name=category><option>message</option><option>error</option></select>\n"
+    "<button type=submit>Flash</button>\n</form>\n"
+)
+
+
+@app.route("/flash", methods=["POST"])
+def flash_message():
+    flash(request.form["message"], request.form.get("category", "message"))
+    return redirect(url_for("messages"))
+
+
+@app.route("/messages")
+def messages():
+    return render_template_string(MESSAGES, only=request.args.get("only"))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ Usage:
       Loads each cookie with Flask's SecureCookieSessionInterface serializer (no age
       limit) and prints, per line, JSON {"ok": bool, "error": str, "payload": tagged JSON
       Flask writes for it, "cookie": what Flask signs for it at TIMESTAMP}.
+  flask_codec.py sign-raw KEY TIMESTAMP   < payloads (one JSON text per line)
+      Signs each payload text as it stands (no re-serializing) the way Flask's cookie
+      serializer would, and prints the cookie: for payloads Flask never writes but loads.
   flask_codec.py generate KEY TIMESTAMP COUNT SEED
       Prints COUNT random sessions built from every type Flask tags, one JSON line each:
       {"payload": tagged JSON, "cookie": Flask's cookie for it at TIMESTAMP}.
@@ -51,6 +54,21 @@ def resign(key, timestamp):
                 "payload": tagged_payload(app, session),
                 "cookie": s.dumps(session),
             }))
+
+
+class RawText:
+    """A serializer that writes the payload text it is given."""
+
+    @staticmethod
+    def dumps(text):
+        return text
+
+
+def sign_raw(key, timestamp):
+    _, s = serializer_for(key, timestamp)
+    s.serializer = RawText
+    for line in sys.stdin:
+        print(json.dumps(s.dumps(line.strip())))
 
 
 STRING_POOL = ["", "a", "café", "😀", "line\nbreak", "quote\"back\\slash", "\x7f\x01",
@@ -117,5 +135,7 @@ if __name__ == "__main__":
     mode, key, ts = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "resign":
         resign(key, ts)
+    elif mode == "sign-raw":
+        sign_raw(key, ts)
     else:
         generate(key, ts, int(sys.argv[4]), int(sys.argv[5]))

@@ -6,7 +6,9 @@ mod accounts;
 mod audit;
 mod cookie_cmd;
 mod demo;
+mod flask_config;
 mod key_cmd;
+mod messages;
 mod serve;
 mod server;
 mod store_cmd;
@@ -28,7 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the article's demo app (`/set_email`, `/get_email`, `/delete_email`, ...).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Sign, decode and verify Flask session cookies.
     #[command(subcommand)]
     Cookie(cookie_cmd::CookieCommand),

@@ -14,6 +14,7 @@ use flacon::{KeyRing, SecretKey, SessionLayer, StoreLayer};
 use tracing::Level;
 
 use crate::accounts::Revoker;
+use crate::flask_config::{FlaskFlags, Settings};
 use crate::store_spec::StoreSpec;
 
 /// How often expired memory and SQLite sessions are dropped (Redis expires keys itself).
@@ -28,17 +29,17 @@ pub(crate) struct ServeArgs {
     /// Where sessions live: `cookie` (signed cookies, Flask's default), `memory`,
     /// `sqlite:PATH`, or Redis in Flask-Session's layout: `redis://HOST:PORT/DB`,
     /// `redis+cluster://HOST:PORT,...`, `redis+sentinel://HOST:PORT,.../SERVICE`.
-    #[arg(long, default_value = "cookie")]
-    store: StoreSpec,
+    #[arg(long)]
+    store: Option<StoreSpec>,
     /// The signing key (default: a random one, announced on stderr).
     #[arg(long, env = "FLACON_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
     /// An older key whose cookies are still accepted, and re-signed (repeatable).
     #[arg(long = "fallback-key", value_name = "K")]
     fallback_keys: Vec<String>,
-    /// `PERMANENT_SESSION_LIFETIME` in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 31 * 24 * 3600)]
-    permanent_lifetime: u64,
+    /// `PERMANENT_SESSION_LIFETIME` in seconds (31 days).
+    #[arg(long, value_name = "SECS")]
+    permanent_lifetime: Option<u64>,
     /// End sessions unused for this many seconds (default: no idle limit).
     #[arg(long, value_name = "SECS")]
     idle_timeout: Option<u64>,
@@ -78,6 +79,8 @@ pub(crate) struct ServeArgs {
     /// by kind, fallback-key hits, oversized cookies, store errors and latency.
     #[arg(long)]
     metrics: bool,
+    #[command(flatten)]
+    flask: FlaskFlags,
 }
 
 fn seconds(flag: &str, value: f64) -> Result<Duration, CliError> {
@@ -111,8 +114,12 @@ fn runtime(threads: Option<std::num::NonZeroUsize>) -> std::io::Result<tokio::ru
     builder.enable_all().build()
 }
 
-fn signing_key(args: &ServeArgs) -> Result<SecretKey, CliError> {
-    let Some(text) = args.secret_key.as_deref() else {
+fn signing_key(args: &ServeArgs, settings: &Settings) -> Result<SecretKey, CliError> {
+    let Some(text) = args
+        .secret_key
+        .as_deref()
+        .or(settings.file.secret_key.as_deref())
+    else {
         let key = SecretKey::generate().map_err(|e| CliError::new("random", e))?;
         eprintln!(
             "notice: no --secret-key or FLACON_SECRET_KEY given: generated a random key; \
@@ -142,18 +149,28 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         keep_alive: seconds("keep-alive-timeout", args.keep_alive_timeout)?,
         shutdown: seconds("shutdown-timeout", args.shutdown_timeout)?,
     };
-    let mut ring = KeyRing::new(signing_key(args)?);
-    for key in &args.fallback_keys {
+    let settings = args.flask.resolve()?;
+    let store = args
+        .store
+        .clone()
+        .or_else(|| settings.store.clone())
+        .unwrap_or(StoreSpec::Cookie);
+    settings.check_store(&store)?;
+    let mut ring = KeyRing::new(signing_key(args, &settings)?);
+    let file_fallbacks = settings.file.secret_key_fallbacks.iter().flatten();
+    for key in args.fallback_keys.iter().chain(file_fallbacks) {
         ring = ring.with_fallback(SecretKey::from_text(key));
     }
-    let config = SessionConfig::builder()
-        .permanent_lifetime(Duration::from_secs(args.permanent_lifetime))
+    let config = settings
+        .apply(SessionConfig::builder())
+        .permanent_lifetime(settings.permanent_lifetime(args.permanent_lifetime))
         .idle_timeout(args.idle_timeout.map(Duration::from_secs))
         .absolute_timeout(args.absolute_timeout.map(Duration::from_secs))
         .encrypted(args.encrypt)
         .build()
         .map_err(|e| CliError::new("usage", e))?;
-    let cookie_mode = matches!(args.store, StoreSpec::Cookie);
+    let server_config = settings.server.clone();
+    let cookie_mode = matches!(store, StoreSpec::Cookie);
     if !cookie_mode && (args.encrypt || args.revocations.is_some()) {
         return Err(CliError::new(
             "usage",
@@ -161,7 +178,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         ));
     }
     let runtime = runtime(args.threads).map_err(|e| CliError::new("io", e))?;
-    let router = crate::demo::router().map_err(|e| CliError::new("template", e))?;
+    let router = crate::demo::router()
+        .and_then(|demo| Ok(demo.merge(crate::messages::routes()?)))
+        .map_err(|e| CliError::new("template", e))?;
     let with_accounts = |router: axum::Router, revoker| {
         crate::accounts::routes(revoker)
             .map(|accounts| router.merge(accounts))
@@ -169,7 +188,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     };
     let app = runtime.block_on(async {
         let store_error = |e: StoreError| CliError::new("store", e);
-        Ok::<_, CliError>(match &args.store {
+        Ok::<_, CliError>(match &store {
             StoreSpec::Cookie => {
                 let mut layer = SessionLayer::new(ring).with_config(config);
                 let revoker = match &args.revocations {
@@ -185,20 +204,32 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             StoreSpec::Memory => {
                 let store = Arc::new(MemoryStore::default());
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                with_accounts(router, server_side(&store))?
-                    .layer(StoreLayer::new(store, ring).with_config(config))
+                with_accounts(router, server_side(&store))?.layer(
+                    StoreLayer::new(store, ring)
+                        .with_config(config)
+                        .with_server_config(server_config),
+                )
             }
             StoreSpec::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                with_accounts(router, server_side(&store))?
-                    .layer(StoreLayer::new(store, ring).with_config(config))
+                with_accounts(router, server_side(&store))?.layer(
+                    StoreLayer::new(store, ring)
+                        .with_config(config)
+                        .with_server_config(server_config),
+                )
             }
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
-                let store =
-                    Arc::new(crate::store_spec::open_redis(&args.store).map_err(store_error)?);
-                with_accounts(router, server_side(&store))?
-                    .layer(StoreLayer::new(store, ring).with_config(config))
+                let mut redis = crate::store_spec::open_redis(&store).map_err(store_error)?;
+                if let Some(prefix) = &settings.key_prefix {
+                    redis = redis.with_prefix(prefix.clone());
+                }
+                let store = Arc::new(redis.with_serialization(settings.serialization));
+                with_accounts(router, server_side(&store))?.layer(
+                    StoreLayer::new(store, ring)
+                        .with_config(config)
+                        .with_server_config(server_config),
+                )
             }
         })
     })?;

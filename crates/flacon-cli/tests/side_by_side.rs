@@ -215,3 +215,73 @@ fn weak_keys_are_refused_unless_allowed() {
     let flacon = flacon_serve(&["--secret-key", "BAD_SECRET_KEY", "--allow-weak-key"]);
     assert_eq!(flacon.get("/get_email", None).status, 200);
 }
+
+/// Flashed messages: the same flashes, pages and cookies on both sides (categories, a
+/// category filter, messages shown once), and a message flashed on one side shows on the
+/// other.
+#[test]
+fn flashed_messages_show_once_on_either_side() {
+    let flask = flask_app(KEY);
+    let flacon = flacon_serve(&["--secret-key", KEY]);
+    let mut a = Client {
+        server: &flask,
+        cookie: None,
+    };
+    let mut b = Client {
+        server: &flacon,
+        cookie: None,
+    };
+    let steps: [(&str, Option<&str>); 7] = [
+        ("/messages", None),
+        ("/flash", Some("message=Saved+%3Cdraft%3E")),
+        ("/flash", Some("message=Card+declined&category=error")),
+        ("/messages?only=error", None),
+        ("/messages", None),
+        ("/flash", Some("message=Welcome+back")),
+        ("/messages", None),
+    ];
+    for (n, (path, form)) in steps.iter().enumerate() {
+        let (ra, rb) = match form {
+            Some(form) => (a.post(path, form), b.post(path, form)),
+            None => (a.get(path), b.get(path)),
+        };
+        assert_eq!(comparable(&ra), comparable(&rb), "step {n}: {path}");
+        if n == 3 {
+            assert!(
+                rb.body.contains("<p class=\"error\">Card declined</p>"),
+                "{}",
+                rb.body
+            );
+            assert!(
+                !rb.body.contains("Saved"),
+                "filtered out, and gone as in Flask"
+            );
+        }
+    }
+    // Flashed on Flask, shown by flacon; flashed on flacon, shown by Flask.
+    let cookie = flask
+        .post_form("/flash", None, "message=From+Flask&category=error")
+        .session_cookie()
+        .unwrap();
+    let shown = flacon.get("/messages", Some(&cookie));
+    assert!(
+        shown.body.contains("<p class=\"error\">From Flask</p>"),
+        "{}",
+        shown.body
+    );
+    assert_eq!(
+        shown.session_cookie().as_deref(),
+        Some(""),
+        "taken: the session is empty"
+    );
+    let cookie = flacon
+        .post_form("/flash", None, "message=From+flacon")
+        .session_cookie()
+        .unwrap();
+    let shown = flask.get("/messages", Some(&cookie));
+    assert!(
+        shown.body.contains("<p class=\"message\">From flacon</p>"),
+        "{}",
+        shown.body
+    );
+}

@@ -498,6 +498,7 @@ pub struct ServerSideConfig {
     pub(crate) permanent_by_default: bool,
     pub(crate) use_signer: bool,
     pub(crate) touch_interval: Duration,
+    pub(crate) id_bytes: usize,
 }
 
 impl Default for ServerSideConfig {
@@ -506,6 +507,7 @@ impl Default for ServerSideConfig {
             permanent_by_default: true,
             use_signer: false,
             touch_interval: Duration::from_secs(60),
+            id_bytes: crate::store::DEFAULT_ID_BYTES,
         }
     }
 }
@@ -531,6 +533,11 @@ impl ServerSideConfig {
     /// How often a read-only session's stored expiry is extended at the most.
     pub fn touch_interval(&self) -> Duration {
         self.touch_interval
+    }
+
+    /// Flask-Session's `SESSION_ID_LENGTH`: random bytes in a new session id.
+    pub fn id_length(&self) -> usize {
+        self.id_bytes
     }
 }
 
@@ -560,6 +567,14 @@ impl ServerSideConfigBuilder {
     /// Redis refreshes in the load itself.
     pub fn touch_interval(mut self, interval: Duration) -> Self {
         self.config.touch_interval = interval;
+        self
+    }
+
+    /// Flask-Session's `SESSION_ID_LENGTH` (32): random bytes in a new session id, which
+    /// is their base64url text (43 characters for 32). Kept within 16..=96: fewer could be
+    /// guessed, more would not fit a cookie flacon reads back.
+    pub fn id_length(mut self, bytes: usize) -> Self {
+        self.config.id_bytes = bytes.clamp(16, 96);
         self
     }
 

@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod config;
 mod cookie;
+pub mod csrf;
 /// Guides, task by task.
 pub mod guide {
     #![doc = include_str!("../docs/guide/mod.md")]
@@ -60,7 +61,9 @@ pub use codec::{CookieCodec, DecodeError};
 pub use config::SessionConfig;
 pub use http::{SessionLayer, StoreLayer};
 pub use keys::{KeyError, KeyMatch, KeyRing, SecretKey, WeakKey};
-pub use session::{Session, SessionUnavailable, FRESH_KEY, PERMANENT_KEY, USER_KEY};
+pub use session::{
+    Flash, Session, SessionUnavailable, FLASHES_KEY, FRESH_KEY, PERMANENT_KEY, USER_KEY,
+};
 pub use typed::ValueError;
 pub use value::{Map, Value};
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::value::{civil_from_days, hyphenated_uuid, BigInt, Map, Value};
+use crate::value::{hyphenated_uuid, BigInt, DateTime, Map, Value};
 
 /// A Rust value could not be converted to or from a session value.
 #[derive(Debug, thiserror::Error)]
@@ -82,22 +82,13 @@ fn to_json(value: &Value) -> Json {
         Value::Pairs(pairs) => to_json(&Value::Dict(Value::keys_as_text(pairs))),
         Value::Bytes(bytes) => Json::Array(bytes.iter().map(|b| Json::from(*b)).collect()),
         Value::Uuid(bytes) => Json::String(hyphenated_uuid(bytes)),
-        Value::DateTime(d) => {
-            let days = d.unix_seconds.div_euclid(86_400);
-            let secs = d.unix_seconds.rem_euclid(86_400);
-            let (y, m, day) = civil_from_days(days);
-            let fraction = match d.nanos {
-                0 => String::new(),
-                n if n % 1000 == 0 => format!(".{:06}", n / 1000),
-                n => format!(".{n:09}"),
-            };
-            Json::String(format!(
-                "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
-                secs / 3600,
-                secs % 3600 / 60,
-                secs % 60
-            ))
-        }
+        Value::DateTime(d) => Json::String(
+            DateTime {
+                offset_seconds: 0,
+                ..*d
+            }
+            .to_rfc3339(),
+        ),
     }
 }
 

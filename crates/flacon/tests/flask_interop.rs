@@ -95,3 +95,41 @@ fn flacon_loads_flask_cookies_and_signs_them_identically() {
     }
     assert_eq!(count, 400);
 }
+
+/// Payloads Flask never writes but loads: a Markup tag around a number, a bool or null
+/// (Flask makes `Markup(str(value))`). Signed by Flask's serializer, read by flacon as
+/// Flask reads them (Flask's re-serialization is the reference).
+#[test]
+fn markup_tags_around_scalars_read_as_flask_reads_them() {
+    let payloads = [
+        r#"{"a":{" m":5}}"#,
+        r#"{"a":{" m":-1.5}}"#,
+        r#"{"a":{" m":1e16}}"#,
+        r#"{"a":{" m":true}}"#,
+        r#"{"a":{" m":null}}"#,
+        r#"{"a":{" m":123456789012345678901234567890}}"#,
+    ];
+    let script = python::script("flask_codec.py");
+    let script = script.to_str().unwrap();
+    let cookies = python::json_lines(
+        &[script, "sign-raw", KEY, &TS.to_string()],
+        payloads.join("\n") + "\n",
+    );
+    let cookies: Vec<&str> = cookies.iter().map(|c| c.as_str().unwrap()).collect();
+    let flask = python::json_lines(
+        &[script, "resign", KEY, &TS.to_string()],
+        cookies.join("\n") + "\n",
+    );
+    assert_eq!(flask.len(), payloads.len());
+    for ((payload, cookie), flask) in payloads.iter().zip(&cookies).zip(&flask) {
+        assert_eq!(flask["ok"], serde_json::json!(true), "{payload}: {flask}");
+        let decoded = codec()
+            .decode(cookie, Some(31 * 24 * 3600), TS + 1)
+            .unwrap_or_else(|e| panic!("{payload}: {e}"));
+        assert_eq!(
+            to_tagged_json(&decoded.value),
+            json_field(flask, "payload"),
+            "{payload}"
+        );
+    }
+}

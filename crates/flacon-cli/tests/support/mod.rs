@@ -138,10 +138,22 @@ pub fn flask_session_app(key: &str, redis_url: &str) -> Server {
     flask_app_with(&[key, redis_url])
 }
 
+/// The reference Flask app with `config` (a JSON object) added to its `app.config`, on
+/// Flask-Session's Redis at `redis_url` if given.
+pub fn flask_app_configured(key: &str, redis_url: Option<&str>, config: &str) -> Server {
+    let args: Vec<&str> = std::iter::once(key).chain(redis_url).collect();
+    flask_app_env(&args, &[("ARTICLE_APP_CONFIG", config)])
+}
+
 fn flask_app_with(args: &[&str]) -> Server {
+    flask_app_env(args, &[])
+}
+
+fn flask_app_env(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(python::python())
         .arg(python::script("article_app.py"))
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -180,8 +192,14 @@ impl Reply {
 
     /// The session cookie value this response sets (`Some("")` for a deletion).
     pub fn session_cookie(&self) -> Option<String> {
+        self.cookie_named("session")
+    }
+
+    /// The value this response sets for the cookie `name` (`Some("")` for a deletion).
+    pub fn cookie_named(&self, name: &str) -> Option<String> {
         self.all("set-cookie").iter().find_map(|c| {
-            c.strip_prefix("session=")
+            c.strip_prefix(name)?
+                .strip_prefix('=')
                 .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
         })
     }
@@ -207,6 +225,18 @@ pub fn try_request(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> Result<Reply, String> {
+    let header = cookie.map(|value| format!("session={value}"));
+    try_request_with(port, method, path, header.as_deref(), form)
+}
+
+/// [`try_request`] with a whole `Cookie` header (`name=value; ...`).
+pub fn try_request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie_header: Option<&str>,
+    form: Option<&str>,
+) -> Result<Reply, String> {
     let mut stream =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     stream
@@ -214,8 +244,8 @@ pub fn try_request(
         .map_err(|e| e.to_string())?;
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    if let Some(cookie) = cookie {
-        head.push_str(&format!("Cookie: session={cookie}\r\n"));
+    if let Some(cookie) = cookie_header {
+        head.push_str(&format!("Cookie: {cookie}\r\n"));
     }
     let body = form.unwrap_or_default();
     if form.is_some() {

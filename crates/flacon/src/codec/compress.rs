@@ -76,7 +76,7 @@ fn zlib_within(json: &[u8], useful: usize, buf: &mut Vec<u8>) -> bool {
 /// Decodes a payload segment (with its optional leading `.`) to the JSON bytes, refusing to
 /// inflate past `limit` bytes. Bytes after the end of the zlib stream are ignored, as in
 /// Python's `zlib.decompress`.
-pub(super) fn load_payload(segment: &str, limit: usize) -> Result<Vec<u8>, PayloadError> {
+pub(crate) fn load_payload(segment: &str, limit: usize) -> Result<Vec<u8>, PayloadError> {
     let (compressed, text) = match segment.strip_prefix('.') {
         Some(rest) => (true, rest),
         None => (false, segment),

@@ -21,8 +21,11 @@ pub(crate) mod tagged;
 pub(crate) mod timestamp;
 
 // The fuzz targets reach the payload layer itself (cargo fuzz builds with `--cfg fuzzing`).
+pub(crate) use compress::load_payload;
 #[cfg(fuzzing)]
 pub use compress::push_payload;
+#[cfg(not(fuzzing))]
+pub(crate) use compress::push_payload;
 pub use compress::PayloadError;
 pub use python_json::JsonError;
 pub use signer::derive_key;

@@ -203,11 +203,38 @@ fn untag_dict(mut map: Map) -> Result<Value, TagError> {
         (" t", Value::Dict(m)) => Ok(Value::Tuple(m.into_keys().map(Value::Str).collect())),
         (" b", Value::Str(s)) => decode_standard_base64(&s).map(Value::Bytes),
         (" m", Value::Str(s)) => Ok(Value::Markup(s)),
+        // Flask's `TagMarkup` calls `Markup(value)`, which is `str(value)` for any scalar.
+        (
+            " m",
+            scalar @ (Value::Int(_)
+            | Value::BigInt(_)
+            | Value::Float(_)
+            | Value::Bool(_)
+            | Value::Null),
+        ) => Ok(Value::Markup(python_str(&scalar))),
         (" u", Value::Str(s)) => parse_uuid(&s).map(Value::Uuid).ok_or(TagError::BadUuid),
         (" d", Value::Str(s)) => {
             Ok(DateTime::parse_http_date(&s).map_or(Value::Null, Value::DateTime))
         }
         (_, other) => Err(wrong_type(&other)),
+    }
+}
+
+/// Python's `str()` of a JSON scalar: `5`, `1e+16`, `inf`, `True`, `None`.
+fn python_str(scalar: &Value) -> String {
+    match scalar {
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(b) => b.as_str().to_owned(),
+        Value::Float(f) if f.is_nan() => "nan".to_owned(),
+        Value::Float(f) if f.is_infinite() => if *f > 0.0 { "inf" } else { "-inf" }.to_owned(),
+        Value::Float(f) => {
+            let mut out = String::new();
+            crate::codec::python_json::write_float(&mut out, *f);
+            out
+        }
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        _ => "None".to_owned(),
     }
 }
 
@@ -263,7 +290,7 @@ mod tests {
         assert_eq!(from_json(r#"{" b":"A"}"#), Err(TagError::BadBase64));
         assert_eq!(from_json(r#"{" u":"nope"}"#), Err(TagError::BadUuid));
         assert!(matches!(
-            from_json(r#"{" m":1}"#),
+            from_json(r#"{" m":[1]}"#),
             Err(TagError::WrongType { .. })
         ));
         assert_eq!(from_json(r#"{" d":"garbage"}"#), Ok(Value::Null));

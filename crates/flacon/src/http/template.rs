@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use minijinja::value::{Enumerator, Object, Value as Jinja};
+use minijinja::value::{Enumerator, Kwargs, Object, Value as Jinja};
 use minijinja::{AutoEscape, Environment, Output, State};
 
 use crate::session::Session;
@@ -45,6 +45,48 @@ impl Session {
     /// The session as a template value; reading it marks the session accessed.
     pub fn template_value(&self) -> Jinja {
         Jinja::from_object(SessionObject(self.clone()))
+    }
+
+    /// Flask's `get_flashed_messages(with_categories=False, category_filter=())` as a
+    /// template function over this session ([`Session::flashed_messages`]): the messages,
+    /// or `(category, message)` pairs with `with_categories=true`.
+    ///
+    /// ```
+    /// let session = flacon::Session::detached();
+    /// session.flash("error", "Wrong password");
+    /// let mut env = minijinja::Environment::new();
+    /// env.add_template("t.html", "{% for c, m in get_flashed_messages(with_categories=true) %}{{ c }}: {{ m }}{% endfor %}").unwrap();
+    /// let html = env.get_template("t.html").unwrap()
+    ///     .render(minijinja::context! { get_flashed_messages => session.flashed_messages_function() }).unwrap();
+    /// assert_eq!(html, "error: Wrong password");
+    /// ```
+    pub fn flashed_messages_function(&self) -> Jinja {
+        let session = self.clone();
+        Jinja::from_function(
+            move |with_categories: Option<bool>,
+                  category_filter: Option<Vec<String>>,
+                  kwargs: Kwargs|
+                  -> Result<Jinja, minijinja::Error> {
+                let with_categories = match kwargs.get::<Option<bool>>("with_categories")? {
+                    Some(flag) => flag,
+                    None => with_categories.unwrap_or(false),
+                };
+                let filter = match kwargs.get::<Option<Vec<String>>>("category_filter")? {
+                    Some(filter) => filter,
+                    None => category_filter.unwrap_or_default(),
+                };
+                kwargs.assert_all_used()?;
+                let filter: Vec<&str> = filter.iter().map(String::as_str).collect();
+                let shown = session.flashed_messages(&filter).into_iter();
+                Ok(if with_categories {
+                    shown
+                        .map(|f| Jinja::from(vec![Jinja::from(f.category), Jinja::from(f.message)]))
+                        .collect()
+                } else {
+                    shown.map(|f| Jinja::from(f.message)).collect()
+                })
+            },
+        )
     }
 }
 
@@ -164,9 +206,14 @@ pub struct Templates {
 
 #[cfg(feature = "axum")]
 impl Templates {
-    /// Renders `name` with `context` and the session as `session`.
+    /// Renders `name` with `context`, the session as `session` and Flask's
+    /// `get_flashed_messages`.
     pub fn render(&self, name: &str, context: Jinja) -> Result<String, minijinja::Error> {
-        let context = minijinja::context! { session => self.session.template_value(), ..context };
+        let context = minijinja::context! {
+            session => self.session.template_value(),
+            get_flashed_messages => self.session.flashed_messages_function(),
+            ..context
+        };
         self.env.get_template(name)?.render(context)
     }
 

@@ -335,7 +335,7 @@ impl<S: SessionStore> StorePolicy<S> {
         let mut new_id = false;
         let user = user_of(&record.data);
         if let (true, Some(old)) = (outcome.cycle_id, id.clone()) {
-            let fresh = SessionId::generate()?;
+            let fresh = SessionId::generate_of(self.server.id_bytes)?;
             if telemetry::store_op(StoreOp::ChangeId, self.store.change_id(&old, &fresh, now))
                 .await?
             {
@@ -396,7 +396,7 @@ impl<S: SessionStore> StorePolicy<S> {
     /// unlikely) collision.
     async fn create(&self, record: &Record, now: u64) -> Result<SessionId, StoreError> {
         for _ in 0..4 {
-            let id = SessionId::generate()?;
+            let id = SessionId::generate_of(self.server.id_bytes)?;
             if telemetry::store_op(StoreOp::Create, self.store.create(&id, record, now)).await? {
                 telemetry::session_created(Layer::Store);
                 return Ok(id);

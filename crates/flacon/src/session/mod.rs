@@ -9,9 +9,11 @@ use crate::store::SessionId;
 use crate::typed::{self, ValueError};
 use crate::value::{Map, Value};
 
+mod flash;
 mod login;
 mod state;
 
+pub use flash::{Flash, FLASHES_KEY};
 #[cfg(feature = "tokio")]
 pub(crate) use login::token_of;
 pub(crate) use login::{login_time_of, user_of, LOGIN_KEY, TOKEN_KEY};

@@ -96,6 +96,9 @@ pub(super) struct State {
     /// [`Session::login`] was called: the layer records when, and files the session.
     pub(super) login: bool,
     pub(super) rewrite_on_equal_assignment: bool,
+    /// The flashed messages this request took out of the session (Flask keeps them on the
+    /// request so that every `get_flashed_messages` call of a request sees the same).
+    pub(super) flashes: Option<Vec<(String, String)>>,
 }
 
 impl State {

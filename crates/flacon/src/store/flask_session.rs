@@ -15,6 +15,53 @@ pub fn encode(data: &Map) -> Vec<u8> {
     msgpack::encode(&Value::Dict(data.clone()))
 }
 
+/// Flask-Session's `SESSION_SERIALIZATION_FORMAT`: how records are written. Both are read
+/// whichever is set, as Flask-Session reads them.
+///
+/// ```
+/// use flacon::store::flask_session::Serialization;
+/// use flacon::{Map, Value};
+/// let mut data = Map::new();
+/// data.insert("n".into(), Value::Int(1));
+/// assert_eq!(Serialization::Json.encode(&data), br#"{"n":1}"#);
+/// assert_eq!(Serialization::Msgpack.encode(&data), [0x81, 0xa1, b'n', 1]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Serialization {
+    /// msgpack through msgspec, Flask-Session 0.8's default: every value kept exactly.
+    #[default]
+    Msgpack,
+    /// JSON through msgspec: datetimes, bytes, tuples and number keys come back as strings,
+    /// strings, lists and string keys, as they do for Flask-Session.
+    Json,
+}
+
+impl Serialization {
+    /// The record bytes for `data`.
+    pub fn encode(self, data: &Map) -> Vec<u8> {
+        match self {
+            Serialization::Msgpack => encode(data),
+            Serialization::Json => super::msgspec_json::encode(&Value::Dict(data.clone())),
+        }
+    }
+}
+
+impl std::str::FromStr for Serialization {
+    type Err = String;
+
+    /// Flask-Session's names: `msgpack`, `json`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "msgpack" => Ok(Serialization::Msgpack),
+            "json" => Ok(Serialization::Json),
+            other => Err(format!(
+                "unknown serialization format {other:?}: Flask-Session knows msgpack and json"
+            )),
+        }
+    }
+}
+
 /// Reads a record: msgpack first, then JSON. A pickle or anything else is refused with
 /// [`StoreError::Corrupt`], which the layer logs and answers with its store-error response,
 /// leaving the record as it is.

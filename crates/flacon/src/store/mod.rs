@@ -17,6 +17,7 @@ mod deadline;
 pub mod flask_session;
 mod memory;
 pub(crate) mod msgpack;
+mod msgspec_json;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
@@ -79,11 +80,34 @@ use crate::value::Map;
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(String);
 
+/// Flask-Session's `SESSION_ID_LENGTH`, in random bytes.
+pub(crate) const DEFAULT_ID_BYTES: usize = 32;
+/// 128 bits: below that an id could be guessed.
+const MIN_ID_BYTES: usize = 16;
+/// The most that fits [`SessionId::parse`]'s 128 characters.
+const MAX_ID_BYTES: usize = 96;
+
 impl SessionId {
-    /// A fresh id from the operating system's random generator.
+    /// A fresh id from the operating system's random generator: 32 bytes, Flask-Session's
+    /// default `SESSION_ID_LENGTH`.
     pub fn generate() -> Result<Self, StoreError> {
-        let mut raw = [0_u8; 32];
-        getrandom::fill(&mut raw)
+        Self::generate_of(DEFAULT_ID_BYTES)
+    }
+
+    /// A fresh id of `bytes` random bytes (Flask-Session's `SESSION_ID_LENGTH`, given to
+    /// `secrets.token_urlsafe`), clamped to 16..=96 so that it stays unguessable and
+    /// within [`parse`](Self::parse)'s 128 characters.
+    ///
+    /// ```
+    /// let id = flacon::store::SessionId::generate_of(48).unwrap();
+    /// assert_eq!(id.as_str().len(), 64);
+    /// ```
+    pub fn generate_of(bytes: usize) -> Result<Self, StoreError> {
+        let mut raw = [0_u8; MAX_ID_BYTES];
+        let raw = raw
+            .get_mut(..bytes.clamp(MIN_ID_BYTES, MAX_ID_BYTES))
+            .unwrap_or_default();
+        getrandom::fill(raw)
             .map_err(|e| StoreError::unavailable(std::io::Error::other(e.to_string())))?;
         Ok(SessionId(URL_SAFE_NO_PAD.encode(raw)))
     }

@@ -13,7 +13,8 @@ use redis::{Cmd, FromRedisValue};
 use tokio::sync::Mutex;
 
 use super::deadline::{Deadlines, Overdue};
-use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
+use super::flask_session::{self, Serialization};
+use super::{Record, ScanPage, SessionId, SessionStore, StoreError};
 
 /// How late a hung command may be noticed past its timeout.
 const DEADLINE_GRANULARITY: Duration = Duration::from_millis(100);
@@ -53,6 +54,7 @@ pub struct RedisStore {
     /// The last failed attempt to connect: when it ended, and why.
     last_failure: std::sync::Mutex<Option<(Instant, Arc<ConnectFailed>)>>,
     prefix: String,
+    serialization: Serialization,
     timeout: Duration,
     deadlines: Deadlines,
 }
@@ -121,6 +123,7 @@ impl RedisStore {
             connecting: Mutex::new(()),
             last_failure: std::sync::Mutex::new(None),
             prefix: DEFAULT_PREFIX.to_owned(),
+            serialization: Serialization::default(),
             timeout: Duration::from_secs(2),
             deadlines: Deadlines::new(DEADLINE_GRANULARITY),
         }
@@ -130,6 +133,14 @@ impl RedisStore {
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// Writes records as `serialization` says (Flask-Session's
+    /// `SESSION_SERIALIZATION_FORMAT`, msgpack by default); either is read.
+    #[must_use]
+    pub fn with_serialization(mut self, serialization: Serialization) -> Self {
+        self.serialization = serialization;
         self
     }
 
@@ -320,7 +331,7 @@ impl SessionStore for RedisStore {
     async fn create(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(id))
-            .arg(flask_session::encode(&record.data))
+            .arg(self.serialization.encode(&record.data))
             .arg("EX")
             .arg(ttl(record.expires_at, now))
             .arg("NX");
@@ -370,7 +381,7 @@ impl SessionStore for RedisStore {
     async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(id))
-            .arg(flask_session::encode(&record.data))
+            .arg(self.serialization.encode(&record.data))
             .arg("EX")
             .arg(ttl(record.expires_at, now))
             .arg("XX");

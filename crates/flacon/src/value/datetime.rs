@@ -97,6 +97,41 @@ impl DateTime {
         out.push_str(" GMT");
     }
 
+    /// RFC 3339 in the offset the value carries, with microseconds when it has any, as
+    /// msgspec and `datetime.isoformat` write it: `2024-05-06T07:08:09.123456+02:00`, `Z`
+    /// for UTC.
+    ///
+    /// ```
+    /// use flacon::value::DateTime;
+    /// let d = DateTime::from_unix_nanos(1_714_979_289, 123_456_000);
+    /// assert_eq!(d.to_rfc3339(), "2024-05-06T07:08:09.123456Z");
+    /// ```
+    pub fn to_rfc3339(&self) -> String {
+        let local = self.unix_seconds + i64::from(self.offset_seconds);
+        let (year, month, day) = civil_from_days(local.div_euclid(86_400));
+        let secs = local.rem_euclid(86_400);
+        let mut out = format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        );
+        match self.nanos {
+            0 => {}
+            n if n % 1000 == 0 => out.push_str(&format!(".{:06}", n / 1000)),
+            n => out.push_str(&format!(".{n:09}")),
+        }
+        match self.offset_seconds {
+            0 => out.push('Z'),
+            offset => {
+                let sign = if offset < 0 { '-' } else { '+' };
+                let minutes = offset.unsigned_abs() / 60;
+                out.push_str(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60));
+            }
+        }
+        out
+    }
+
     /// Parses an RFC 822 / RFC 2822 date as `werkzeug.http.parse_date` does for the forms
     /// Flask writes: optional weekday, `DD Mon YYYY HH:MM[:SS]`, and a zone of `GMT`, `UTC`,
     /// `Z`, or `+HHMM`/`-HHMM` (a missing zone means UTC). Returns `None` when unparseable,

@@ -13,7 +13,6 @@ mod datetime;
 mod uuid;
 
 pub use crate::typed::{from_value, to_value, ValueError};
-pub(crate) use datetime::civil_from_days;
 pub use datetime::DateTime;
 pub(crate) use uuid::{hyphenated_uuid, parse_uuid, push_hex};
 
