@@ -84,6 +84,30 @@ MESSAGES = (
 )
 
 
+FEEDBACK = (
+    "<!doctype html>\n<title>Feedback</title>\n"
+    "<form method=post action=/feedback>\n"
+    "<input type=hidden name=csrf_token value=\"{{ csrf_token }}\">\n"
+    "<textarea name=text required></textarea>\n<button type=submit>Send</button>\n</form>\n"
+)
+
+
+@app.route("/feedback", methods=["GET", "POST"])
+def feedback():
+    from flask_wtf.csrf import generate_csrf, validate_csrf
+    from wtforms.validators import ValidationError
+
+    if request.method == "POST":
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as e:
+            return e.args[0], 400
+        words = len(request.form.get("text", "").split())
+        flash(f"Thanks for your feedback ({words} words)")
+        return redirect(url_for("messages"))
+    return render_template_string(FEEDBACK, csrf_token=generate_csrf())
+
+
 @app.route("/flash", methods=["POST"])
 def flash_message():
     flash(request.form["message"], request.form.get("category", "message"))

@@ -1,8 +1,10 @@
-//! The demo's flash-message routes: `POST /flash` (form fields `message` and `category`)
-//! flashes a message and redirects to `GET /messages`, which shows the flashed messages
-//! with their categories (`?only=CATEGORY` keeps one) and takes them out of the session, as
-//! a Flask view with `flash` and `get_flashed_messages` does. The same routes run on the
-//! reference Flask app, and a message flashed on one shows on the other.
+//! The demo's form routes. `POST /flash` (form fields `message` and `category`) flashes a
+//! message and redirects to `GET /messages`, which shows the flashed messages with their
+//! categories (`?only=CATEGORY` keeps one) and takes them out of the session, as a Flask
+//! view with `flash` and `get_flashed_messages` does. `GET /feedback` is a form carrying a
+//! Flask-WTF CSRF token; `POST /feedback` checks it (400 with Flask-WTF's message if it is
+//! bad), flashes a thank-you and redirects to `/messages`. The same routes run on the
+//! reference Flask app, and a message or a form from one is taken by the other.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use flacon::csrf::Csrf;
 use flacon::Session;
 use minijinja::Environment;
 use serde::Deserialize;
@@ -23,6 +26,20 @@ pub(crate) const MESSAGES_TEMPLATE: &str = "<!doctype html>\n<title>Messages</ti
 <form method=post action=/flash>\n<input name=message required>\n\
 <select name=category><option>message</option><option>error</option></select>\n\
 <button type=submit>Flash</button>\n</form>\n";
+
+/// The feedback form, the same text as `tests/python/article_app.py`'s.
+pub(crate) const FEEDBACK_TEMPLATE: &str = "<!doctype html>\n<title>Feedback</title>\n\
+<form method=post action=/feedback>\n\
+<input type=hidden name=csrf_token value=\"{{ csrf_token }}\">\n\
+<textarea name=text required></textarea>\n<button type=submit>Send</button>\n</form>\n";
+
+#[derive(Debug, Deserialize)]
+struct FeedbackForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    text: String,
+}
 
 #[derive(Debug, Deserialize)]
 struct FlashForm {
@@ -41,15 +58,70 @@ struct Only {
     only: Option<String>,
 }
 
-pub(crate) fn routes() -> Result<Router, minijinja::Error> {
+pub(crate) fn routes(csrf: Csrf) -> Result<Router, minijinja::Error> {
     let mut env = Environment::new();
     flacon::http::template::escape_like_jinja(&mut env);
     env.add_template("messages.html", MESSAGES_TEMPLATE)?;
+    env.add_template("feedback.html", FEEDBACK_TEMPLATE)?;
     let env = Arc::new(env);
-    Ok(Router::new().route("/flash", post(flash)).route(
-        "/messages",
-        get(move |session: Session, only: Query<Only>| messages(session, env.clone(), only.0)),
-    ))
+    let form_env = env.clone();
+    let csrf = Arc::new(csrf);
+    let checker = csrf.clone();
+    Ok(Router::new()
+        .route("/flash", post(flash))
+        .route(
+            "/messages",
+            get(move |session: Session, only: Query<Only>| messages(session, env.clone(), only.0)),
+        )
+        .route(
+            "/feedback",
+            get(move |session: Session| feedback_form(session, form_env.clone(), csrf.clone()))
+                .post(move |session: Session, form: Form<FeedbackForm>| {
+                    feedback(session, checker.clone(), form.0)
+                }),
+        ))
+}
+
+async fn feedback_form(
+    session: Session,
+    env: Arc<Environment<'static>>,
+    csrf: Arc<Csrf>,
+) -> Response {
+    let token = match csrf.generate(&session, crate::demo::now()) {
+        Ok(token) => token,
+        Err(error) => {
+            tracing::error!(%error, "cannot make a CSRF secret");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+        }
+    };
+    render(
+        &env,
+        "feedback.html",
+        minijinja::context! { csrf_token => token },
+    )
+}
+
+async fn feedback(session: Session, csrf: Arc<Csrf>, form: FeedbackForm) -> Response {
+    if let Err(refused) = csrf.validate(&session, &form.csrf_token, crate::demo::now()) {
+        tracing::info!(%refused, "feedback form refused");
+        return (StatusCode::BAD_REQUEST, refused.to_string()).into_response();
+    }
+    let words = form.text.split_whitespace().count();
+    session.flash(
+        "message",
+        format!("Thanks for your feedback ({words} words)"),
+    );
+    crate::demo::redirect("/messages")
+}
+
+fn render(env: &Environment<'static>, name: &str, context: minijinja::Value) -> Response {
+    match env.get_template(name).and_then(|t| t.render(context)) {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, template = name, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+        }
+    }
 }
 
 async fn flash(session: Session, form: Form<FlashForm>) -> Response {
@@ -58,17 +130,9 @@ async fn flash(session: Session, form: Form<FlashForm>) -> Response {
 }
 
 async fn messages(session: Session, env: Arc<Environment<'static>>, only: Only) -> Response {
-    let rendered = env.get_template("messages.html").and_then(|t| {
-        t.render(minijinja::context! {
-            get_flashed_messages => session.flashed_messages_function(),
-            only => only.only,
-        })
-    });
-    match rendered {
-        Ok(html) => Html(html).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "messages template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-        }
-    }
+    let context = minijinja::context! {
+        get_flashed_messages => session.flashed_messages_function(),
+        only => only.only,
+    };
+    render(&env, "messages.html", context)
 }

@@ -178,8 +178,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         ));
     }
     let runtime = runtime(args.threads).map_err(|e| CliError::new("io", e))?;
+    let csrf = flacon::csrf::Csrf::new(&ring);
     let router = crate::demo::router()
-        .and_then(|demo| Ok(demo.merge(crate::messages::routes()?)))
+        .and_then(|demo| Ok(demo.merge(crate::messages::routes(csrf)?)))
         .map_err(|e| CliError::new("template", e))?;
     let with_accounts = |router: axum::Router, revoker| {
         crate::accounts::routes(revoker)

@@ -285,3 +285,60 @@ fn flashed_messages_show_once_on_either_side() {
         shown.body
     );
 }
+
+/// The token in a feedback form page.
+fn form_token(page: &Reply) -> String {
+    let start = page.body.find("name=csrf_token value=\"").unwrap() + 23;
+    let len = page.body[start..].find('"').unwrap();
+    page.body[start..start + len].to_owned()
+}
+
+/// A Flask-WTF CSRF form served by one side is accepted when posted to the other, and a bad
+/// token is refused by both with Flask-WTF's message.
+#[test]
+fn a_form_from_one_side_posts_to_the_other_with_its_csrf_token() {
+    let flask = flask_app(KEY);
+    let flacon = flacon_serve(&["--secret-key", KEY]);
+    let form = "text=fast+and+friendly";
+    for (serves, takes) in [(&flask, &flacon), (&flacon, &flask)] {
+        let page = serves.get("/feedback", None);
+        let cookie = page.session_cookie().unwrap();
+        let token = form_token(&page);
+        assert_eq!(
+            page.body.replace(&token, "<token>"),
+            "<!doctype html>\n<title>Feedback</title>\n<form method=post action=/feedback>\n<input type=hidden name=csrf_token value=\"<token>\">\n<textarea name=text required></textarea>\n<button type=submit>Send</button>\n</form>"
+        );
+        let posted = takes.post_form(
+            "/feedback",
+            Some(&cookie),
+            &format!("csrf_token={token}&{form}"),
+        );
+        assert_eq!(posted.status, 302, "{}", posted.body);
+        let shown = serves.get("/messages", Some(&posted.session_cookie().unwrap()));
+        assert!(
+            shown.body.contains("Thanks for your feedback (3 words)"),
+            "{}",
+            shown.body
+        );
+    }
+    // Refused alike: no token, another session's token, a forged one.
+    let other = flask.get("/feedback", None);
+    let page = flacon.get("/feedback", None);
+    let cookie = page.session_cookie().unwrap();
+    for (body, want) in [
+        (form.to_owned(), "The CSRF token is missing."),
+        (
+            format!("csrf_token={}&{form}", form_token(&other)),
+            "The CSRF tokens do not match.",
+        ),
+        (
+            format!("csrf_token={}x&{form}", form_token(&page)),
+            "The CSRF token is invalid.",
+        ),
+    ] {
+        for server in [&flask, &flacon] {
+            let reply = server.post_form("/feedback", Some(&cookie), &body);
+            assert_eq!((reply.status, reply.body.as_str()), (400, want));
+        }
+    }
+}
