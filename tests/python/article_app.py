@@ -119,6 +119,39 @@ def messages():
     return render_template_string(MESSAGES, only=request.args.get("only"))
 
 
+WHOAMI = "{% if user %}<h1>Signed in as {{ user }}</h1>{% else %}<h1>Not signed in</h1>{% endif %}"
+
+# Flask-Login only when asked: its session protection rewrites `_fresh` in any session
+# without its `_id`, which the other side-by-side tests must not see.
+if os.environ.get("ARTICLE_APP_FLASK_LOGIN"):
+    from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+    login_manager = LoginManager(app)
+
+    class User(UserMixin):
+        def __init__(self, user_id):
+            self.id = user_id
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        return User(user_id)
+
+    @app.route("/login", methods=["POST"])
+    def login():
+        login_user(User(request.form["user"]), remember="remember" in request.form)
+        return redirect(url_for("whoami"))
+
+    @app.route("/whoami")
+    def whoami():
+        user = current_user.id if current_user.is_authenticated else None
+        return render_template_string(WHOAMI, user=user)
+
+    @app.route("/logout", methods=["POST"])
+    def logout():
+        logout_user()
+        return redirect(url_for("whoami"))
+
+
 if __name__ == "__main__":
     server = make_server("127.0.0.1", 0, app, threaded=True)
     print(f"listening on {server.port}", flush=True)

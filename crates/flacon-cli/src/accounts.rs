@@ -7,11 +7,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::header::{SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use flacon::http::SessionRejection;
+use flacon::flask_login::{remote_addr, session_identifier, FlaskLogin, Remember};
+use flacon::http::{find_cookie, SessionRejection};
 use flacon::revocation::RevocationRegistry;
 use flacon::store::{users, SessionId, SessionStore, StoreError, UserSession};
 use flacon::value::DateTime;
@@ -69,6 +71,8 @@ pub(crate) enum Revoker {
 #[derive(Debug, Deserialize)]
 struct LoginForm {
     user: String,
+    /// Flask-Login's "remember me": a checkbox, present when ticked.
+    remember: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,18 +80,38 @@ struct RevokeForm {
     id: String,
 }
 
-pub(crate) fn routes(revoker: Revoker) -> Result<Router, minijinja::Error> {
+pub(crate) fn routes(
+    revoker: Revoker,
+    flask_login: FlaskLogin,
+) -> Result<Router, minijinja::Error> {
     let pages = Pages::new()?;
     let everywhere = revoker.clone();
     let listing = revoker.clone();
     let whoami_pages = pages.clone();
+    let flask_login = Arc::new(flask_login);
+    let (signing_in, restoring, signing_out) =
+        (flask_login.clone(), flask_login.clone(), flask_login);
     Ok(Router::new()
-        .route("/login", get(login_form).post(login))
+        .route(
+            "/login",
+            get(login_form).post(
+                move |session: Session, client: Client, form: Form<LoginForm>| {
+                    login(session, client, signing_in.clone(), form.0)
+                },
+            ),
+        )
         .route(
             "/whoami",
-            get(move |session: Session| whoami(session, whoami_pages.clone())),
+            get(move |session: Session, client: Client| {
+                whoami(session, client, restoring.clone(), whoami_pages.clone())
+            }),
         )
-        .route("/logout", post(logout))
+        .route(
+            "/logout",
+            post(move |session: Session, client: Client| {
+                logout(session, client, signing_out.clone())
+            }),
+        )
         .route(
             "/logout-everywhere",
             post(move |session: Session| logout_everywhere(session, everywhere.clone())),
@@ -117,27 +141,98 @@ async fn login_form() -> Html<&'static str> {
 
 const LOGIN_FORM: &str = "<!doctype html>\n<html lang=en>\n<title>Sign in</title>\n\
     <form method=post action=/login>\n<label for=user>User:</label>\n\
-    <input id=user name=user required>\n<button type=submit>Sign in</button>\n</form>\n";
+    <input id=user name=user required>\n\
+    <label><input type=checkbox name=remember> Remember me</label>\n\
+    <button type=submit>Sign in</button>\n</form>\n";
 
-async fn login(session: Session, form: Form<LoginForm>) -> Response {
-    let user = form.0.user.trim().to_owned();
+/// What Flask-Login reads off a request: the client's address (`X-Forwarded-For` first),
+/// its `User-Agent`, and the remember-me cookie.
+struct Client {
+    headers: HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+}
+
+impl Client {
+    fn identifier(&self) -> String {
+        let agent = self
+            .headers
+            .get(USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        session_identifier(
+            remote_addr(&self.headers, self.peer).as_deref(),
+            agent.as_deref(),
+        )
+    }
+
+    fn remember_cookie(&self, flask_login: &FlaskLogin) -> Option<String> {
+        find_cookie(&self.headers, flask_login.cookie_name()).map(|c| c.into_owned())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0);
+        Ok(Client {
+            headers: parts.headers.clone(),
+            peer,
+        })
+    }
+}
+
+/// `response` with `Set-Cookie: cookie` added.
+fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
+    if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}
+
+async fn login(
+    session: Session,
+    client: Client,
+    flask_login: Arc<FlaskLogin>,
+    form: LoginForm,
+) -> Response {
+    let user = form.user.trim().to_owned();
     if user.is_empty() {
         return (StatusCode::BAD_REQUEST, "a user name is needed\n").into_response();
     }
-    session.login(&user);
-    crate::demo::redirect("/whoami")
+    let remember = if form.remember.is_some() {
+        Remember::Default
+    } else {
+        Remember::No
+    };
+    let cookie = flask_login.login(&session, &user, &client.identifier(), remember);
+    with_cookie(crate::demo::redirect("/whoami"), cookie)
 }
 
-async fn whoami(session: Session, pages: Pages) -> Response {
-    pages.render(
-        "whoami.html",
-        minijinja::context! { user => session.user() },
-    )
+async fn whoami(
+    session: Session,
+    client: Client,
+    flask_login: Arc<FlaskLogin>,
+    pages: Pages,
+) -> Response {
+    let user = flask_login.restore(&session, client.remember_cookie(&flask_login).as_deref());
+    pages.render("whoami.html", minijinja::context! { user })
 }
 
-async fn logout(session: Session) -> Response {
+async fn logout(session: Session, client: Client, flask_login: Arc<FlaskLogin>) -> Response {
     match session.logout().await {
-        Ok(()) => crate::demo::redirect("/whoami"),
+        // As Flask-Login, the remember-me cookie goes too when the request had one.
+        Ok(()) => {
+            let clear = client
+                .remember_cookie(&flask_login)
+                .map(|_| flask_login.clear_cookie());
+            with_cookie(crate::demo::redirect("/whoami"), clear)
+        }
         Err(_) => SessionRejection::Unavailable.into_response(),
     }
 }

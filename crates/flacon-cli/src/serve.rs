@@ -182,8 +182,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let router = crate::demo::router()
         .and_then(|demo| Ok(demo.merge(crate::messages::routes(csrf)?)))
         .map_err(|e| CliError::new("template", e))?;
+    let flask_login = flacon::flask_login::FlaskLogin::new(&ring);
     let with_accounts = |router: axum::Router, revoker| {
-        crate::accounts::routes(revoker)
+        crate::accounts::routes(revoker, flask_login.clone())
             .map(|accounts| router.merge(accounts))
             .map_err(|e| CliError::new("template", e))
     };

@@ -146,6 +146,7 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let activity = Arc::new(Activity::new());
+    let peer = stream.peer_addr().ok();
     let io = TokioIo::new(WatchedIo {
         inner: stream,
         activity: activity.clone(),
@@ -153,6 +154,7 @@ async fn connection(
     let service = TrackedApp {
         app,
         activity: activity.clone(),
+        peer,
     };
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
@@ -361,6 +363,8 @@ impl AsyncWrite for WatchedIo {
 struct TrackedApp {
     app: Router,
     activity: Arc<Activity>,
+    /// The client's address, for handlers that need it (Flask-Login's session identifier).
+    peer: Option<std::net::SocketAddr>,
 }
 
 struct InFlight(Arc<Activity>);
@@ -376,8 +380,13 @@ impl hyper::service::Service<Request<Incoming>> for TrackedApp {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         self.activity.request_started();
+        if let Some(peer) = self.peer {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let guard = InFlight(self.activity.clone());
         let response = self.app.clone().oneshot(request);
         Box::pin(async move {

@@ -5,6 +5,7 @@ pub mod codec;
 pub mod config;
 mod cookie;
 pub mod csrf;
+pub mod flask_login;
 /// Guides, task by task.
 pub mod guide {
     #![doc = include_str!("../docs/guide/mod.md")]

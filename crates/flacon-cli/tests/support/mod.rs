@@ -145,6 +145,11 @@ pub fn flask_app_configured(key: &str, redis_url: Option<&str>, config: &str) ->
     flask_app_env(&args, &[("ARTICLE_APP_CONFIG", config)])
 }
 
+/// The reference Flask app with Flask-Login on (`/login`, `/whoami`, `/logout`).
+pub fn flask_login_app(key: &str) -> Server {
+    flask_app_env(&[key], &[("ARTICLE_APP_FLASK_LOGIN", "1")])
+}
+
 fn flask_app_with(args: &[&str]) -> Server {
     flask_app_env(args, &[])
 }
