@@ -4,7 +4,8 @@ next to `flacon serve` with the same key and compare every response.
 
 Usage: article_app.py SECRET_KEY [REDIS_URL]
   (prints "listening on PORT", serves on 127.0.0.1). With REDIS_URL, sessions live in Redis
-  through Flask-Session 0.8 with its defaults, instead of Flask's signed cookie. The
+  through Flask-Session 0.8 with its defaults, instead of Flask's signed cookie (with a
+  postgres:// URL, in PostgreSQL through its SQLAlchemy interface). The
   environment variable ARTICLE_APP_CONFIG, a JSON object, is added to app.config first
   (SESSION_COOKIE_NAME, SESSION_KEY_PREFIX, ...), as a Flask app's config.py would.
 """
@@ -21,11 +22,20 @@ app = Flask(__name__)
 app.secret_key = sys.argv[1] if __name__ == "__main__" else os.environ["ARTICLE_APP_SECRET_KEY"]
 app.config.update(json.loads(os.environ.get("ARTICLE_APP_CONFIG", "{}")))
 if __name__ == "__main__" and len(sys.argv) > 2:
-    import redis
     from flask_session import Session
 
-    app.config["SESSION_TYPE"] = "redis"
-    app.config["SESSION_REDIS"] = redis.from_url(sys.argv[2])
+    if sys.argv[2].startswith("postgres"):
+        from flask_sqlalchemy import SQLAlchemy
+
+        # SQLAlchemy's dialect is called postgresql.
+        app.config["SQLALCHEMY_DATABASE_URI"] = sys.argv[2].replace("postgres://", "postgresql://", 1)
+        app.config["SESSION_TYPE"] = "sqlalchemy"
+        app.config["SESSION_SQLALCHEMY"] = SQLAlchemy(app)
+    else:
+        import redis
+
+        app.config["SESSION_TYPE"] = "redis"
+        app.config["SESSION_REDIS"] = redis.from_url(sys.argv[2])
     Session(app)
 
 

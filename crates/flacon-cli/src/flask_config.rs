@@ -97,12 +97,16 @@ pub(crate) struct FlaskFile {
     refresh_each_request: Option<bool>,
     #[serde(rename = "MAX_COOKIE_SIZE")]
     max_cookie_size: Option<usize>,
-    /// `redis` (with `SESSION_REDIS`) or `sqlite` (with `SESSION_SQLITE`); absent: cookies.
+    /// `redis` (with `SESSION_REDIS`), `sqlalchemy` (with `SQLALCHEMY_DATABASE_URI`) or
+    /// `sqlite` (with `SESSION_SQLITE`); absent: cookies.
     #[serde(rename = "SESSION_TYPE")]
     session_type: Option<String>,
     /// The Redis URL (`redis://HOST:PORT/DB`): Flask's `SESSION_REDIS` client, as a URL.
     #[serde(rename = "SESSION_REDIS")]
     session_redis: Option<String>,
+    /// Flask-SQLAlchemy's database of `SESSION_TYPE = "sqlalchemy"` (PostgreSQL).
+    #[serde(rename = "SQLALCHEMY_DATABASE_URI")]
+    sqlalchemy_database_uri: Option<String>,
     /// flacon's own: the SQLite file of `SESSION_TYPE = "sqlite"`.
     #[serde(rename = "SESSION_SQLITE")]
     session_sqlite: Option<PathBuf>,
@@ -253,6 +257,19 @@ fn file_store(file: &FlaskFile) -> Result<Option<StoreSpec>, CliError> {
                 .map(Some)
                 .map_err(|e: String| CliError::new("config", e))
         }
+        Some("sqlalchemy") => {
+            let url = file
+                .sqlalchemy_database_uri
+                .as_deref()
+                .ok_or_else(|| missing("sqlalchemy"))?;
+            match url.parse() {
+                Ok(spec @ StoreSpec::Postgres(_)) => Ok(Some(spec)),
+                _ => Err(CliError::new(
+                    "config",
+                    format!("SQLALCHEMY_DATABASE_URI {url:?}: flacon serves PostgreSQL (postgresql://...)"),
+                )),
+            }
+        }
         Some("sqlite") => {
             let path = file.session_sqlite.clone().ok_or_else(|| missing("sqlite"))?;
             Ok(Some(StoreSpec::Sqlite(path)))
@@ -260,7 +277,7 @@ fn file_store(file: &FlaskFile) -> Result<Option<StoreSpec>, CliError> {
         Some(other) => Err(CliError::new(
             "config",
             format!(
-                "SESSION_TYPE {other:?} is not served by flacon: use \"redis\" (with SESSION_REDIS), \"sqlite\" (with SESSION_SQLITE) or none for signed cookies"
+                "SESSION_TYPE {other:?} is not served by flacon: use \"redis\" (with SESSION_REDIS), \"sqlalchemy\" (with SQLALCHEMY_DATABASE_URI on PostgreSQL), \"sqlite\" (with SESSION_SQLITE) or none for signed cookies"
             ),
         )),
     }
@@ -282,14 +299,19 @@ impl Settings {
                  SESSION_SERIALIZATION_FORMAT) are Flask-Session's: they need a server-side --store",
             ));
         }
-        let redis = matches!(
+        let flask_sessions_layout = matches!(
             store,
-            StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. }
+            StoreSpec::Redis(_)
+                | StoreSpec::RedisCluster(_)
+                | StoreSpec::RedisSentinel { .. }
+                | StoreSpec::Postgres(_)
         );
-        if !redis && (self.key_prefix.is_some() || self.serialization != Serialization::default()) {
+        if !flask_sessions_layout
+            && (self.key_prefix.is_some() || self.serialization != Serialization::default())
+        {
             return Err(CliError::new(
                 "usage",
-                "--key-prefix and --serialization name Flask-Session's Redis records: they need a redis:// --store",
+                "--key-prefix and --serialization name Flask-Session's records: they need a redis:// or postgres:// --store",
             ));
         }
         Ok(())

@@ -8,6 +8,7 @@ use flacon::config::SessionConfig;
 use std::sync::Arc;
 
 use flacon::revocation::RevocationRegistry;
+use flacon::store::postgres::PostgresStore;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{purge_expired_every, MemoryStore, StoreError};
 use flacon::{KeyRing, SecretKey, SessionLayer, StoreLayer};
@@ -221,6 +222,20 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
                         .with_server_config(server_config),
                 )
             }
+            StoreSpec::Postgres(url) => {
+                let prefix = settings.key_prefix.as_deref().unwrap_or("session:");
+                let store = PostgresStore::connect_with(url, "sessions", prefix)
+                    .await
+                    .map_err(store_error)?
+                    .with_serialization(settings.serialization);
+                let store = Arc::new(store);
+                purge_expired_every(store.clone(), PURGE_EVERY);
+                with_accounts(router, server_side(&store))?.layer(
+                    StoreLayer::new(store, ring)
+                        .with_config(config)
+                        .with_server_config(server_config),
+                )
+            }
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
                 let mut redis = crate::store_spec::open_redis(&store).map_err(store_error)?;
                 if let Some(prefix) = &settings.key_prefix {
@@ -292,8 +307,9 @@ async fn open_registry(spec: &StoreSpec) -> Result<Arc<RevocationRegistry>, Stor
         StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
             RevocationRegistry::start(crate::store_spec::open_redis(spec)?).await
         }
+        StoreSpec::Postgres(url) => RevocationRegistry::start(PostgresStore::connect(url).await?).await,
         StoreSpec::Cookie | StoreSpec::Memory => Err(StoreError::Corrupt(
-            "--revocations needs a store every process shares: sqlite:PATH or redis://".to_owned(),
+            "--revocations needs a store every process shares: sqlite:PATH, redis:// or postgres://".to_owned(),
         )),
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::Subcommand;
 use flacon::codec::to_tagged_json;
 use flacon::revocation::RevocationBackend;
+use flacon::store::postgres::PostgresStore;
 use flacon::store::sqlite::SqliteStore;
 use flacon::store::{users, SessionId, SessionStore, StoreError};
 use flacon::Value;
@@ -90,9 +91,12 @@ pub(crate) fn run(cmd: &StoreCommand) -> Result<(), CliError> {
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
                 run_on(&crate::store_spec::open_redis(spec).map_err(store_error)?, cmd).await
             }
+            StoreSpec::Postgres(url) => {
+                run_on(&PostgresStore::connect(url).await.map_err(store_error)?, cmd).await
+            }
             StoreSpec::Cookie | StoreSpec::Memory => Err(CliError::new(
                 "usage",
-                "cookie and memory sessions cannot be reached from outside the server: use sqlite:PATH or redis://",
+                "cookie and memory sessions cannot be reached from outside the server: use sqlite:PATH, redis:// or postgres://",
             )),
         }
     })

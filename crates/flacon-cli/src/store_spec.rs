@@ -24,6 +24,8 @@ pub(crate) enum StoreSpec {
         /// The name the sentinels monitor the primary under.
         service: String,
     },
+    /// PostgreSQL in Flask-Session's SQLAlchemy layout: `postgres://USER@HOST:PORT/DB`.
+    Postgres(String),
 }
 
 impl FromStr for StoreSpec {
@@ -40,6 +42,9 @@ impl FromStr for StoreSpec {
                 } else {
                     Ok(StoreSpec::Sqlite(PathBuf::from(path)))
                 }
+            }
+            _ if text.starts_with("postgres://") || text.starts_with("postgresql://") => {
+                Ok(StoreSpec::Postgres(text.to_owned()))
             }
             _ if text.starts_with("redis://") || text.starts_with("rediss://") => {
                 check_redis_url(text)?;

@@ -366,3 +366,45 @@ fn flashed_messages_cross_between_flask_session_and_flacon() {
         .body
         .contains("No messages."));
 }
+
+/// `flacon serve --store postgres://` beside a Flask-Session app on the same PostgreSQL
+/// (its SQLAlchemy interface): sessions shared both ways, `flacon store` reads them, and an
+/// outage is a 503 with the session back once PostgreSQL is.
+#[test]
+fn flask_session_and_flacon_share_sessions_in_one_postgresql() {
+    let mut pg = support::postgres_server::PostgresServer::start();
+    let flask = flask_session_app(KEY, &pg.url());
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &pg.url()]);
+    let sid = flask.set_email(None, "email_address=from%2Bflask%40example.com");
+    assert!(rust
+        .get("/get_email", Some(&sid))
+        .body
+        .contains("Welcome from+flask@example.com!"));
+    let reply = rust.get("/cart/add/bike", Some(&sid));
+    assert_eq!(reply.body, "{\"cart\":[\"bike\"]}\n");
+    assert_eq!(
+        flask.get("/cart", Some(&sid)).body,
+        "{\"cart\":[\"bike\"]}\n"
+    );
+    let sid2 = rust.set_email(None, "email_address=from%2Bflacon%40example.com");
+    assert!(flask
+        .get("/get_email", Some(&sid2))
+        .body
+        .contains("Welcome from+flacon@example.com!"));
+    let listed = flacon(&["store", "list", "--store", &pg.url()]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains(&sid) && listed.contains(&sid2), "{listed}");
+
+    pg.stop();
+    let down = rust.get("/get_email", Some(&sid2));
+    assert_eq!(down.status, 503);
+    assert!(
+        down.session_cookie().is_none(),
+        "no new session over the real one"
+    );
+    pg.restart();
+    assert!(rust
+        .get("/get_email", Some(&sid2))
+        .body
+        .contains("Welcome from+flacon@example.com!"));
+}

@@ -242,6 +242,24 @@ async fn cookies_are_revoked_through_a_sqlite_registry() {
 }
 
 #[tokio::test]
+async fn postgres_store_lists_and_revokes_a_users_sessions() {
+    let server = common::postgres_server::PostgresServer::start();
+    let store = flacon::store::postgres::PostgresStore::connect(&server.url())
+        .await
+        .unwrap();
+    devices_are_listed_and_revoked(store).await;
+}
+
+#[tokio::test]
+async fn cookies_are_revoked_through_a_postgres_registry() {
+    let server = common::postgres_server::PostgresServer::start();
+    let store = flacon::store::postgres::PostgresStore::connect(&server.url())
+        .await
+        .unwrap();
+    cookies_are_revoked(RevocationRegistry::start(store).await.unwrap()).await;
+}
+
+#[tokio::test]
 async fn cookies_are_revoked_through_a_redis_registry_and_an_outage_is_an_error() {
     let mut server = common::redis_server::RedisServer::start();
     let registry = RevocationRegistry::start_with(

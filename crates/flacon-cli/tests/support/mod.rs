@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[path = "../../../flacon/tests/common/postgres_server.rs"]
+pub mod postgres_server;
 #[path = "../../../flacon/tests/common/python.rs"]
 pub mod python;
 #[path = "../../../flacon/tests/common/redis_server.rs"]

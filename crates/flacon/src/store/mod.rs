@@ -18,6 +18,8 @@ pub mod flask_session;
 mod memory;
 pub(crate) mod msgpack;
 mod msgspec_json;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]

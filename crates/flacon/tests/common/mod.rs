@@ -10,6 +10,7 @@
 )]
 
 pub mod actions;
+pub mod postgres_server;
 pub mod python;
 pub mod redis_server;
 pub mod strategy;

@@ -1,0 +1,523 @@
+//! [`PostgresStore`]: sessions in PostgreSQL, in the table Flask-Session 0.8's SQLAlchemy
+//! interface creates and uses, so that a Flask app with `SESSION_TYPE = "sqlalchemy"` on the
+//! same database shares them:
+//!
+//! ```sql
+//! CREATE TABLE sessions (
+//!     id SERIAL PRIMARY KEY,
+//!     session_id VARCHAR(255) UNIQUE,   -- key prefix + id: "session:<sid>"
+//!     data BYTEA,                       -- msgpack (or JSON) of the session dict
+//!     expiry TIMESTAMP WITHOUT TIME ZONE -- UTC
+//! )
+//! ```
+//!
+//! The driver is `tokio-postgres`: maintained, async, pure Rust, and it pipelines the
+//! queries of concurrent requests over one connection (statements are prepared once per
+//! connection). A lost connection is made again on the next query; a server that does not
+//! answer within the timeout (2 s) is a [`StoreError::Unavailable`], which the layer answers
+//! with its store-error response.
+//!
+//! Beside Flask-Session's table flacon keeps its per-user index in
+//! `flacon_user_sessions`, and a signed-cookie revocation registry in `flacon_revoked_*`,
+//! which Flask-Session never reads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use super::flask_session::{self, Serialization};
+use super::{Record, ScanPage, SessionId, SessionStore, StoreError};
+
+/// Flask-Session's `SESSION_SQLALCHEMY_TABLE`.
+const DEFAULT_TABLE: &str = "sessions";
+/// Flask-Session's default key prefix.
+const DEFAULT_PREFIX: &str = "session:";
+/// Expired rows removed per [`SessionStore::delete_expired`] call.
+const PURGE_BATCH: i64 = 1000;
+
+/// A PostgreSQL session store in Flask-Session's SQLAlchemy layout.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), flacon::store::StoreError> {
+/// use flacon::store::postgres::PostgresStore;
+/// let store = PostgresStore::connect("postgres://app@127.0.0.1/app").await?;
+/// # let _ = store; Ok(()) }
+/// ```
+pub struct PostgresStore {
+    url: String,
+    table: String,
+    prefix: String,
+    serialization: Serialization,
+    timeout: Duration,
+    conn: Mutex<Option<Arc<Connection>>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("table", &self.table)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One connection and its prepared statements.
+struct Connection {
+    client: Client,
+    create: Statement,
+    load: Statement,
+    save: Statement,
+    touch: Statement,
+    delete: Statement,
+    change_id: Statement,
+    purge: Statement,
+    scan: Statement,
+    index: Statement,
+    indexed: Statement,
+    unindex: Statement,
+}
+
+/// A Unix time as the `timestamp without time zone` (UTC) Flask-Session stores.
+const AS_TIMESTAMP: &str = "(to_timestamp($T::float8) AT TIME ZONE 'UTC')";
+/// A `timestamp without time zone` (UTC) as Unix seconds.
+const AS_UNIX: &str = "floor(extract(epoch from expiry))::int8";
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::unavailable(error)
+}
+
+fn i64_of(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db`) and creates Flask-Session's
+    /// table and flacon's index if they are missing.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_TABLE, DEFAULT_PREFIX).await
+    }
+
+    /// [`connect`](Self::connect) with Flask-Session's `SESSION_SQLALCHEMY_TABLE` and
+    /// `SESSION_KEY_PREFIX`.
+    pub async fn connect_with(url: &str, table: &str, prefix: &str) -> Result<Self, StoreError> {
+        let valid_table = !table.is_empty()
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid_table {
+            return Err(StoreError::Corrupt(format!(
+                "table name {table:?}: letters, digits and _ only"
+            )));
+        }
+        let store = PostgresStore {
+            url: url.to_owned(),
+            table: table.to_owned(),
+            prefix: prefix.to_owned(),
+            serialization: Serialization::default(),
+            timeout: Duration::from_secs(2),
+            conn: Mutex::new(None),
+        };
+        store.connection().await?;
+        Ok(store)
+    }
+
+    /// Writes records as `serialization` says (`SESSION_SERIALIZATION_FORMAT`); either is
+    /// read.
+    #[must_use]
+    pub fn with_serialization(mut self, serialization: Serialization) -> Self {
+        self.serialization = serialization;
+        self
+    }
+
+    fn key(&self, id: &SessionId) -> String {
+        format!("{}{}", self.prefix, id.as_str())
+    }
+
+    /// The live connection, made (with the schema and statements) if there is none or the
+    /// last one was lost.
+    async fn connection(&self) -> Result<Arc<Connection>, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
+            return Ok(conn.clone());
+        }
+        *slot = None;
+        let conn = tokio::time::timeout(self.timeout, self.open())
+            .await
+            .map_err(unavailable)??;
+        let conn = Arc::new(conn);
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn open(&self) -> Result<Connection, StoreError> {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .map_err(unavailable)?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, "PostgreSQL connection lost");
+            }
+        });
+        let t = &self.table;
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {t} (
+                    id SERIAL NOT NULL,
+                    session_id VARCHAR(255),
+                    data BYTEA,
+                    expiry TIMESTAMP WITHOUT TIME ZONE,
+                    PRIMARY KEY (id),
+                    UNIQUE (session_id)
+                );
+                CREATE TABLE IF NOT EXISTS flacon_user_sessions (
+                    user_id TEXT NOT NULL,
+                    session_id VARCHAR(255) NOT NULL,
+                    created BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (user_id, session_id)
+                );
+                CREATE TABLE IF NOT EXISTS flacon_revoked_users (
+                    user_id TEXT PRIMARY KEY, before_ms BIGINT NOT NULL);
+                CREATE TABLE IF NOT EXISTS flacon_revoked_tokens (
+                    token TEXT PRIMARY KEY, until BIGINT NOT NULL);
+                CREATE TABLE IF NOT EXISTS flacon_revocation_version (
+                    one INT PRIMARY KEY, version BIGINT NOT NULL);"
+            ))
+            .await
+            .map_err(unavailable)?;
+        let at = |n: usize| AS_TIMESTAMP.replace("$T", &format!("${n}"));
+        let prepare = |sql: String| {
+            let client = &client;
+            async move { client.prepare(&sql).await.map_err(unavailable) }
+        };
+        Ok(Connection {
+            create: prepare(format!(
+                "INSERT INTO {t} (session_id, data, expiry) VALUES ($1, $2, {}) \
+                 ON CONFLICT (session_id) DO NOTHING",
+                at(3)
+            ))
+            .await?,
+            load: prepare(format!(
+                "SELECT data, {AS_UNIX} FROM {t} WHERE session_id = $1 AND expiry > {}",
+                at(2)
+            ))
+            .await?,
+            save: prepare(format!(
+                "UPDATE {t} SET data = $2, expiry = {} WHERE session_id = $1 AND expiry > {}",
+                at(3),
+                at(4)
+            ))
+            .await?,
+            touch: prepare(format!(
+                "UPDATE {t} SET expiry = {} WHERE session_id = $1 AND expiry > {}",
+                at(2),
+                at(3)
+            ))
+            .await?,
+            delete: prepare(format!("DELETE FROM {t} WHERE session_id = $1")).await?,
+            change_id: prepare(format!(
+                "UPDATE {t} SET session_id = $2 WHERE session_id = $1 AND expiry > {}",
+                at(3)
+            ))
+            .await?,
+            purge: prepare(format!(
+                "DELETE FROM {t} WHERE id IN \
+                 (SELECT id FROM {t} WHERE expiry <= {} LIMIT $2)",
+                at(1)
+            ))
+            .await?,
+            scan: prepare(format!(
+                "SELECT session_id FROM {t} WHERE left(session_id, length($1)) = $1 \
+                 AND session_id > $2 ORDER BY session_id LIMIT $3"
+            ))
+            .await?,
+            index: prepare(
+                "INSERT INTO flacon_user_sessions (user_id, session_id, created, expires_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, session_id) \
+                 DO UPDATE SET expires_at = EXCLUDED.expires_at"
+                    .to_owned(),
+            )
+            .await?,
+            indexed: prepare(
+                "SELECT session_id, created FROM flacon_user_sessions WHERE user_id = $1 \
+                 ORDER BY created, session_id"
+                    .to_owned(),
+            )
+            .await?,
+            unindex: prepare(
+                "DELETE FROM flacon_user_sessions WHERE user_id = $1 AND session_id = $2"
+                    .to_owned(),
+            )
+            .await?,
+            client,
+        })
+    }
+
+    /// Runs `op` on the connection within the timeout; a failure that closed the
+    /// connection drops it, so the next call connects again.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Arc<Connection>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(self.timeout, op(conn.clone())).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(unavailable(error)),
+            Err(elapsed) => {
+                // A server that stopped answering: start afresh next time.
+                *self.conn.lock().await = None;
+                Err(unavailable(elapsed))
+            }
+        }
+    }
+}
+
+impl SessionStore for PostgresStore {
+    async fn create(&self, id: &SessionId, record: &Record, _now: u64) -> Result<bool, StoreError> {
+        let (key, data) = (self.key(id), self.serialization.encode(&record.data));
+        let expires = record.expires_at as f64;
+        self.run(|c| async move { c.client.execute(&c.create, &[&key, &data, &expires]).await })
+            .await
+            .map(|rows| rows == 1)
+    }
+
+    /// One `SELECT`: the stored expiry is extended by [`touch`](SessionStore::touch) when the
+    /// layer's touch interval says so, not by every read (an `UPDATE` per request would cost
+    /// PostgreSQL a WAL write each).
+    async fn load(
+        &self,
+        id: &SessionId,
+        _refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<Record>, StoreError> {
+        let key = self.key(id);
+        let now = now as f64;
+        let row = self
+            .run(|c| async move { c.client.query_opt(&c.load, &[&key, &now]).await })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let bytes: Vec<u8> = row.try_get(0).map_err(unavailable)?;
+        let expires_at: i64 = row.try_get(1).map_err(unavailable)?;
+        Ok(Some(Record {
+            data: flask_session::decode(&bytes)?,
+            expires_at: u64::try_from(expires_at).unwrap_or(0),
+        }))
+    }
+
+    async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
+        let (key, data) = (self.key(id), self.serialization.encode(&record.data));
+        let (expires, now) = (record.expires_at as f64, now as f64);
+        self.run(|c| async move {
+            c.client
+                .execute(&c.save, &[&key, &data, &expires, &now])
+                .await
+        })
+        .await
+        .map(|rows| rows == 1)
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
+        let key = self.key(id);
+        let (expires, now) = (expires_at as f64, now as f64);
+        self.run(|c| async move { c.client.execute(&c.touch, &[&key, &expires, &now]).await })
+            .await
+            .map(|rows| rows == 1)
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        let key = self.key(id);
+        self.run(|c| async move { c.client.execute(&c.delete, &[&key]).await })
+            .await
+            .map(drop)
+    }
+
+    async fn change_id(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let (old, new, now) = (self.key(old), self.key(new), now as f64);
+        let conn = self.connection().await?;
+        let outcome = tokio::time::timeout(
+            self.timeout,
+            conn.client.execute(&conn.change_id, &[&old, &new, &now]),
+        )
+        .await
+        .map_err(unavailable)?;
+        match outcome {
+            Ok(rows) => Ok(rows == 1),
+            // The new id is taken.
+            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn delete_expired(&self, now: u64) -> Result<usize, StoreError> {
+        let now = now as f64;
+        self.run(|c| async move { c.client.execute(&c.purge, &[&now, &PURGE_BATCH]).await })
+            .await
+            .map(|rows| usize::try_from(rows).unwrap_or(usize::MAX))
+    }
+
+    async fn scan(&self, cursor: Option<String>, page_size: usize) -> Result<ScanPage, StoreError> {
+        let prefix = self.prefix.clone();
+        let after = format!("{prefix}{}", cursor.unwrap_or_default());
+        let limit = i64::try_from(page_size.max(1)).unwrap_or(i64::MAX);
+        let rows = self
+            .run(|c| async move { c.client.query(&c.scan, &[&prefix, &after, &limit]).await })
+            .await?;
+        let ids: Vec<SessionId> = rows
+            .iter()
+            .filter_map(|row| row.try_get::<_, String>(0).ok())
+            .filter_map(|key| SessionId::parse(key.strip_prefix(&self.prefix)?))
+            .collect();
+        let next = (rows.len() == page_size.max(1))
+            .then(|| ids.last().map(|id| id.as_str().to_owned()))
+            .flatten();
+        Ok(ScanPage { ids, next })
+    }
+
+    async fn index_user_session(
+        &self,
+        user: &str,
+        id: &SessionId,
+        created: u64,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let (user, key) = (user.to_owned(), self.key(id));
+        let (created, expires) = (i64_of(created), i64_of(expires_at));
+        self.run(|c| async move {
+            c.client
+                .execute(&c.index, &[&user, &key, &created, &expires])
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn user_session_ids(&self, user: &str) -> Result<Vec<(SessionId, u64)>, StoreError> {
+        let user = user.to_owned();
+        let rows = self
+            .run(|c| async move { c.client.query(&c.indexed, &[&user]).await })
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let key: String = row.try_get(0).ok()?;
+                let created: i64 = row.try_get(1).ok()?;
+                let id = SessionId::parse(key.strip_prefix(&self.prefix)?)?;
+                Some((id, u64::try_from(created).unwrap_or(0)))
+            })
+            .collect())
+    }
+
+    async fn unindex_user_session(&self, user: &str, id: &SessionId) -> Result<(), StoreError> {
+        let (user, key) = (user.to_owned(), self.key(id));
+        self.run(|c| async move { c.client.execute(&c.unindex, &[&user, &key]).await })
+            .await
+            .map(drop)
+    }
+}
+
+/// The revocation registry of signed cookies, in three small tables beside the sessions
+/// (each change bumps `flacon_revocation_version` in the same statement, so readers that
+/// know the version skip the rest).
+impl crate::revocation::RevocationBackend for PostgresStore {
+    async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
+        let (user, before) = (user.to_owned(), i64_of(before_ms));
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    &format!(
+                        "WITH bump AS ({BUMP_VERSION}) INSERT INTO flacon_revoked_users \
+                         (user_id, before_ms) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE \
+                         SET before_ms = GREATEST(flacon_revoked_users.before_ms, EXCLUDED.before_ms)"
+                    ),
+                    &[&user, &before],
+                )
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn deny_token(&self, token: &str, until: u64) -> Result<(), StoreError> {
+        let (token, until) = (token.to_owned(), i64_of(until));
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    &format!(
+                        "WITH bump AS ({BUMP_VERSION}) INSERT INTO flacon_revoked_tokens \
+                         (token, until) VALUES ($1, $2) ON CONFLICT (token) DO UPDATE \
+                         SET until = EXCLUDED.until"
+                    ),
+                    &[&token, &until],
+                )
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn revocations_since(
+        &self,
+        known: Option<u64>,
+        now: u64,
+    ) -> Result<Option<crate::revocation::Revocations>, StoreError> {
+        let now = i64_of(now);
+        let rows = self
+            .run(|c| async move {
+                let version = c
+                    .client
+                    .query_opt(
+                        "SELECT version FROM flacon_revocation_version WHERE one = 1",
+                        &[],
+                    )
+                    .await?
+                    .map_or(0, |row| row.get::<_, i64>(0));
+                let version = u64::try_from(version).unwrap_or(0);
+                if known == Some(version) {
+                    return Ok(None);
+                }
+                let users = c
+                    .client
+                    .query("SELECT user_id, before_ms FROM flacon_revoked_users", &[])
+                    .await?;
+                let tokens = c
+                    .client
+                    .query(
+                        "SELECT token, until FROM flacon_revoked_tokens WHERE until > $1",
+                        &[&now],
+                    )
+                    .await?;
+                Ok(Some((version, users, tokens)))
+            })
+            .await?;
+        let Some((version, users, tokens)) = rows else {
+            return Ok(None);
+        };
+        let pairs = |rows: Vec<tokio_postgres::Row>| {
+            rows.iter()
+                .filter_map(|row| {
+                    let key: String = row.try_get(0).ok()?;
+                    let at: i64 = row.try_get(1).ok()?;
+                    Some((key, u64::try_from(at).unwrap_or(0)))
+                })
+                .collect()
+        };
+        Ok(Some(crate::revocation::Revocations {
+            version,
+            users: pairs(users),
+            tokens: pairs(tokens),
+        }))
+    }
+}
+
+/// Bumps the registry's version (a CTE in each change, so the two cannot part).
+const BUMP_VERSION: &str = "INSERT INTO flacon_revocation_version (one, version) VALUES (1, 1) \
+    ON CONFLICT (one) DO UPDATE SET version = flacon_revocation_version.version + 1 RETURNING 1";
