@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and a fresh machine lacks: Debian's chromium and chromedriver
-# (browser tests), redis-server and PostgreSQL (each test starts its own on a free port), zlib headers and
+# (browser tests), redis-server and PostgreSQL (each test starts its own on a free port), nginx
+# (the migration test runs its own), zlib headers and
 # pkg-config (flate2 must link the system zlib for byte-exact cookies), python3-venv; then
 # the private venv with the pinned Flask and Flask-Session stack (interop tests).
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)

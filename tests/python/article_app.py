@@ -84,7 +84,7 @@ def clear():
 
 
 MESSAGES = (
-    "<!doctype html>\n<title>Messages</title>\n"
+    "<!doctype html>\n<title>Messages</title>\n<h1>Messages (flacon)</h1>\n"
     "{% for category, message in get_flashed_messages(with_categories=true, category_filter=[only] if only else []) %}\n"
     "<p class=\"{{ category }}\">{{ message }}</p>\n"
     "{% else %}\n<p>No messages.</p>\n{% endfor %}\n"

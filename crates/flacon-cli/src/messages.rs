@@ -19,7 +19,7 @@ use minijinja::Environment;
 use serde::Deserialize;
 
 /// The page, the same text as `tests/python/article_app.py`'s.
-pub(crate) const MESSAGES_TEMPLATE: &str = "<!doctype html>\n<title>Messages</title>\n\
+pub(crate) const MESSAGES_TEMPLATE: &str = "<!doctype html>\n<title>Messages</title>\n<h1>Messages (flacon)</h1>\n\
 {% for category, message in get_flashed_messages(with_categories=true, category_filter=[only] if only else []) %}\n\
 <p class=\"{{ category }}\">{{ message }}</p>\n\
 {% else %}\n<p>No messages.</p>\n{% endfor %}\n\

@@ -157,8 +157,13 @@ fn flask_app_with(args: &[&str]) -> Server {
 }
 
 fn flask_app_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+    python_app("article_app.py", args, env)
+}
+
+/// A Python web app from `tests/python` that prints `listening on PORT`.
+pub fn python_app(script: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(python::python())
-        .arg(python::script("article_app.py"))
+        .arg(python::script(script))
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
