@@ -73,6 +73,7 @@ fn to_json(value: &Value) -> Json {
             .unwrap_or_else(|_| Json::String(b.to_string())),
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
         Value::Str(s) | Value::Markup(s) => Json::String(s.clone()),
+        Value::Surrogates(units) => Json::String(String::from_utf16_lossy(units)),
         Value::List(items) | Value::Tuple(items) => {
             Json::Array(items.iter().map(to_json).collect())
         }

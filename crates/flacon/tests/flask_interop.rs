@@ -133,3 +133,43 @@ fn markup_tags_around_scalars_read_as_flask_reads_them() {
         );
     }
 }
+
+/// A Flask cookie holding strings with lone surrogates (`'x\udcff'`, which Python's JSON
+/// reads): flacon reads the session rather than emptying it, and writes the strings back
+/// exactly, as Flask reads them.
+#[test]
+fn lone_surrogates_survive_a_round_trip_through_flacon() {
+    let payload = r#"{"s":"x\udcff","t":"\ud800\u0041","u":"\ud83d\ude00","v":["\udc80"]}"#;
+    let script = python::script("flask_codec.py");
+    let script = script.to_str().unwrap();
+    let cookie = python::json_lines(
+        &[script, "sign-raw", KEY, &TS.to_string()],
+        format!("{payload}\n"),
+    )[0]
+    .as_str()
+    .unwrap()
+    .to_owned();
+    let flask = &python::json_lines(
+        &[script, "resign", KEY, &TS.to_string()],
+        format!("{cookie}\n"),
+    )[0];
+    assert_eq!(flask["ok"], serde_json::json!(true), "{flask}");
+    let decoded = codec()
+        .decode(&cookie, Some(31 * 24 * 3600), TS + 1)
+        .unwrap_or_else(|e| panic!("{cookie}: {e}"));
+    assert_eq!(to_tagged_json(&decoded.value), json_field(flask, "payload"));
+    // Changed by flacon and read by Flask: the surrogates are still there.
+    let mut changed = decoded.value.clone();
+    if let flacon::Value::Dict(map) = &mut changed {
+        map.insert("w".into(), flacon::Value::from("added"));
+    }
+    let ours = codec().encode(&changed, TS);
+    let back = &python::json_lines(
+        &[script, "resign", KEY, &TS.to_string()],
+        format!("{ours}\n"),
+    )[0];
+    assert_eq!(
+        json_field(back, "payload"),
+        r#"{"s":"x\udcff","t":"\ud800A","u":"\ud83d\ude00","v":["\udc80"],"w":"added"}"#
+    );
+}

@@ -68,6 +68,28 @@ pub(crate) fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Appends a Python `str` given as UTF-16 code units (one holding a lone surrogate) as
+/// `ensure_ascii` JSON writes it: every unit above ASCII as `\uXXXX`, surrogates included.
+pub(crate) fn write_units(out: &mut String, units: &[u16]) {
+    out.push('"');
+    for &unit in units {
+        match char::from_u32(u32::from(unit)).filter(|c| c.is_ascii()) {
+            Some('"') => out.push_str("\\\""),
+            Some('\\') => out.push_str("\\\\"),
+            Some('\n') => out.push_str("\\n"),
+            Some('\r') => out.push_str("\\r"),
+            Some('\t') => out.push_str("\\t"),
+            Some('\u{8}') => out.push_str("\\b"),
+            Some('\u{c}') => out.push_str("\\f"),
+            Some(c) if (' '..'\u{7f}').contains(&c) => out.push(c),
+            _ => {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    out.push('"');
+}
+
 /// Appends an integer.
 pub(crate) fn write_int(out: &mut String, i: i64) {
     out.push_str(itoa::Buffer::new().format(i));
@@ -213,7 +235,7 @@ impl Parser<'_> {
         match self.peek() {
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
-            Some(b'"') => self.string().map(Value::Str),
+            Some(b'"') => self.string().map(Text::into_value),
             Some(b'n') if self.eat("null") => Ok(Value::Null),
             Some(b't') if self.eat("true") => Ok(Value::Bool(true)),
             Some(b'f') if self.eat("false") => Ok(Value::Bool(false)),
@@ -249,7 +271,8 @@ impl Parser<'_> {
             if self.peek() != Some(b'"') {
                 return Err(self.error("expected a string key"));
             }
-            let key = self.string()?;
+            // A dict key cannot hold a lone surrogate: it becomes U+FFFD.
+            let key = self.string()?.into_string();
             self.skip_ws();
             if !self.eat(":") {
                 return Err(self.error("expected ':'"));
@@ -351,9 +374,9 @@ impl Parser<'_> {
         }
     }
 
-    fn string(&mut self) -> Result<String, JsonError> {
+    fn string(&mut self) -> Result<Text, JsonError> {
         self.pos += 1;
-        let mut out = String::new();
+        let mut out = Text::default();
         loop {
             let start = self.pos;
             while matches!(self.peek(), Some(b) if b != b'"' && b != b'\\' && b >= 0x20) {
@@ -380,7 +403,10 @@ impl Parser<'_> {
                         b'n' => out.push('\n'),
                         b'r' => out.push('\r'),
                         b't' => out.push('\t'),
-                        b'u' => out.push(self.unicode_escape()?),
+                        b'u' => match self.unicode_escape()? {
+                            Ok(c) => out.push(c),
+                            Err(lone) => out.push_lone(lone),
+                        },
                         _ => return Err(self.error("invalid escape")),
                     }
                 }
@@ -400,19 +426,65 @@ impl Parser<'_> {
         u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid \\u escape"))
     }
 
-    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+    /// A `\uXXXX` escape (the `\u` already read): a character, a surrogate pair's, or a
+    /// lone surrogate, which Python accepts (the `Err` side, its code unit).
+    fn unicode_escape(&mut self) -> Result<Result<char, u16>, JsonError> {
         let first = self.hex4()?;
-        let code = if (0xd800..0xdc00).contains(&first) && self.eat("\\u") {
-            let second = self.hex4()?;
-            if !(0xdc00..0xe000).contains(&second) {
-                return Err(self.error("lone surrogate"));
+        if (0xd800..0xdc00).contains(&first) {
+            let mark = self.pos;
+            if self.eat("\\u") {
+                let second = self.hex4()?;
+                if (0xdc00..0xe000).contains(&second) {
+                    let code = 0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00);
+                    return Ok(char::from_u32(code).ok_or(0xfffd));
+                }
+                // Not a pair: the next escape is read on its own.
+                self.pos = mark;
             }
-            0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00)
-        } else {
-            first
-        };
-        // Python accepts lone surrogates, but a Rust string cannot hold one.
-        char::from_u32(code).ok_or_else(|| self.error("lone surrogate"))
+        }
+        Ok(char::from_u32(first).ok_or(u16::try_from(first).unwrap_or(0xfffd)))
+    }
+}
+
+/// A JSON string as read: text, or, once a lone surrogate appears, UTF-16 code units.
+#[derive(Default)]
+struct Text {
+    text: String,
+    units: Option<Vec<u16>>,
+}
+
+impl Text {
+    fn push_str(&mut self, s: &str) {
+        match &mut self.units {
+            Some(units) => units.extend(s.encode_utf16()),
+            None => self.text.push_str(s),
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        let mut buf = [0_u8; 4];
+        self.push_str(c.encode_utf8(&mut buf));
+    }
+
+    fn push_lone(&mut self, unit: u16) {
+        let text = std::mem::take(&mut self.text);
+        self.units
+            .get_or_insert_with(|| text.encode_utf16().collect())
+            .push(unit);
+    }
+
+    fn into_value(self) -> Value {
+        match self.units {
+            Some(units) => Value::Surrogates(units),
+            None => Value::Str(self.text),
+        }
+    }
+
+    fn into_string(self) -> String {
+        match self.units {
+            Some(units) => String::from_utf16_lossy(&units),
+            None => self.text,
+        }
     }
 }
 
@@ -472,20 +544,16 @@ mod tests {
 
     #[test]
     fn parser_rejects_garbage_and_depth_bombs() {
-        for bad in [
-            "",
-            "{",
-            "[1,]",
-            "01",
-            "\"\\ud800\"",
-            "\"\u{1}\"",
-            "1 2",
-            "{'a':1}",
-        ] {
+        for bad in ["", "{", "[1,]", "01", "\"\u{1}\"", "1 2", "{'a':1}"] {
             assert!(parse(bad, 8).is_err(), "{bad:?}");
         }
         let deep = "[".repeat(100) + &"]".repeat(100);
         assert_eq!(parse(&deep, 64), Err(JsonError::TooDeep { limit: 64 }));
+        // Python reads lone surrogates; so does flacon, keeping them.
+        assert_eq!(
+            parse("\"a\\ud800\"", 8),
+            Ok(Value::Surrogates(vec![0x61, 0xd800]))
+        );
         assert!(parse(&deep, 100).is_ok());
     }
 

@@ -49,6 +49,7 @@ pub(crate) fn write(out: &mut String, value: &Value) {
         Value::BigInt(b) => out.push_str(b.as_str()),
         Value::Float(f) => write_float(out, *f),
         Value::Str(s) => write_str(out, s),
+        Value::Surrogates(units) => super::python_json::write_units(out, units),
         Value::List(items) => write_list(out, items),
         Value::Dict(map) => match single_tag_key(map) {
             Some((key, inner)) => {

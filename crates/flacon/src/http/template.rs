@@ -100,6 +100,7 @@ pub fn to_jinja(value: &Value) -> Jinja {
         Value::Float(f) => Jinja::from(*f),
         Value::Str(s) => Jinja::from(s.as_str()),
         Value::Markup(s) => Jinja::from_safe_string(s.clone()),
+        Value::Surrogates(units) => Jinja::from(String::from_utf16_lossy(units)),
         Value::List(items) | Value::Tuple(items) => {
             Jinja::from(items.iter().map(to_jinja).collect::<Vec<_>>())
         }

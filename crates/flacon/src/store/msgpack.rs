@@ -93,6 +93,8 @@ fn write_int(out: &mut Vec<u8>, i: i64) {
 
 fn write(out: &mut Vec<u8>, value: &Value) {
     match value {
+        // msgspec cannot write a lone surrogate either (UTF-8 has none): U+FFFD in its place.
+        Value::Surrogates(units) => write_str(out, &String::from_utf16_lossy(units)),
         Value::Null => out.push(0xc0),
         Value::Bool(false) => out.push(0xc2),
         Value::Bool(true) => out.push(0xc3),

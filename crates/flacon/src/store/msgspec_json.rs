@@ -26,6 +26,8 @@ fn write(out: &mut String, value: &Value) {
         Value::BigInt(b) => out.push_str(b.as_str()),
         Value::Float(f) => write_float(out, *f),
         Value::Str(s) | Value::Markup(s) => write_str(out, s),
+        // msgspec cannot write a lone surrogate: U+FFFD in its place.
+        Value::Surrogates(units) => write_str(out, &String::from_utf16_lossy(units)),
         Value::List(items) | Value::Tuple(items) => {
             out.push('[');
             for (n, item) in items.iter().enumerate() {

@@ -59,6 +59,10 @@ pub enum Value {
     /// A `datetime.datetime` (Flask tag `" d"`, whole seconds in cookies; to the nanosecond
     /// in Flask-Session's msgpack records).
     DateTime(DateTime),
+    /// A Python `str` holding a lone surrogate (`'x\udcff'`, which Flask's JSON reads and a
+    /// Rust `String` cannot hold), as its UTF-16 code units: written back exactly; read as
+    /// text, each lone surrogate is U+FFFD.
+    Surrogates(Vec<u16>),
     /// A Python `dict` whose keys are not all strings (`{1: "gold"}`), as Flask-Session's
     /// msgpack records can hold: its pairs in order, written back as a msgpack map. In a
     /// cookie (JSON) its keys become strings, as Python's `json` makes them.
@@ -73,7 +77,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
-            Value::Str(_) => "str",
+            Value::Str(_) | Value::Surrogates(_) => "str",
             Value::List(_) => "list",
             Value::Tuple(_) => "tuple",
             Value::Dict(_) | Value::Pairs(_) => "dict",
@@ -129,6 +133,7 @@ impl Value {
             Value::List(v) | Value::Tuple(v) => !v.is_empty(),
             Value::Dict(m) => !m.is_empty(),
             Value::Pairs(p) => !p.is_empty(),
+            Value::Surrogates(u) => !u.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
         }
     }
