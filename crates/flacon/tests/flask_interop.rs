@@ -159,7 +159,7 @@ fn lone_surrogates_survive_a_round_trip_through_flacon() {
         .unwrap_or_else(|e| panic!("{cookie}: {e}"));
     assert_eq!(to_tagged_json(&decoded.value), json_field(flask, "payload"));
     // Changed by flacon and read by Flask: the surrogates are still there.
-    let mut changed = decoded.value.clone();
+    let mut changed = decoded.value;
     if let flacon::Value::Dict(map) = &mut changed {
         map.insert("w".into(), flacon::Value::from("added"));
     }
