@@ -337,34 +337,7 @@ fn flashed_messages_cross_between_flask_session_and_flacon() {
     let redis = RedisServer::start();
     let flask = flask_session_app(KEY, &redis.url());
     let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
-    let sid = flask
-        .post_form("/flash", None, "message=From+Flask&category=error")
-        .session_cookie()
-        .unwrap();
-    let shown = rust.get("/messages", Some(&sid));
-    assert!(
-        shown.body.contains("<p class=\"error\">From Flask</p>"),
-        "{}",
-        shown.body
-    );
-    assert!(rust
-        .get("/messages", Some(&sid))
-        .body
-        .contains("No messages."));
-    let sid = rust
-        .post_form("/flash", None, "message=From+flacon")
-        .session_cookie()
-        .unwrap();
-    let shown = flask.get("/messages", Some(&sid));
-    assert!(
-        shown.body.contains("<p class=\"message\">From flacon</p>"),
-        "{}",
-        shown.body
-    );
-    assert!(flask
-        .get("/messages", Some(&sid))
-        .body
-        .contains("No messages."));
+    support::flashes_cross(&flask, &rust);
 }
 
 /// `flacon serve --store postgres://` beside a Flask-Session app on the same PostgreSQL

@@ -259,31 +259,7 @@ fn flashed_messages_show_once_on_either_side() {
         }
     }
     // Flashed on Flask, shown by flacon; flashed on flacon, shown by Flask.
-    let cookie = flask
-        .post_form("/flash", None, "message=From+Flask&category=error")
-        .session_cookie()
-        .unwrap();
-    let shown = flacon.get("/messages", Some(&cookie));
-    assert!(
-        shown.body.contains("<p class=\"error\">From Flask</p>"),
-        "{}",
-        shown.body
-    );
-    assert_eq!(
-        shown.session_cookie().as_deref(),
-        Some(""),
-        "taken: the session is empty"
-    );
-    let cookie = flacon
-        .post_form("/flash", None, "message=From+flacon")
-        .session_cookie()
-        .unwrap();
-    let shown = flask.get("/messages", Some(&cookie));
-    assert!(
-        shown.body.contains("<p class=\"message\">From flacon</p>"),
-        "{}",
-        shown.body
-    );
+    support::flashes_cross(&flask, &flacon);
 }
 
 /// The token in a feedback form page.

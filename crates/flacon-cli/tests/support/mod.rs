@@ -178,6 +178,41 @@ pub fn python_app(script: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
     }
 }
 
+/// A message flashed on `flask` shows on `flacon`'s `/messages` and one flashed on `flacon`
+/// on Flask's; once shown, it is gone.
+pub fn flashes_cross(flask: &Server, flacon: &Server) {
+    let ways = [
+        (
+            flask,
+            flacon,
+            "message=From+Flask&category=error",
+            "<p class=\"error\">From Flask</p>",
+        ),
+        (
+            flacon,
+            flask,
+            "message=From+flacon",
+            "<p class=\"message\">From flacon</p>",
+        ),
+    ];
+    for (from, to, form, want) in ways {
+        let cookie = from
+            .post_form("/flash", None, form)
+            .session_cookie()
+            .unwrap();
+        let shown = to.get("/messages", Some(&cookie));
+        assert!(shown.body.contains(want), "{}", shown.body);
+        // A cookie session emptied by showing is deleted; a server-side one keeps its id.
+        let after = match shown.session_cookie() {
+            Some(value) if value.is_empty() => None,
+            Some(value) => Some(value),
+            None => Some(cookie),
+        };
+        let again = to.get("/messages", after.as_deref());
+        assert!(again.body.contains("No messages."), "{}", again.body);
+    }
+}
+
 /// One HTTP response.
 #[derive(Debug, Clone)]
 pub struct Reply {

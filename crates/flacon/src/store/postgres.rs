@@ -429,39 +429,24 @@ impl SessionStore for PostgresStore {
 /// know the version skip the rest).
 impl crate::revocation::RevocationBackend for PostgresStore {
     async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
-        let (user, before) = (user.to_owned(), i64_of(before_ms));
-        self.run(|c| async move {
-            c.client
-                .execute(
-                    &format!(
-                        "WITH bump AS ({BUMP_VERSION}) INSERT INTO flacon_revoked_users \
-                         (user_id, before_ms) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE \
-                         SET before_ms = GREATEST(flacon_revoked_users.before_ms, EXCLUDED.before_ms)"
-                    ),
-                    &[&user, &before],
-                )
-                .await
-        })
+        self.registry_change(
+            "INSERT INTO flacon_revoked_users (user_id, before_ms) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE \
+             SET before_ms = GREATEST(flacon_revoked_users.before_ms, EXCLUDED.before_ms)",
+            user,
+            i64_of(before_ms),
+        )
         .await
-        .map(drop)
     }
 
     async fn deny_token(&self, token: &str, until: u64) -> Result<(), StoreError> {
-        let (token, until) = (token.to_owned(), i64_of(until));
-        self.run(|c| async move {
-            c.client
-                .execute(
-                    &format!(
-                        "WITH bump AS ({BUMP_VERSION}) INSERT INTO flacon_revoked_tokens \
-                         (token, until) VALUES ($1, $2) ON CONFLICT (token) DO UPDATE \
-                         SET until = EXCLUDED.until"
-                    ),
-                    &[&token, &until],
-                )
-                .await
-        })
+        self.registry_change(
+            "INSERT INTO flacon_revoked_tokens (token, until) VALUES ($1, $2) \
+             ON CONFLICT (token) DO UPDATE SET until = EXCLUDED.until",
+            token,
+            i64_of(until),
+        )
         .await
-        .map(drop)
     }
 
     async fn revocations_since(
@@ -515,6 +500,20 @@ impl crate::revocation::RevocationBackend for PostgresStore {
             users: pairs(users),
             tokens: pairs(tokens),
         }))
+    }
+}
+
+impl PostgresStore {
+    /// One registry change: `insert` (of `$1`, `$2`) with the version bumped in the same
+    /// statement.
+    async fn registry_change(&self, insert: &str, key: &str, value: i64) -> Result<(), StoreError> {
+        let (sql, key) = (
+            format!("WITH bump AS ({BUMP_VERSION}) {insert}"),
+            key.to_owned(),
+        );
+        self.run(|c| async move { c.client.execute(&sql, &[&key, &value]).await })
+            .await
+            .map(drop)
     }
 }
 
