@@ -369,3 +369,36 @@ fn max_cookie_size_is_applied() {
     assert_eq!(big.status, 500);
     assert!(big.session_cookie().is_none());
 }
+
+/// `SECRET_KEY_FALLBACKS` in the config file: a cookie Flask signed with the old key is read,
+/// and re-signed with the new one.
+#[test]
+fn fallback_keys_from_the_config_file_read_old_cookies() {
+    let old = "the-old-flask-key-5e4d3c2b1a09";
+    let flask = support::flask_app(old);
+    let cookie = flask.set_email(None, "email_address=kept%40example.com");
+    let dir = std::env::temp_dir().join(format!("flacon-fallbacks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("flacon.toml");
+    std::fs::write(
+        &file,
+        format!("SECRET_KEY = \"{KEY}\"\nSECRET_KEY_FALLBACKS = [\"{old}\"]\n"),
+    )
+    .unwrap();
+    let flacon = flacon_serve(&["--config", file.to_str().unwrap()]);
+    let reply = flacon.get("/get_email", Some(&cookie));
+    assert!(
+        reply.body.contains("Welcome kept@example.com!"),
+        "{}",
+        reply.body
+    );
+    let resigned = reply
+        .session_cookie()
+        .expect("re-signed with the current key");
+    assert_ne!(resigned, cookie);
+    let with_new_key_only = flacon_serve(&["--secret-key", KEY]);
+    assert!(with_new_key_only
+        .get("/get_email", Some(&resigned))
+        .body
+        .contains("Welcome kept@example.com!"));
+}
