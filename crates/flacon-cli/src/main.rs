@@ -89,9 +89,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => {
             let (flush_at_exit, dropped) = init_logging();
-            let served = serve::run(&args);
+            let (access_log, access_flusher) = access_log::AccessSink::start();
+            let served = serve::run(&args, access_log);
+            let dropped_requests = access_flusher.finish();
             drop(flush_at_exit);
-            let dropped = dropped.dropped_lines();
+            let dropped = dropped.dropped_lines() as u64 + dropped_requests;
             if dropped > 0 {
                 eprintln!("flacon: the log dropped {dropped} line(s) under load");
             }

@@ -144,7 +144,10 @@ fn signing_key(args: &ServeArgs, settings: &Settings) -> Result<SecretKey, CliEr
     Ok(key)
 }
 
-pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
+pub(crate) fn run(
+    args: &ServeArgs,
+    access_log: std::sync::Arc<crate::access_log::AccessSink>,
+) -> Result<(), CliError> {
     let limits = crate::server::Limits {
         header_read: seconds("header-read-timeout", args.header_read_timeout)?,
         keep_alive: seconds("keep-alive-timeout", args.keep_alive_timeout)?,
@@ -265,7 +268,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     // The log filter is fixed at startup: when it drops request lines, skip the layer that
     // writes them rather than time and discard every request.
     let app = if tracing::enabled!(target: "flacon::access", Level::INFO) {
-        app.layer(crate::access_log::AccessLogLayer)
+        app.layer(crate::access_log::AccessLogLayer::new(access_log))
     } else {
         app
     };
