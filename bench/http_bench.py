@@ -64,6 +64,10 @@ def servers(redis_url, tmp):
         ("flacon cookie", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
         ("flacon cookie, default request log", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
         ("flacon cookie, encrypted", lambda p: flacon("cookie") + ["--encrypt", "--addr", f"127.0.0.1:{p}"], None),
+        # The plain row's very session, with the registry consulted on every request.
+        ("flacon cookie, revocation check",
+         lambda p: flacon("cookie") + ["--revocations", f"sqlite:{tmp}/revoked-{p}.db", "--addr", f"127.0.0.1:{p}"],
+         None),
         ("flacon cookie, signed in", lambda p: flacon("cookie") + ["--addr", f"127.0.0.1:{p}"], None),
         ("flacon cookie, signed in, revocation check",
          lambda p: flacon("cookie") + ["--revocations", f"sqlite:{tmp}/revoked-{p}.db", "--addr", f"127.0.0.1:{p}"],
