@@ -339,12 +339,6 @@ impl Pages {
     }
 
     fn render(&self, name: &str, context: minijinja::Value) -> Response {
-        match self.0.get_template(name).and_then(|t| t.render(context)) {
-            Ok(html) => Html(html).into_response(),
-            Err(error) => {
-                tracing::error!(%error, "{name} failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-            }
-        }
+        crate::demo::render(&self.0, name, context)
     }
 }

@@ -69,16 +69,24 @@ async fn set_email(session: Session, form: Form<EmailForm>) -> Response {
 }
 
 async fn get_email(session: Session, env: std::sync::Arc<Environment<'static>>) -> Response {
-    let rendered = env
-        .get_template("get_email.html")
-        .and_then(|t| t.render(minijinja::context! { session => session.template_value() }));
-    match rendered {
+    let context = minijinja::context! { session => session.template_value() };
+    render(&env, "get_email.html", context)
+}
+
+/// The template `name` rendered with `context`, or a logged 500.
+pub(crate) fn render(env: &Environment<'_>, name: &str, context: minijinja::Value) -> Response {
+    match env.get_template(name).and_then(|t| t.render(context)) {
         Ok(html) => Html(html).into_response(),
         Err(error) => {
-            tracing::error!(%error, "get_email template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+            tracing::error!(%error, template = name, "template failed");
+            internal_error()
         }
     }
+}
+
+/// Flask's plain 500 page text.
+pub(crate) fn internal_error() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
 }
 
 async fn delete_email(session: Session) -> Html<&'static str> {

@@ -158,10 +158,11 @@ struct CookieSettings {
     max_cookie_size: Option<usize>,
 }
 
-/// `true` when set, else what the file says.
-fn flag_or(flag: bool, file: Option<bool>) -> Option<bool> {
+/// `meaning` when the flag is given (`--cookie-secure` means true, `--no-cookie-httponly`
+/// false), else what the file says.
+fn flag_or(flag: bool, meaning: bool, file: Option<bool>) -> Option<bool> {
     if flag {
-        Some(true)
+        Some(meaning)
     } else {
         file
     }
@@ -191,27 +192,19 @@ impl FlaskFlags {
             name: self.cookie_name.clone().or(file.cookie_name.clone()),
             domain: self.cookie_domain.clone().or(file.cookie_domain.clone()),
             path: self.cookie_path.clone().or(file.cookie_path.clone()),
-            http_only: if self.no_cookie_httponly {
-                Some(false)
-            } else {
-                file.cookie_http_only
-            },
-            secure: flag_or(self.cookie_secure, file.cookie_secure),
+            http_only: flag_or(self.no_cookie_httponly, false, file.cookie_http_only),
+            secure: flag_or(self.cookie_secure, true, file.cookie_secure),
             same_site,
-            partitioned: flag_or(self.cookie_partitioned, file.cookie_partitioned),
-            refresh_each_request: if self.no_refresh_each_request {
-                Some(false)
-            } else {
-                file.refresh_each_request
-            },
+            partitioned: flag_or(self.cookie_partitioned, true, file.cookie_partitioned),
+            refresh_each_request: flag_or(
+                self.no_refresh_each_request,
+                false,
+                file.refresh_each_request,
+            ),
             max_cookie_size: self.max_cookie_size.or(file.max_cookie_size),
         };
-        let permanent = if self.non_permanent {
-            Some(false)
-        } else {
-            file.permanent
-        };
-        let use_signer = flag_or(self.use_signer, file.use_signer);
+        let permanent = flag_or(self.non_permanent, false, file.permanent);
+        let use_signer = flag_or(self.use_signer, true, file.use_signer);
         let id_length = self.id_length.or(file.id_length);
         let serialization = match (self.serialization, &file.serialization) {
             (Some(s), _) => Some(s),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::Query;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use flacon::csrf::Csrf;
@@ -91,10 +91,10 @@ async fn feedback_form(
         Ok(token) => token,
         Err(error) => {
             tracing::error!(%error, "cannot make a CSRF secret");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+            return crate::demo::internal_error();
         }
     };
-    render(
+    crate::demo::render(
         &env,
         "feedback.html",
         minijinja::context! { csrf_token => token },
@@ -114,16 +114,6 @@ async fn feedback(session: Session, csrf: Arc<Csrf>, form: FeedbackForm) -> Resp
     crate::demo::redirect("/messages")
 }
 
-fn render(env: &Environment<'static>, name: &str, context: minijinja::Value) -> Response {
-    match env.get_template(name).and_then(|t| t.render(context)) {
-        Ok(html) => Html(html).into_response(),
-        Err(error) => {
-            tracing::error!(%error, template = name, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-        }
-    }
-}
-
 async fn flash(session: Session, form: Form<FlashForm>) -> Response {
     session.flash(&form.0.category, form.0.message);
     crate::demo::redirect("/messages")
@@ -134,5 +124,5 @@ async fn messages(session: Session, env: Arc<Environment<'static>>, only: Only) 
         get_flashed_messages => session.flashed_messages_function(),
         only => only.only,
     };
-    render(&env, "messages.html", context)
+    crate::demo::render(&env, "messages.html", context)
 }

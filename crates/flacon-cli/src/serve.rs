@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use flacon::config::SessionConfig;
+use flacon::config::{ServerSideConfig, SessionConfig};
 use std::sync::Arc;
 
 use flacon::revocation::RevocationRegistry;
@@ -18,7 +18,8 @@ use crate::accounts::Revoker;
 use crate::flask_config::{FlaskFlags, Settings};
 use crate::store_spec::StoreSpec;
 
-/// How often expired memory and SQLite sessions are dropped (Redis expires keys itself).
+/// How often expired memory, SQLite and PostgreSQL sessions are dropped (Redis expires keys
+/// itself).
 const PURGE_EVERY: Duration = Duration::from_secs(300);
 use crate::CliError;
 
@@ -210,20 +211,12 @@ pub(crate) fn run(
             StoreSpec::Memory => {
                 let store = Arc::new(MemoryStore::default());
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                with_accounts(router, server_side(&store))?.layer(
-                    StoreLayer::new(store, ring)
-                        .with_config(config)
-                        .with_server_config(server_config),
-                )
+                server_side_app(store, router, ring, (config, server_config), with_accounts)?
             }
             StoreSpec::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                with_accounts(router, server_side(&store))?.layer(
-                    StoreLayer::new(store, ring)
-                        .with_config(config)
-                        .with_server_config(server_config),
-                )
+                server_side_app(store, router, ring, (config, server_config), with_accounts)?
             }
             StoreSpec::Postgres(url) => {
                 let prefix = settings.key_prefix.as_deref().unwrap_or("session:");
@@ -233,23 +226,20 @@ pub(crate) fn run(
                     .with_serialization(settings.serialization);
                 let store = Arc::new(store);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                with_accounts(router, server_side(&store))?.layer(
-                    StoreLayer::new(store, ring)
-                        .with_config(config)
-                        .with_server_config(server_config),
-                )
+                server_side_app(store, router, ring, (config, server_config), with_accounts)?
             }
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
                 let mut redis = crate::store_spec::open_redis(&store).map_err(store_error)?;
                 if let Some(prefix) = &settings.key_prefix {
                     redis = redis.with_prefix(prefix.clone());
                 }
-                let store = Arc::new(redis.with_serialization(settings.serialization));
-                with_accounts(router, server_side(&store))?.layer(
-                    StoreLayer::new(store, ring)
-                        .with_config(config)
-                        .with_server_config(server_config),
-                )
+                server_side_app(
+                    Arc::new(redis.with_serialization(settings.serialization)),
+                    router,
+                    ring,
+                    (config, server_config),
+                    with_accounts,
+                )?
             }
         })
     })?;
@@ -298,9 +288,20 @@ pub(crate) fn run(
     })
 }
 
-/// Server-side sessions are revoked through their store's per-user index.
-fn server_side<S: flacon::store::SessionStore>(store: &Arc<S>) -> Revoker {
-    Revoker::Store(Arc::new(store.clone()))
+/// The app over a server-side store: the sign-in routes revoking through the store's
+/// per-user index, all under the store layer.
+fn server_side_app<S: flacon::store::SessionStore>(
+    store: Arc<S>,
+    router: axum::Router,
+    keys: KeyRing,
+    (config, server): (SessionConfig, ServerSideConfig),
+    with_accounts: impl FnOnce(axum::Router, Revoker) -> Result<axum::Router, CliError>,
+) -> Result<axum::Router, CliError> {
+    let revoker = Revoker::Store(Arc::new(store.clone()));
+    let layer = StoreLayer::new(store, keys)
+        .with_config(config)
+        .with_server_config(server);
+    Ok(with_accounts(router, revoker)?.layer(layer))
 }
 
 /// The revocation registry of signed cookies, in SQLite or Redis.

@@ -24,15 +24,10 @@ fn flacon(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn flask_session_and_flacon_share_sessions_in_one_redis() {
-    let redis = RedisServer::start();
-    let flask = flask_session_app(KEY, &redis.url());
-    let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
-
-    // Created by Flask-Session, read and updated by flacon.
+/// A session created by Flask-Session is read and updated by flacon (same id), and one
+/// created by flacon by Flask-Session; returns the two ids.
+fn sessions_are_shared(flask: &support::Server, rust: &support::Server) -> (String, String) {
     let sid = flask.set_email(None, "email_address=from%2Bflask%40example.com");
-    assert_eq!(sid.len(), 43, "Flask-Session's cookie is the bare sid");
     assert!(rust
         .get("/get_email", Some(&sid))
         .body
@@ -48,15 +43,7 @@ fn flask_session_and_flacon_share_sessions_in_one_redis() {
         flask.get("/cart", Some(&sid)).body,
         "{\"cart\":[\"bike\"]}\n"
     );
-    let record = redis.cli(&["--no-raw", "GET", &format!("session:{sid}")]);
-    assert!(
-        record.contains("cart"),
-        "msgpack record in Flask-Session's key: {record}"
-    );
-
-    // Created by flacon, read and updated by Flask-Session.
     let sid2 = rust.set_email(None, "email_address=from%2Bflacon%40example.com");
-    assert_eq!(sid2.len(), 43);
     assert!(flask
         .get("/get_email", Some(&sid2))
         .body
@@ -65,6 +52,23 @@ fn flask_session_and_flacon_share_sessions_in_one_redis() {
     assert_eq!(
         rust.get("/cart", Some(&sid2)).body,
         "{\"cart\":[\"helmet\"]}\n"
+    );
+    (sid, sid2)
+}
+
+#[test]
+fn flask_session_and_flacon_share_sessions_in_one_redis() {
+    let redis = RedisServer::start();
+    let flask = flask_session_app(KEY, &redis.url());
+    let rust = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
+
+    let (sid, sid2) = sessions_are_shared(&flask, &rust);
+    assert_eq!(sid.len(), 43, "Flask-Session's cookie is the bare sid");
+    assert_eq!(sid2.len(), 43);
+    let record = redis.cli(&["--no-raw", "GET", &format!("session:{sid}")]);
+    assert!(
+        record.contains("cart"),
+        "msgpack record in Flask-Session's key: {record}"
     );
     let ttl: u64 = redis
         .cli(&["TTL", &format!("session:{sid2}")])
@@ -348,22 +352,7 @@ fn flask_session_and_flacon_share_sessions_in_one_postgresql() {
     let mut pg = support::postgres_server::PostgresServer::start();
     let flask = flask_session_app(KEY, &pg.url());
     let rust = flacon_serve(&["--secret-key", KEY, "--store", &pg.url()]);
-    let sid = flask.set_email(None, "email_address=from%2Bflask%40example.com");
-    assert!(rust
-        .get("/get_email", Some(&sid))
-        .body
-        .contains("Welcome from+flask@example.com!"));
-    let reply = rust.get("/cart/add/bike", Some(&sid));
-    assert_eq!(reply.body, "{\"cart\":[\"bike\"]}\n");
-    assert_eq!(
-        flask.get("/cart", Some(&sid)).body,
-        "{\"cart\":[\"bike\"]}\n"
-    );
-    let sid2 = rust.set_email(None, "email_address=from%2Bflacon%40example.com");
-    assert!(flask
-        .get("/get_email", Some(&sid2))
-        .body
-        .contains("Welcome from+flacon@example.com!"));
+    let (sid, sid2) = sessions_are_shared(&flask, &rust);
     let listed = flacon(&["store", "list", "--store", &pg.url()]);
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
     assert!(listed.contains(&sid) && listed.contains(&sid2), "{listed}");

@@ -53,7 +53,14 @@ struct Client<'a> {
     cookie: Option<String>,
 }
 
-impl Client<'_> {
+impl<'a> Client<'a> {
+    fn new(server: &'a Server) -> Self {
+        Client {
+            server,
+            cookie: None,
+        }
+    }
+
     fn keep(&mut self, reply: Reply) -> Reply {
         if let Some(cookie) = reply.session_cookie() {
             self.cookie = (!cookie.is_empty()).then_some(cookie);
@@ -106,14 +113,8 @@ fn same_requests_same_responses() {
         Step::Get("/get_email"),
         Step::Get("/nope"),
     ];
-    let mut a = Client {
-        server: &flask,
-        cookie: None,
-    };
-    let mut b = Client {
-        server: &flacon,
-        cookie: None,
-    };
+    let mut a = Client::new(&flask);
+    let mut b = Client::new(&flacon);
     for (i, step) in steps.iter().enumerate() {
         let (ra, rb) = match step {
             Step::Get(path) => (a.get(path), b.get(path)),
@@ -138,14 +139,8 @@ fn same_requests_same_responses() {
 fn an_equal_assignment_is_the_one_documented_difference() {
     let flask = flask_app(KEY);
     let flacon = flacon_serve(&["--secret-key", KEY]);
-    let mut a = Client {
-        server: &flask,
-        cookie: None,
-    };
-    let mut b = Client {
-        server: &flacon,
-        cookie: None,
-    };
+    let mut a = Client::new(&flask);
+    let mut b = Client::new(&flacon);
     a.post("/set_email", "email_address=same%40example.com");
     b.post("/set_email", "email_address=same%40example.com");
     let (ra, rb) = (
@@ -223,14 +218,8 @@ fn weak_keys_are_refused_unless_allowed() {
 fn flashed_messages_show_once_on_either_side() {
     let flask = flask_app(KEY);
     let flacon = flacon_serve(&["--secret-key", KEY]);
-    let mut a = Client {
-        server: &flask,
-        cookie: None,
-    };
-    let mut b = Client {
-        server: &flacon,
-        cookie: None,
-    };
+    let mut a = Client::new(&flask);
+    let mut b = Client::new(&flacon);
     let steps: [(&str, Option<&str>); 7] = [
         ("/messages", None),
         ("/flash", Some("message=Saved+%3Cdraft%3E")),

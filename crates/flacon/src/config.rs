@@ -574,7 +574,7 @@ impl ServerSideConfigBuilder {
     /// is their base64url text (43 characters for 32). Kept within 16..=96: fewer could be
     /// guessed, more would not fit a cookie flacon reads back.
     pub fn id_length(mut self, bytes: usize) -> Self {
-        self.config.id_bytes = bytes.clamp(16, 96);
+        self.config.id_bytes = bytes.clamp(crate::store::MIN_ID_BYTES, crate::store::MAX_ID_BYTES);
         self
     }
 

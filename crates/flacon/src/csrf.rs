@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::codec::{
     load_payload, push_payload, KeyDerivation, Signer, TimedError, TimestampSigner,
 };
-use crate::value::{push_hex, Value};
+use crate::value::{hex_of, Value};
 use crate::{KeyError, KeyRing, Session};
 use subtle::ConstantTimeEq as _;
 
@@ -149,9 +149,5 @@ impl Csrf {
 fn random_secret() -> Result<String, KeyError> {
     let mut raw = [0_u8; 20];
     getrandom::fill(&mut raw).map_err(KeyError::Random)?;
-    let mut out = String::with_capacity(40);
-    for byte in raw {
-        push_hex(&mut out, byte);
-    }
-    Ok(out)
+    Ok(hex_of(&raw))
 }

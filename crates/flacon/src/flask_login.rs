@@ -31,7 +31,7 @@ use sha2::{Digest as _, Sha512};
 use crate::config::SessionConfig;
 use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::session::{FRESH_KEY, USER_KEY};
-use crate::value::{push_hex, Value};
+use crate::value::{hex_of, push_hex, Value};
 use crate::{KeyRing, Session};
 
 /// Flask-Login's `REMEMBER_COOKIE_NAME`.
@@ -133,7 +133,7 @@ impl FlaskLogin {
             Remember::Default => self.duration,
             Remember::For(duration) => duration,
         };
-        Some(self.remember_cookie(user_id, duration, unix_now()))
+        Some(self.remember_cookie(user_id, duration, crate::policy::system_clock()))
     }
 
     /// The remember-me `Set-Cookie` value for `user_id`, expiring `duration` after `now`
@@ -155,13 +155,8 @@ impl FlaskLogin {
 
     /// Flask-Login's `encode_cookie`: `user_id|hex(HMAC-SHA512(secret key, user_id))`.
     pub fn encode(&self, user_id: &str) -> String {
-        let mut out = String::with_capacity(user_id.len() + 129);
-        out.push_str(user_id);
-        out.push('|');
-        for byte in digest(self.keys.current().as_bytes(), user_id) {
-            push_hex(&mut out, byte);
-        }
-        out
+        let digest = hex_of(&digest(self.keys.current().as_bytes(), user_id));
+        format!("{user_id}|{digest}")
     }
 
     /// Flask-Login's `decode_cookie`: the user id, if the digest is right for one of the
@@ -237,11 +232,7 @@ pub fn session_identifier(remote_addr: Option<&str>, user_agent: Option<&str>) -
         addr.map_or_else(|| "None".to_owned(), |a| python_bytes_repr(a.as_bytes())),
         user_agent.map_or_else(|| "None".to_owned(), |a| python_bytes_repr(a.as_bytes()))
     );
-    let mut out = String::with_capacity(128);
-    for byte in Sha512::digest(base.as_bytes()) {
-        push_hex(&mut out, byte);
-    }
-    out
+    hex_of(&Sha512::digest(base.as_bytes()))
 }
 
 /// The remote address Flask-Login sees for a request: `X-Forwarded-For` if present, else
@@ -326,10 +317,4 @@ fn werkzeug_quoted(value: &str) -> String {
     }
     out.push('"');
     out
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -30,6 +30,20 @@ pub enum JsonError {
     },
 }
 
+/// The two-character escape JSON has for `c` (`\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`), if any.
+pub(crate) fn short_escape(c: char) -> Option<&'static str> {
+    Some(match c {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\t' => "\\t",
+        '\u{8}' => "\\b",
+        '\u{c}' => "\\f",
+        _ => return None,
+    })
+}
+
 /// Appends `s` as a Python `ensure_ascii` JSON string literal.
 pub(crate) fn write_str(out: &mut String, s: &str) {
     out.push('"');
@@ -48,15 +62,9 @@ pub(crate) fn write_str(out: &mut String, s: &str) {
             .and_then(|rest| rest.chars().next())
             .unwrap_or('\0');
         plain_start = i + ch.len_utf8();
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            _ => {
+        match short_escape(ch) {
+            Some(escaped) => out.push_str(escaped),
+            None => {
                 let mut units = [0_u16; 2];
                 for unit in ch.encode_utf16(&mut units) {
                     let _ = write!(out, "\\u{unit:04x}");
@@ -73,15 +81,10 @@ pub(crate) fn write_str(out: &mut String, s: &str) {
 pub(crate) fn write_units(out: &mut String, units: &[u16]) {
     out.push('"');
     for &unit in units {
-        match char::from_u32(u32::from(unit)).filter(|c| c.is_ascii()) {
-            Some('"') => out.push_str("\\\""),
-            Some('\\') => out.push_str("\\\\"),
-            Some('\n') => out.push_str("\\n"),
-            Some('\r') => out.push_str("\\r"),
-            Some('\t') => out.push_str("\\t"),
-            Some('\u{8}') => out.push_str("\\b"),
-            Some('\u{c}') => out.push_str("\\f"),
-            Some(c) if (' '..'\u{7f}').contains(&c) => out.push(c),
+        let ascii = char::from_u32(u32::from(unit)).filter(char::is_ascii);
+        match ascii.map(|c| (c, short_escape(c))) {
+            Some((_, Some(escaped))) => out.push_str(escaped),
+            Some((c, None)) if (' '..'\u{7f}').contains(&c) => out.push(c),
             _ => {
                 let _ = write!(out, "\\u{unit:04x}");
             }

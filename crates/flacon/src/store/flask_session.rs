@@ -12,7 +12,7 @@ const MAX_DEPTH: usize = 64;
 
 /// The bytes Flask-Session's default serializer writes for `data`.
 pub fn encode(data: &Map) -> Vec<u8> {
-    msgpack::encode(&Value::Dict(data.clone()))
+    msgpack::encode_map(data)
 }
 
 /// Flask-Session's `SESSION_SERIALIZATION_FORMAT`: how records are written. Both are read
@@ -42,7 +42,7 @@ impl Serialization {
     pub fn encode(self, data: &Map) -> Vec<u8> {
         match self {
             Serialization::Msgpack => encode(data),
-            Serialization::Json => super::msgspec_json::encode(&Value::Dict(data.clone())),
+            Serialization::Json => super::msgspec_json::encode_map(data),
         }
     }
 }

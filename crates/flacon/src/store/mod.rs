@@ -85,9 +85,9 @@ pub struct SessionId(String);
 /// Flask-Session's `SESSION_ID_LENGTH`, in random bytes.
 pub(crate) const DEFAULT_ID_BYTES: usize = 32;
 /// 128 bits: below that an id could be guessed.
-const MIN_ID_BYTES: usize = 16;
+pub(crate) const MIN_ID_BYTES: usize = 16;
 /// The most that fits [`SessionId::parse`]'s 128 characters.
-const MAX_ID_BYTES: usize = 96;
+pub(crate) const MAX_ID_BYTES: usize = 96;
 
 impl SessionId {
     /// A fresh id from the operating system's random generator: 32 bytes, Flask-Session's

@@ -27,12 +27,20 @@ pub(crate) enum MsgpackError {
     TooDeep,
 }
 
-/// Encodes `value` as msgspec does. Integers beyond 64 bits and `Markup` (which msgspec
-/// cannot encode) are written as strings.
-pub(crate) fn encode(value: &Value) -> Vec<u8> {
+/// Encodes the dict `map` as msgspec does. Integers beyond 64 bits and `Markup` (which
+/// msgspec cannot encode) are written as strings.
+pub(crate) fn encode_map(map: &Map) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    write(&mut out, value);
+    write_map(&mut out, map);
     out
+}
+
+fn write_map(out: &mut Vec<u8>, map: &Map) {
+    write_len(out, map.len(), Some((0x80, 15)), [0, 0xde, 0xdf]);
+    for (k, v) in map {
+        write_str(out, k);
+        write(out, v);
+    }
 }
 
 fn write_len(out: &mut Vec<u8>, len: usize, fix: Option<(u8, usize)>, codes: [u8; 3]) {
@@ -124,13 +132,7 @@ fn write(out: &mut Vec<u8>, value: &Value) {
                 write(out, value);
             }
         }
-        Value::Dict(map) => {
-            write_len(out, map.len(), Some((0x80, 15)), [0, 0xde, 0xdf]);
-            for (k, v) in map {
-                write_str(out, k);
-                write(out, v);
-            }
-        }
+        Value::Dict(map) => write_map(out, map),
         Value::Bytes(bytes) => {
             write_len(out, bytes.len(), None, [0xc4, 0xc5, 0xc6]);
             out.extend_from_slice(bytes);
@@ -346,6 +348,12 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(&mut out, value);
+        out
+    }
 
     #[test]
     fn integers_use_the_smallest_form() {

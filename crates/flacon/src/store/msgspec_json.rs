@@ -7,14 +7,29 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use std::fmt::Write as _;
 
-use crate::value::{hyphenated_uuid, Value};
+use crate::codec::python_json::{short_escape, write_int};
+use crate::value::{hyphenated_uuid, Map, Value};
 
-/// The bytes `msgspec.json.encode` writes for `value`.
-pub(crate) fn encode(value: &Value) -> Vec<u8> {
+/// The bytes `msgspec.json.encode` writes for the dict `map`.
+pub(crate) fn encode_map(map: &Map) -> Vec<u8> {
     let mut out = String::with_capacity(64);
-    write(&mut out, value);
+    write_map(&mut out, map);
     out.into_bytes()
+}
+
+fn write_map(out: &mut String, map: &Map) {
+    out.push('{');
+    for (n, (key, item)) in map.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        write_str(out, key);
+        out.push(':');
+        write(out, item);
+    }
+    out.push('}');
 }
 
 fn write(out: &mut String, value: &Value) {
@@ -22,7 +37,7 @@ fn write(out: &mut String, value: &Value) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) => write_int(out, *i),
         Value::BigInt(b) => out.push_str(b.as_str()),
         Value::Float(f) => write_float(out, *f),
         Value::Str(s) | Value::Markup(s) => write_str(out, s),
@@ -38,18 +53,7 @@ fn write(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Dict(map) => {
-            out.push('{');
-            for (n, (key, item)) in map.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
-                }
-                write_str(out, key);
-                out.push(':');
-                write(out, item);
-            }
-            out.push('}');
-        }
+        Value::Dict(map) => write_map(out, map),
         Value::Pairs(pairs) => {
             out.push('{');
             for (n, (key, item)) in pairs.iter().enumerate() {
@@ -94,16 +98,12 @@ fn write_float(out: &mut String, f: f64) {
 fn write_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+        match short_escape(c) {
+            Some(escaped) => out.push_str(escaped),
+            None if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            None => out.push(c),
         }
     }
     out.push('"');
@@ -130,7 +130,7 @@ mod tests {
             Value::Pairs(vec![(Value::Int(1), Value::from("a"))]),
         );
         assert_eq!(
-            String::from_utf8(encode(&Value::Dict(map))).unwrap_or_default(),
+            String::from_utf8(encode_map(&map)).unwrap_or_default(),
             r#"{"é":"€\u0000\u001f\"\\/<","f":1e16,"n":null,"b":"AP8=","d":"2024-05-06T07:08:09.123456Z","k":{"1":"a"}}"#
         );
     }

@@ -52,7 +52,10 @@ pub struct PostgresStore {
     prefix: String,
     serialization: Serialization,
     timeout: Duration,
-    conn: Mutex<Option<Arc<Connection>>>,
+    /// The connection, once made (a plain mutex: held only to clone or replace it).
+    conn: std::sync::Mutex<Option<Arc<Connection>>>,
+    /// Held while connecting, so that concurrent first requests make one connection.
+    connecting: Mutex<()>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -118,7 +121,8 @@ impl PostgresStore {
             prefix: prefix.to_owned(),
             serialization: Serialization::default(),
             timeout: Duration::from_secs(2),
-            conn: Mutex::new(None),
+            conn: std::sync::Mutex::new(None),
+            connecting: Mutex::new(()),
         };
         store.connection().await?;
         Ok(store)
@@ -139,17 +143,31 @@ impl PostgresStore {
     /// The live connection, made (with the schema and statements) if there is none or the
     /// last one was lost.
     async fn connection(&self) -> Result<Arc<Connection>, StoreError> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = slot.as_ref().filter(|c| !c.client.is_closed()) {
-            return Ok(conn.clone());
+        if let Some(conn) = self.live() {
+            return Ok(conn);
         }
-        *slot = None;
+        let _connecting = self.connecting.lock().await;
+        // Another request may have connected while this one waited.
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
         let conn = tokio::time::timeout(self.timeout, self.open())
             .await
             .map_err(unavailable)??;
         let conn = Arc::new(conn);
-        *slot = Some(conn.clone());
+        *self.slot() = Some(conn.clone());
         Ok(conn)
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Connection>>> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The connection, unless there is none or it was lost.
+    fn live(&self) -> Option<Arc<Connection>> {
+        self.slot().clone().filter(|c| !c.client.is_closed())
     }
 
     async fn open(&self) -> Result<Connection, StoreError> {
@@ -256,20 +274,32 @@ impl PostgresStore {
         })
     }
 
-    /// Runs `op` on the connection within the timeout; a failure that closed the
-    /// connection drops it, so the next call connects again.
+    /// Runs `op` on the connection within the timeout; any error is the store's.
     async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
         F: FnOnce(Arc<Connection>) -> Fut,
         Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
     {
+        self.run_answered(op).await?.map_err(unavailable)
+    }
+
+    /// [`run`](Self::run), with what PostgreSQL answered kept apart (an error a caller
+    /// can read, such as a unique violation) from a connection that failed or a server
+    /// that did not answer in time, which drops the connection so the next call makes one.
+    async fn run_answered<T, F, Fut>(
+        &self,
+        op: F,
+    ) -> Result<Result<T, tokio_postgres::Error>, StoreError>
+    where
+        F: FnOnce(Arc<Connection>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    {
         let conn = self.connection().await?;
-        match tokio::time::timeout(self.timeout, op(conn.clone())).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(unavailable(error)),
+        match tokio::time::timeout(self.timeout, op(conn)).await {
+            Ok(answer) => Ok(answer),
             Err(elapsed) => {
                 // A server that stopped answering: start afresh next time.
-                *self.conn.lock().await = None;
+                *self.slot() = None;
                 Err(unavailable(elapsed))
             }
         }
@@ -342,14 +372,12 @@ impl SessionStore for PostgresStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         let (old, new, now) = (self.key(old), self.key(new), now as f64);
-        let conn = self.connection().await?;
-        let outcome = tokio::time::timeout(
-            self.timeout,
-            conn.client.execute(&conn.change_id, &[&old, &new, &now]),
-        )
-        .await
-        .map_err(unavailable)?;
-        match outcome {
+        let answer = self
+            .run_answered(
+                |c| async move { c.client.execute(&c.change_id, &[&old, &new, &now]).await },
+            )
+            .await?;
+        match answer {
             Ok(rows) => Ok(rows == 1),
             // The new id is taken.
             Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),

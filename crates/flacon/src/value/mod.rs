@@ -14,7 +14,7 @@ mod uuid;
 
 pub use crate::typed::{from_value, to_value, ValueError};
 pub use datetime::DateTime;
-pub(crate) use uuid::{hyphenated_uuid, parse_uuid, push_hex};
+pub(crate) use uuid::{hex_of, hyphenated_uuid, parse_uuid, push_hex};
 
 /// A session dictionary: string keys to values, in insertion order.
 ///

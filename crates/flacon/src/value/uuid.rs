@@ -20,6 +20,15 @@ pub(crate) fn push_hex(out: &mut String, byte: u8) {
     }
 }
 
+/// `bytes` as lowercase hex, as Python's `hexdigest()` writes them.
+pub(crate) fn hex_of(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        push_hex(&mut out, byte);
+    }
+    out
+}
+
 /// Parses the forms `uuid.UUID(str)` accepts: 32 hex digits with optional hyphens, braces,
 /// or a `urn:uuid:` prefix.
 pub(crate) fn parse_uuid(text: &str) -> Option<[u8; 16]> {
