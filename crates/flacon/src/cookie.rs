@@ -17,10 +17,18 @@ use crate::value::DateTime;
 /// another cookie's non-ASCII byte must not hide the session cookie beside it. Only the
 /// value returned is decoded, replacing bytes that are not UTF-8 as Werkzeug does.
 pub fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
+    find_cookie_in(headers.get_all(COOKIE).iter().map(|v| v.as_bytes()), name)
+}
+
+/// [`find_cookie`] over the `Cookie` headers' bytes, whichever `http` crate holds them (actix-web
+/// has its own header types).
+pub(crate) fn find_cookie_in<'a>(
+    cookie_headers: impl Iterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<Cow<'a, str>> {
+    let mut headers = cookie_headers;
     headers
-        .get_all(COOKIE)
-        .iter()
-        .find_map(|header| cookie_pairs(header.as_bytes()).find(|(key, _)| *key == name.as_bytes()))
+        .find_map(|header| cookie_pairs(header).find(|(key, _)| *key == name.as_bytes()))
         .map(|(_, value)| decode_cookie_value(value))
 }
 

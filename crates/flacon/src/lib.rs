@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod codec;
 pub mod config;
 mod cookie;
@@ -71,6 +73,8 @@ pub use value::{Map, Value};
 /// The crates whose types appear in flacon's API, re-exported so that an application uses
 /// the very versions flacon was built with.
 pub mod reexports {
+    #[cfg(feature = "actix")]
+    pub use ::actix_web;
     pub use ::http;
     #[cfg(feature = "minijinja")]
     pub use ::minijinja;

@@ -1,5 +1,5 @@
-//! The `http` cases recorded from real Flask, replayed through `SessionLayer` in an axum
-//! router whose handler applies each case's actions.
+//! The `http` cases recorded from real Flask, replayed through `SessionLayer` on both
+//! adapters (an axum router, an actix-web app) whose handler applies each case's actions.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,12 +9,12 @@
 
 mod common;
 
-use common::actions::{action_router, case_request, config_of};
+use common::actions::{action_routes, case_request, config_of};
+use common::adapters::Adapter;
 use common::*;
 use flacon::config::{OversizePolicy, SessionConfig};
 use flacon::{Map, SessionLayer, Value};
 use http::header::{SET_COOKIE, VARY};
-use tower::ServiceExt as _;
 
 struct Outcome {
     status: u16,
@@ -22,16 +22,13 @@ struct Outcome {
     vary: Option<String>,
 }
 
-async fn replay(case: &Map, config: SessionConfig) -> Outcome {
+async fn replay(adapter: Adapter, case: &Map, config: SessionConfig) -> Outcome {
     let now = int_of(case, "now").unwrap();
     let layer = SessionLayer::new(ring_of(case))
         .with_config(config.clone())
         .with_clock(move || now);
-    let app = action_router(case).layer(layer);
-    let response = app
-        .oneshot(case_request(case, config.cookie_name()))
-        .await
-        .unwrap();
+    let app = crate::test_app!(adapter, layer, action_routes(case));
+    let response = app.send(case_request(case, config.cookie_name())).await;
     Outcome {
         status: response.status().as_u16(),
         set_cookie: response
@@ -86,8 +83,8 @@ const DIFFERS: &[&str] = &[
     "pub-http-no-secret",
 ];
 
-#[tokio::test]
-async fn flask_http_cases_replay_identically() {
+crate::on_both_adapters! {
+async fn flask_http_cases_replay_identically(adapter: Adapter) {
     let cases = cases_of("http");
     assert_eq!(cases.len(), 15);
     let mut replayed = 0;
@@ -96,14 +93,13 @@ async fn flask_http_cases_replay_identically() {
         if DIFFERS.contains(&id) {
             continue;
         }
-        assert_same(id, &replay(case, config_of(case)).await, &expected(case));
+        assert_same(id, &replay(adapter, case, config_of(case)).await, &expected(case));
         replayed += 1;
     }
     assert_eq!(replayed, 11);
 }
 
-#[tokio::test]
-async fn equal_assignment_is_not_a_change_unless_flask_mode() {
+async fn equal_assignment_is_not_a_change_unless_flask_mode(adapter: Adapter) {
     let case = case("pub-http-set");
     let flask_mode = config_of(&case)
         .to_builder()
@@ -112,18 +108,17 @@ async fn equal_assignment_is_not_a_change_unless_flask_mode() {
         .unwrap();
     assert_same(
         "set (Flask mode)",
-        &replay(&case, flask_mode).await,
+        &replay(adapter, &case, flask_mode).await,
         &expected(&case),
     );
-    let default = replay(&case, config_of(&case)).await;
+    let default = replay(adapter, &case, config_of(&case)).await;
     assert!(default.set_cookie.is_empty(), "same value: nothing to send");
     assert_eq!(default.vary.as_deref(), Some("Cookie"));
 }
 
-#[tokio::test]
-async fn in_place_mutation_is_detected_without_a_flag() {
+async fn in_place_mutation_is_detected_without_a_flag(adapter: Adapter) {
     // Flask needs `session.modified = True`; flacon sends what Flask sends with the flag.
-    let without_flag = replay(&case("pub-http-nested-mutation"), SessionConfig::default()).await;
+    let without_flag = replay(adapter, &case("pub-http-nested-mutation"), SessionConfig::default()).await;
     assert_same(
         "nested mutation",
         &without_flag,
@@ -131,10 +126,9 @@ async fn in_place_mutation_is_detected_without_a_flag() {
     );
 }
 
-#[tokio::test]
-async fn oversized_cookie_is_an_error_by_default_and_flasks_warning_on_request() {
+async fn oversized_cookie_is_an_error_by_default_and_flasks_warning_on_request(adapter: Adapter) {
     let case = case("pub-http-too-large");
-    let default = replay(&case, config_of(&case)).await;
+    let default = replay(adapter, &case, config_of(&case)).await;
     assert_eq!(default.status, 500);
     assert!(
         default.set_cookie.is_empty(),
@@ -147,13 +141,12 @@ async fn oversized_cookie_is_an_error_by_default_and_flasks_warning_on_request()
         .unwrap();
     assert_same(
         "too large (warn)",
-        &replay(&case, warn).await,
+        &replay(adapter, &case, warn).await,
         &expected(&case),
     );
 }
 
-#[tokio::test]
-async fn key_rotation_re_signs_old_cookies_with_the_same_payload() {
+async fn key_rotation_re_signs_old_cookies_with_the_same_payload(adapter: Adapter) {
     use flacon::codec::CookieCodec;
     use flacon::{KeyRing, SecretKey};
     let old = SecretKey::from_text("the-old-key-from-2025-0123");
@@ -169,13 +162,13 @@ async fn key_rotation_re_signs_old_cookies_with_the_same_payload() {
     let held = old_codec.encode(&data, 1_699_999_000);
     let layer = SessionLayer::new(KeyRing::new(new.clone()).with_fallback(old))
         .with_clock(|| 1_700_000_000);
-    let app = action_router(&case).layer(layer);
+    let app = crate::test_app!(adapter, layer, action_routes(&case));
     let mut request = case_request(&case, "session");
     request.headers_mut().insert(
         http::header::COOKIE,
         format!("session={held}").parse().unwrap(),
     );
-    let response = app.oneshot(request).await.unwrap();
+    let response = app.send(request).await;
     let cookie = common::set_session_cookie(response.headers()).expect("re-signed");
     let cookie = cookie.as_str();
     assert_eq!(
@@ -188,4 +181,5 @@ async fn key_rotation_re_signs_old_cookies_with_the_same_payload() {
         .unwrap();
     assert_eq!(fresh.key, flacon::KeyMatch::Current);
     assert_eq!(fresh.timestamp, 1_700_000_000);
+}
 }

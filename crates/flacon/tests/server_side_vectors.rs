@@ -1,5 +1,6 @@
 //! Flask-Session 0.8's format and request flow, from the vectors recorded against real
-//! Flask-Session, replayed through `StoreLayer` on a real redis-server.
+//! Flask-Session, replayed through `StoreLayer` on a real redis-server, on both adapters
+//! (axum, actix-web).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +10,8 @@
 
 mod common;
 
-use common::actions::{action_router, case_request, config_of};
+use common::actions::{action_routes, case_request, config_of};
+use common::adapters::{Adapter, Routes};
 use common::redis_server::RedisServer;
 use common::*;
 use flacon::codec::{KeyDerivation, Signer};
@@ -18,7 +20,6 @@ use flacon::store::flask_session;
 use flacon::store::redis::RedisStore;
 use flacon::{KeyRing, Map, StoreLayer, Value};
 use http::header::{SET_COOKIE, VARY};
-use tower::ServiceExt as _;
 
 #[test]
 fn msgpack_records_are_byte_identical_to_flask_session() {
@@ -71,8 +72,8 @@ fn redis_dump(url: &str) -> Vec<(String, String, i64)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn flask_session_requests_replay_on_real_redis() {
+crate::on_both_adapters! {
+async fn flask_session_requests_replay_on_real_redis(adapter: Adapter) {
     let redis = RedisServer::start();
     let cases = cases_of("server_side_http");
     assert_eq!(cases.len(), 6);
@@ -105,8 +106,8 @@ async fn flask_session_requests_replay_on_real_redis() {
             .with_config(config_of(case))
             .with_server_config(server)
             .with_clock(move || now);
-        let app = action_router(case).layer(layer);
-        let response = app.oneshot(case_request(case, "session")).await.unwrap();
+        let app = crate::test_app!(adapter, layer, action_routes(case));
+        let response = app.send(case_request(case, "session")).await;
         assert_eq!(
             u64::from(response.status().as_u16()),
             int_of(expect, "status").unwrap(),
@@ -174,6 +175,7 @@ async fn flask_session_requests_replay_on_real_redis() {
         want_after.sort();
         assert_eq!(after, want_after, "{id}: Redis contents");
     }
+}
 }
 
 #[test]
@@ -306,10 +308,10 @@ fn random_msgspec_records_survive_flacon_rewriting_them() {
     }
 }
 
+crate::on_both_adapters! {
 /// `{"scores": {1: "gold"}}`, which Flask-Session stores and reads back: flacon keeps the
 /// integer keys, and a handler's change to another key leaves them as they were.
-#[tokio::test]
-async fn a_record_with_integer_keys_is_kept_through_a_request() {
+async fn a_record_with_integer_keys_is_kept_through_a_request(adapter: Adapter) {
     let redis = RedisServer::start();
     let record = hex::decode(
         common::python::json_lines(
@@ -325,7 +327,7 @@ async fn a_record_with_integer_keys_is_kept_through_a_request() {
     .unwrap();
     let id = "k".repeat(43);
     redis_set(&redis.url(), &format!("session:{id}"), &record);
-    let response = set_email(&redis, &id).await;
+    let response = set_email(adapter, &redis, &id).await;
     assert_eq!(response.status(), 200);
     let after = redis_dump(&redis.url());
     let stored = &after
@@ -343,34 +345,10 @@ async fn a_record_with_integer_keys_is_kept_through_a_request() {
     assert_eq!(verdict, [serde_json::json!(true)], "{stored}");
 }
 
-/// A router whose handler sets `email` in the session, over Flask-Session's Redis layout,
-/// asked once with the session cookie `id`.
-async fn set_email(redis: &RedisServer, id: &str) -> http::Response<axum::body::Body> {
-    let store = RedisStore::open(&redis.url()).unwrap();
-    let app = axum::Router::new()
-        .route(
-            "/",
-            axum::routing::get(|session: flacon::Session| async move {
-                session.insert_value("email", Value::from("a@b.c"));
-                "ok"
-            }),
-        )
-        .layer(StoreLayer::new(
-            store,
-            KeyRing::new(flacon::SecretKey::from_text("k")),
-        ));
-    let request = http::Request::get("/")
-        .header(http::header::COOKIE, format!("session={id}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    app.oneshot(request).await.unwrap()
-}
-
 /// A record flacon cannot read (a pickle from an older Flask-Session, a msgpack extension
 /// it does not know) is someone's data: the request fails with the store-error response and
 /// the record keeps its bytes and its expiry; no fresh session replaces it.
-#[tokio::test]
-async fn a_record_flacon_cannot_read_is_left_alone_and_the_request_fails() {
+async fn a_record_flacon_cannot_read_is_left_alone_and_the_request_fails(adapter: Adapter) {
     let redis = RedisServer::start();
     let unreadable = [
         // pickle.dumps({"a": 1}, protocol=5)
@@ -383,7 +361,7 @@ async fn a_record_flacon_cannot_read_is_left_alone_and_the_request_fails() {
         let key = format!("session:{id}");
         redis_set(&redis.url(), &key, &hex::decode(record).unwrap());
         redis.cli(&["EXPIRE", &key, "1000"]);
-        let response = set_email(&redis, &id).await;
+        let response = set_email(adapter, &redis, &id).await;
         assert_eq!(response.status(), 503, "{record}");
         assert!(response.headers().get(SET_COOKIE).is_none(), "{record}");
         let after = redis_dump(&redis.url());
@@ -391,4 +369,22 @@ async fn a_record_flacon_cannot_read_is_left_alone_and_the_request_fails() {
         assert_eq!(stored, record);
         assert!(*ttl > 990, "expiry kept: {ttl}");
     }
+}
+}
+
+/// An app whose handler sets `email` in the session, over Flask-Session's Redis layout,
+/// asked once with the session cookie `id`.
+async fn set_email(adapter: Adapter, redis: &RedisServer, id: &str) -> http::Response<String> {
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let routes = Routes::new().route("/", |session: flacon::Session| async move {
+        session.insert_value("email", Value::from("a@b.c"));
+        "ok"
+    });
+    let layer = StoreLayer::new(store, KeyRing::new(flacon::SecretKey::from_text("k")));
+    let app = crate::test_app!(adapter, layer, routes);
+    let request = http::Request::get("/")
+        .header(http::header::COOKIE, format!("session={id}"))
+        .body(String::new())
+        .unwrap();
+    app.send(request).await
 }

@@ -1,5 +1,5 @@
 //! StoreLayer behaviour beyond Flask-Session: id rotation against fixation, signed ids,
-//! and a configurable store-error response.
+//! and a configurable store-error response; every case on both adapters (axum, actix-web).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,66 +11,31 @@ mod common;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::Router;
+use common::adapters::{Adapter, Routes, TestApp};
 use flacon::http::{ErrorResponder, ServerSideConfig, SessionFailure};
 use flacon::store::redis::RedisStore;
 use flacon::store::{MemoryStore, SessionId, SessionStore};
 use flacon::{KeyRing, SecretKey, Session, StoreLayer};
-use http::header::COOKIE;
-use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use http::{Response, StatusCode};
 
 fn keys() -> KeyRing {
     KeyRing::new(SecretKey::from_text("store-layer-test-key-123456"))
 }
 
-fn app<S: SessionStore>(layer: StoreLayer<S>) -> Router {
-    Router::new()
-        .route(
-            "/login",
-            get(|s: Session| async move {
-                s.insert("user", "ada").unwrap();
-                s.cycle_id();
-                "in"
-            }),
-        )
-        .route(
-            "/whoami",
-            get(|s: Session| async move { s.get::<String>("user").unwrap_or_default() }),
-        )
-        .layer(layer)
+fn login_routes() -> Routes {
+    Routes::new()
+        .route("/login", |s: Session| async move {
+            s.insert("user", "ada").unwrap();
+            s.cycle_id();
+            "in"
+        })
+        .route("/whoami", |s: Session| async move {
+            s.get::<String>("user").unwrap_or_default()
+        })
 }
 
-async fn call(
-    app: &Router,
-    path: &str,
-    cookie: Option<&str>,
-) -> (StatusCode, Option<String>, String) {
-    let mut request = Request::get(path);
-    if let Some(cookie) = cookie {
-        request = request.header(COOKIE, format!("session={cookie}"));
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let cookie = common::set_session_cookie(response.headers());
-    let status = response.status();
-    let body = String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
-    (status, cookie, body)
+async fn app<S: SessionStore>(adapter: Adapter, layer: StoreLayer<S>) -> TestApp {
+    crate::test_app!(adapter, layer, login_routes())
 }
 
 fn now() -> u64 {
@@ -78,128 +43,6 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-#[tokio::test]
-async fn cycle_id_moves_the_session_and_kills_the_old_id() {
-    let store = Arc::new(MemoryStore::new(100));
-    let app = app(StoreLayer::new(store.clone(), keys()));
-    let (_, first, _) = call(&app, "/login", None).await;
-    let first = first.unwrap();
-    let (_, second, _) = call(&app, "/login", Some(&first)).await;
-    let second = second.unwrap();
-    assert_ne!(first, second, "a new id at login");
-    assert!(store
-        .load(&SessionId::parse(&first).unwrap(), None, now())
-        .await
-        .unwrap()
-        .is_none());
-    assert_eq!(call(&app, "/whoami", Some(&second)).await.2, "ada");
-    assert_eq!(
-        call(&app, "/whoami", Some(&first)).await.2,
-        "",
-        "the old id is dead"
-    );
-}
-
-#[tokio::test]
-async fn signed_ids_reject_tampering() {
-    let server = ServerSideConfig::builder().use_signer(true).build();
-    let app = app(StoreLayer::new(MemoryStore::new(100), keys()).with_server_config(server));
-    let (_, cookie, _) = call(&app, "/login", None).await;
-    let cookie = cookie.unwrap();
-    let (sid, signature) = cookie.split_once('.').expect("sid.signature");
-    assert_eq!((sid.len(), signature.len()), (43, 27));
-    assert_eq!(call(&app, "/whoami", Some(&cookie)).await.2, "ada");
-    assert_eq!(
-        call(&app, "/whoami", Some(sid)).await.2,
-        "",
-        "a bare id is not accepted"
-    );
-    let forged = format!("{sid}.{}", "A".repeat(27));
-    assert_eq!(call(&app, "/whoami", Some(&forged)).await.2, "");
-}
-
-#[tokio::test]
-async fn the_store_error_response_is_configurable() {
-    // Nothing listens on port 1: every store call fails fast.
-    let store = RedisStore::open("redis://127.0.0.1:1/0").unwrap();
-    let layer = StoreLayer::new(store, keys()).on_error(ErrorResponder::new(|failure| {
-        assert!(matches!(failure, SessionFailure::StoreUnavailable { .. }));
-        let mut response = Response::new("<h1>Back soon</h1>".to_owned());
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        response
-    }));
-    let app = app(layer);
-    let (status, cookie, body) = call(
-        &app,
-        "/whoami",
-        Some("some-session-id-0123456789012345678901234567"),
-    )
-    .await;
-    assert_eq!(
-        (status, cookie, body.as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, None, "<h1>Back soon</h1>")
-    );
-    let (status, _, _) = call(&app, "/login", None).await;
-    assert_eq!(
-        status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "a new session cannot be saved either"
-    );
-}
-
-#[tokio::test]
-async fn expiry_refresh_is_throttled_for_stores_that_cannot_refresh_on_load() {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let clock = Arc::new(AtomicU64::new(1_800_000_000));
-    let store = Arc::new(MemoryStore::new(100));
-    let server = ServerSideConfig::builder()
-        .touch_interval(std::time::Duration::from_secs(60))
-        .build();
-    let now = clock.clone();
-    let layer = StoreLayer::new(store.clone(), keys())
-        .with_server_config(server)
-        .with_clock(move || now.load(Ordering::SeqCst));
-    let app = app(layer);
-    let lifetime = 31 * 24 * 3600;
-    let (_, sid, _) = call(&app, "/login", None).await;
-    let sid = sid.unwrap();
-    let id = SessionId::parse(&sid).unwrap();
-    let expiry = |at| {
-        let store = store.clone();
-        let id = id.clone();
-        async move { store.load(&id, None, at).await.unwrap().unwrap().expires_at }
-    };
-    assert_eq!(expiry(1_800_000_000).await, 1_800_000_000 + lifetime);
-
-    clock.store(1_800_000_030, Ordering::SeqCst);
-    assert_eq!(call(&app, "/whoami", Some(&sid)).await.2, "ada");
-    assert_eq!(
-        expiry(1_800_000_030).await,
-        1_800_000_000 + lifetime,
-        "no write within the interval"
-    );
-
-    clock.store(1_800_000_100, Ordering::SeqCst);
-    assert_eq!(call(&app, "/whoami", Some(&sid)).await.2, "ada");
-    assert_eq!(
-        expiry(1_800_000_100).await,
-        1_800_000_100 + lifetime,
-        "extended once it is due"
-    );
-}
-
-#[tokio::test]
-async fn settings_apply_to_a_layer_that_was_cloned_first() {
-    let base = StoreLayer::new(MemoryStore::new(100), keys());
-    let _kept = base.clone();
-    let signed = base.with_server_config(ServerSideConfig::builder().use_signer(true).build());
-    let (_, cookie, _) = call(&app(signed), "/login", None).await;
-    assert!(
-        cookie.unwrap().contains('.'),
-        "the signer setting took effect"
-    );
 }
 
 /// A memory store whose writes fail while `down` is set: the store is reachable for the
@@ -280,24 +123,138 @@ impl SessionStore for WritesFail {
     }
 }
 
-#[tokio::test]
-async fn a_handler_that_matches_the_rejection_answers_the_outage_itself() {
+crate::on_both_adapters! {
+async fn cycle_id_moves_the_session_and_kills_the_old_id(adapter: Adapter) {
+    let store = Arc::new(MemoryStore::new(100));
+    let app = app(adapter, StoreLayer::new(store.clone(), keys())).await;
+    let (_, first, _) = app.get("/login", None).await;
+    let first = first.unwrap();
+    let (_, second, _) = app.get("/login", Some(&first)).await;
+    let second = second.unwrap();
+    assert_ne!(first, second, "a new id at login");
+    assert!(store
+        .load(&SessionId::parse(&first).unwrap(), None, now())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(app.get("/whoami", Some(&second)).await.2, "ada");
+    assert_eq!(
+        app.get("/whoami", Some(&first)).await.2,
+        "",
+        "the old id is dead"
+    );
+}
+
+async fn signed_ids_reject_tampering(adapter: Adapter) {
+    let server = ServerSideConfig::builder().use_signer(true).build();
+    let app = app(adapter, StoreLayer::new(MemoryStore::new(100), keys()).with_server_config(server)).await;
+    let (_, cookie, _) = app.get("/login", None).await;
+    let cookie = cookie.unwrap();
+    let (sid, signature) = cookie.split_once('.').expect("sid.signature");
+    assert_eq!((sid.len(), signature.len()), (43, 27));
+    assert_eq!(app.get("/whoami", Some(&cookie)).await.2, "ada");
+    assert_eq!(
+        app.get("/whoami", Some(sid)).await.2,
+        "",
+        "a bare id is not accepted"
+    );
+    let forged = format!("{sid}.{}", "A".repeat(27));
+    assert_eq!(app.get("/whoami", Some(&forged)).await.2, "");
+}
+
+async fn the_store_error_response_is_configurable(adapter: Adapter) {
+    // Nothing listens on port 1: every store call fails fast.
+    let store = RedisStore::open("redis://127.0.0.1:1/0").unwrap();
+    let layer = StoreLayer::new(store, keys()).on_error(ErrorResponder::new(|failure| {
+        assert!(matches!(failure, SessionFailure::StoreUnavailable { .. }));
+        let mut response = Response::new("<h1>Back soon</h1>".to_owned());
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        response
+    }));
+    let app = app(adapter, layer).await;
+    let (status, cookie, body) = app
+        .get(
+            "/whoami",
+            Some("some-session-id-0123456789012345678901234567"),
+        )
+        .await;
+    assert_eq!(
+        (status, cookie, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, None, "<h1>Back soon</h1>")
+    );
+    let (status, _, _) = app.get("/login", None).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a new session cannot be saved either"
+    );
+}
+
+async fn expiry_refresh_is_throttled_for_stores_that_cannot_refresh_on_load(adapter: Adapter) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let clock = Arc::new(AtomicU64::new(1_800_000_000));
+    let store = Arc::new(MemoryStore::new(100));
+    let server = ServerSideConfig::builder()
+        .touch_interval(std::time::Duration::from_secs(60))
+        .build();
+    let now = clock.clone();
+    let layer = StoreLayer::new(store.clone(), keys())
+        .with_server_config(server)
+        .with_clock(move || now.load(Ordering::SeqCst));
+    let app = app(adapter, layer).await;
+    let lifetime = 31 * 24 * 3600;
+    let (_, sid, _) = app.get("/login", None).await;
+    let sid = sid.unwrap();
+    let id = SessionId::parse(&sid).unwrap();
+    let expiry = |at| {
+        let store = store.clone();
+        let id = id.clone();
+        async move { store.load(&id, None, at).await.unwrap().unwrap().expires_at }
+    };
+    assert_eq!(expiry(1_800_000_000).await, 1_800_000_000 + lifetime);
+
+    clock.store(1_800_000_030, Ordering::SeqCst);
+    assert_eq!(app.get("/whoami", Some(&sid)).await.2, "ada");
+    assert_eq!(
+        expiry(1_800_000_030).await,
+        1_800_000_000 + lifetime,
+        "no write within the interval"
+    );
+
+    clock.store(1_800_000_100, Ordering::SeqCst);
+    assert_eq!(app.get("/whoami", Some(&sid)).await.2, "ada");
+    assert_eq!(
+        expiry(1_800_000_100).await,
+        1_800_000_100 + lifetime,
+        "extended once it is due"
+    );
+}
+
+async fn settings_apply_to_a_layer_that_was_cloned_first(adapter: Adapter) {
+    let base = StoreLayer::new(MemoryStore::new(100), keys());
+    let _kept = base.clone();
+    let signed = base.with_server_config(ServerSideConfig::builder().use_signer(true).build());
+    let (_, cookie, _) = app(adapter, signed).await.get("/login", None).await;
+    assert!(
+        cookie.unwrap().contains('.'),
+        "the signer setting took effect"
+    );
+}
+
+async fn a_handler_that_matches_the_rejection_answers_the_outage_itself(adapter: Adapter) {
     use flacon::http::SessionRejection;
     let store = RedisStore::open("redis://127.0.0.1:1/0").unwrap();
-    let app = Router::new()
-        .route(
-            "/login",
-            get(|s: Result<Session, SessionRejection>| async move {
-                match s {
-                    Ok(_) => (StatusCode::OK, "in"),
-                    Err(_) => (StatusCode::UNAUTHORIZED, "wrong password, or try later"),
-                }
-            }),
-        )
-        .route("/plain", get(|_: Session| async { "never" }))
-        .layer(StoreLayer::new(store, keys()));
+    let routes = Routes::new()
+        .catching("/login", |s: Result<Session, SessionRejection>| async move {
+            match s {
+                Ok(_) => (StatusCode::OK, "in"),
+                Err(_) => (StatusCode::UNAUTHORIZED, "wrong password, or try later"),
+            }
+        })
+        .route("/plain", |_: Session| async { "never" });
+    let app = crate::test_app!(adapter, StoreLayer::new(store, keys()), routes);
     let cookie = Some("some-session-id-0123456789012345678901234567");
-    let (status, set_cookie, body) = call(&app, "/login", cookie).await;
+    let (status, set_cookie, body) = app.get("/login", cookie).await;
     assert_eq!(
         (status, set_cookie, body.as_str()),
         (
@@ -307,7 +264,7 @@ async fn a_handler_that_matches_the_rejection_answers_the_outage_itself() {
         )
     );
     // A handler that does not catch it still gets the layer's error response.
-    let (status, _, body) = call(&app, "/plain", cookie).await;
+    let (status, _, body) = app.get("/plain", cookie).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         body.starts_with("Session storage is temporarily unavailable."),
@@ -315,35 +272,30 @@ async fn a_handler_that_matches_the_rejection_answers_the_outage_itself() {
     );
 }
 
-#[tokio::test]
-async fn an_explicit_save_fails_before_the_side_effects() {
+async fn an_explicit_save_fails_before_the_side_effects(adapter: Adapter) {
     let store = Arc::new(WritesFail::default());
     let charged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = {
         let charged = charged.clone();
-        Router::new()
-            .route(
-                "/buy",
-                get(move |s: Session| {
-                    let charged = charged.clone();
-                    async move {
-                        s.insert("order", "bike").unwrap();
-                        if s.save().await.is_err() {
-                            return (StatusCode::SERVICE_UNAVAILABLE, "not charged".to_owned());
-                        }
-                        // Saved before the side effect: the record is in the store already.
-                        charged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        (
-                            StatusCode::OK,
-                            format!("charged, order {:?}", s.id().map(|i| i.as_str().len())),
-                        )
-                    }
-                }),
-            )
-            .layer(StoreLayer::new(store.clone(), keys()))
+        let routes = Routes::new().route("/buy", move |s: Session| {
+            let charged = charged.clone();
+            async move {
+                s.insert("order", "bike").unwrap();
+                if s.save().await.is_err() {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "not charged".to_owned());
+                }
+                // Saved before the side effect: the record is in the store already.
+                charged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (
+                    StatusCode::OK,
+                    format!("charged, order {:?}", s.id().map(|i| i.as_str().len())),
+                )
+            }
+        });
+        crate::test_app!(adapter, StoreLayer::new(store.clone(), keys()), routes)
     };
     store.down.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (status, cookie, body) = call(&app, "/buy", None).await;
+    let (status, cookie, body) = app.get("/buy", None).await;
     assert_eq!(
         (status, cookie, body.as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, None, "not charged")
@@ -354,7 +306,7 @@ async fn an_explicit_save_fails_before_the_side_effects() {
     store
         .down
         .store(false, std::sync::atomic::Ordering::Relaxed);
-    let (status, cookie, body) = call(&app, "/buy", None).await;
+    let (status, cookie, body) = app.get("/buy", None).await;
     assert_eq!(
         (status, body.as_str()),
         (StatusCode::OK, "charged, order Some(43)")
@@ -366,8 +318,7 @@ async fn an_explicit_save_fails_before_the_side_effects() {
     assert_eq!(record.data.get("order"), Some(&flacon::Value::from("bike")));
 }
 
-#[tokio::test]
-async fn the_error_responder_sees_the_request_and_the_cause() {
+async fn the_error_responder_sees_the_request_and_the_cause(adapter: Adapter) {
     let store = Arc::new(WritesFail::default());
     store.down.store(true, std::sync::atomic::Ordering::Relaxed);
     let layer = StoreLayer::new(store, keys()).on_error(ErrorResponder::with_request(
@@ -387,28 +338,21 @@ async fn the_error_responder_sees_the_request_and_the_cause() {
             response
         },
     ));
-    let app = Router::new()
-        .route(
-            "/api/login",
-            get(|s: Session| async move {
-                s.insert("user", "ada").unwrap();
-                "in"
-            }),
-        )
-        .route(
-            "/login",
-            get(|s: Session| async move {
-                s.insert("user", "ada").unwrap();
-                "in"
-            }),
-        )
-        .layer(layer);
-    let (status, _, body) = call(&app, "/api/login", None).await;
+    let login = |s: Session| async move {
+        s.insert("user", "ada").unwrap();
+        "in"
+    };
+    let routes = Routes::new()
+        .route("/api/login", login)
+        .route("/login", login);
+    let app = crate::test_app!(adapter, layer, routes);
+    let (status, _, body) = app.get("/api/login", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         body,
         "{\"error\":\"unavailable\",\"cause\":\"session store unavailable: store down\"}"
     );
-    let (_, _, body) = call(&app, "/login", None).await;
+    let (_, _, body) = app.get("/login", None).await;
     assert_eq!(body, "<p>GET /login: back soon</p>");
+}
 }

@@ -1,11 +1,11 @@
-//! Pieces both tower layers use: writing a policy's [`Decision`] into the response, and the
-//! builder methods they share.
+//! Pieces every adapter uses: settling the response once the policy has decided, writing a
+//! [`Decision`] into the response's headers, and the builder methods the layers share.
 
 use http::header::{SET_COOKIE, VARY};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, Response};
 
-use super::SessionMode;
-use crate::policy::Decision;
+use super::{ErrorResponder, RequestHead, SessionMode};
+use crate::policy::{Decision, Failure};
 use crate::session::Session;
 
 /// What a response whose route set a [`SessionMode`] carries, decided without the policy:
@@ -27,22 +27,72 @@ pub(crate) fn decision_for_mode(mode: Option<SessionMode>, session: &Session) ->
     })
 }
 
-/// Writes what the policy decided into `headers`.
-pub(crate) fn apply(decision: Decision, headers: &mut HeaderMap) {
-    if decision.vary_cookie {
-        add_vary_cookie(headers);
-    }
-    if let Some(cookie) = decision.set_cookie {
-        append_set_cookie(headers, &cookie);
+/// What becomes of the handler's response once the session is decided: the one rule every
+/// adapter (the tower layers, actix-web's middleware) follows, so they cannot drift.
+pub(crate) enum Settled {
+    /// Send the response with what the policy decided.
+    Write(Decision),
+    /// The handler answered the load's failure itself: its answer stands, nothing is written.
+    Leave,
+    /// Send the error responder's answer instead of the handler's.
+    Replace(Response<String>),
+}
+
+/// Settles the response of a request whose session `decided` as it did. A load failure the
+/// handler caught (it extracted a `Result` and answered) leaves its answer; any other failure
+/// is the error responder's.
+pub(crate) fn settle(
+    decided: Result<Decision, Failure>,
+    uncaught_rejection: bool,
+    on_error: &ErrorResponder,
+    head: Option<&RequestHead>,
+) -> Settled {
+    match decided {
+        Ok(decision) => Settled::Write(decision),
+        Err(failed) if failed.at_load && !uncaught_rejection => {
+            tracing::info!("the handler answered the session's load failure itself");
+            Settled::Leave
+        }
+        Err(failed) => Settled::Replace(on_error.respond(&failed.failure, head)),
     }
 }
 
-fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
-    match HeaderValue::from_str(cookie) {
-        Ok(value) => {
-            headers.append(SET_COOKIE, value);
-        }
-        Err(_) => {
+/// The few header operations writing a [`Decision`] needs, on whichever header map the
+/// framework has (`http` 1's, or actix-web's).
+pub(crate) trait SessionHeaders {
+    /// The `Vary` values, as bytes.
+    fn vary_values(&self) -> impl Iterator<Item = &[u8]>;
+    /// Appends `Vary: Cookie`.
+    fn append_vary_cookie(&mut self);
+    /// Appends a `Set-Cookie` header; `false` when `cookie` is not a valid header value.
+    fn append_set_cookie(&mut self, cookie: &str) -> bool;
+}
+
+impl SessionHeaders for HeaderMap {
+    fn vary_values(&self) -> impl Iterator<Item = &[u8]> {
+        self.get_all(VARY).iter().map(HeaderValue::as_bytes)
+    }
+
+    fn append_vary_cookie(&mut self) {
+        self.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+
+    fn append_set_cookie(&mut self, cookie: &str) -> bool {
+        HeaderValue::from_str(cookie).is_ok_and(|value| {
+            self.append(SET_COOKIE, value);
+            true
+        })
+    }
+}
+
+/// Writes what the policy decided into `headers`.
+pub(crate) fn apply(decision: Decision, headers: &mut impl SessionHeaders) {
+    // Werkzeug's `vary.add`: `Cookie` once, and not beside `*`.
+    if decision.vary_cookie && !lists_cookie(headers.vary_values()) {
+        headers.append_vary_cookie();
+    }
+    if let Some(cookie) = decision.set_cookie {
+        if !headers.append_set_cookie(&cookie) {
             tracing::error!(
                 "session cookie attributes are not a valid header; check SessionConfig"
             );
@@ -50,17 +100,10 @@ fn append_set_cookie(headers: &mut HeaderMap, cookie: &str) {
     }
 }
 
-/// Adds `Cookie` to `Vary` unless it is already listed (Werkzeug's `vary.add`).
-fn add_vary_cookie(headers: &mut HeaderMap) {
-    let listed = headers
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+fn lists_cookie<'a>(vary: impl Iterator<Item = &'a [u8]>) -> bool {
+    vary.filter_map(|v| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(','))
-        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*");
-    if !listed {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-    }
+        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*")
 }
 
 /// The builder methods every session layer has, written once: the layer holds

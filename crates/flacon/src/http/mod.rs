@@ -7,6 +7,7 @@ mod common;
 mod cookie_layer;
 mod mode;
 mod named;
+mod rejection;
 mod response;
 mod store_layer;
 
@@ -17,11 +18,12 @@ pub mod template;
 
 pub use crate::config::ServerSideConfig;
 pub use crate::cookie::find_cookie;
+pub(crate) use common::{apply, decision_for_mode, settle, SessionHeaders, Settled};
 pub use cookie_layer::{ResponseFuture, SessionLayer, SessionService};
-#[cfg(feature = "axum")]
-pub use extract::SessionRejection;
 pub use mode::{SessionMode, SessionModeFuture, SessionModeLayer, SessionModeService};
 pub use named::{CookieSession, ServerSession};
+pub use rejection::SessionRejection;
+pub(crate) use rejection::{loaded, plain_session};
 pub(crate) use response::UncaughtRejection;
 pub use response::{ErrorResponder, OversizedCookie, RequestHead, SessionFailure};
 pub use store_layer::{StoreLayer, StoreResponseFuture, StoreService};

@@ -39,7 +39,7 @@ pub enum SessionMode {
 /// Puts a [`SessionMode`] into every response of the services it wraps (use it with
 /// `route_layer`).
 #[derive(Debug, Clone, Copy)]
-pub struct SessionModeLayer(SessionMode);
+pub struct SessionModeLayer(pub(crate) SessionMode);
 
 impl SessionModeLayer {
     /// [`SessionMode::Skip`].

@@ -73,6 +73,16 @@ impl RequestHead {
         }
     }
 
+    /// A head from its parts, for an adapter whose framework has its own request type.
+    #[cfg(feature = "actix")]
+    pub(crate) fn from_parts(method: Method, uri: Uri, headers: HeaderMap) -> Self {
+        RequestHead {
+            method,
+            uri,
+            headers,
+        }
+    }
+
     /// The request's method.
     pub fn method(&self) -> &Method {
         &self.method
@@ -156,7 +166,12 @@ impl ErrorResponder {
     /// What [`respond`](Self::respond) needs kept of `request`: its head, for a responder
     /// made [`with_request`](Self::with_request), else nothing (no copy per request).
     pub(crate) fn head_of<B>(&self, request: &http::Request<B>) -> Option<RequestHead> {
-        matches!(self.0, Respond::WithRequest(_)).then(|| RequestHead::of(request))
+        self.wants_request().then(|| RequestHead::of(request))
+    }
+
+    /// Whether [`respond`](Self::respond) looks at the request's head.
+    pub(crate) fn wants_request(&self) -> bool {
+        matches!(self.0, Respond::WithRequest(_))
     }
 
     /// flacon's default response for `failure`.

@@ -198,15 +198,20 @@ fn write_str(out: &mut Output<'_>, s: &str) -> Result<(), minijinja::Error> {
 ///     .layer(Extension(Arc::new(env)))
 ///     .layer(SessionLayer::new(KeyRing::new(SecretKey::from_text("a long random key, from the environment"))));
 /// ```
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 #[derive(Debug, Clone)]
 pub struct Templates {
     env: Arc<Environment<'static>>,
     session: Session,
 }
 
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 impl Templates {
+    #[cfg(feature = "actix")]
+    pub(crate) fn new(env: Arc<Environment<'static>>, session: Session) -> Self {
+        Templates { env, session }
+    }
+
     /// Renders `name` with `context`, the session as `session` and Flask's
     /// `get_flashed_messages`.
     pub fn render(&self, name: &str, context: Jinja) -> Result<String, minijinja::Error> {

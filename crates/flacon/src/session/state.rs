@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Poll, Waker};
 
 use std::sync::Arc;
 
@@ -79,6 +80,8 @@ pub(crate) enum Pending {
 pub(super) struct State {
     pub(super) pending: Option<Pending>,
     pub(super) loading: bool,
+    /// Loads of the same session waiting on the one in progress.
+    pub(super) waiters: Vec<Waker>,
     pub(super) failed: bool,
     /// Why the store failed, when it did.
     pub(super) cause: Option<Arc<StoreError>>,
@@ -129,6 +132,22 @@ impl State {
             signed_with: self.signed_with,
             stored_until: self.stored_until,
             verified_cookie,
+        }
+    }
+
+    fn load_result(&self) -> Result<(), SessionUnavailable> {
+        if self.failed {
+            Err(SessionUnavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The load is over, one way or another: whoever waits on it goes on.
+    fn finish_loading(&mut self) {
+        self.loading = false;
+        for waiter in self.waiters.drain(..) {
+            waiter.wake();
         }
     }
 
@@ -248,42 +267,44 @@ impl Session {
             match state.pending.take() {
                 Some(Pending::Async(loader)) => {
                     state.loading = true;
-                    loader
+                    Some(loader)
                 }
                 Some(Pending::Checked(loader)) => {
                     match loader() {
                         Ok(loaded) => state.accept(loaded),
                         Err(cause) => state.fail(cause),
                     }
-                    return if state.failed {
-                        Err(SessionUnavailable)
-                    } else {
-                        Ok(())
-                    };
+                    None
                 }
                 other => {
                     state.pending = other;
-                    return if state.failed {
-                        Err(SessionUnavailable)
-                    } else {
-                        Ok(())
-                    };
+                    None
                 }
             }
         };
+        let Some(loader) = loader else {
+            // Another extractor of the same request may be loading it (actix polls a
+            // handler's extractors together): wait for that load rather than report early.
+            return std::future::poll_fn(|cx| {
+                let mut state = self.lock();
+                if state.loading {
+                    state.waiters.push(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                Poll::Ready(state.load_result())
+            })
+            .await;
+        };
+        let mut guard = LoadGuard(Some(self));
         let result = loader().await;
+        guard.0 = None;
         let mut state = self.lock();
-        state.loading = false;
+        state.finish_loading();
         match result {
-            Ok(loaded) => {
-                state.accept(loaded);
-                Ok(())
-            }
-            Err(cause) => {
-                state.fail(cause);
-                Err(SessionUnavailable)
-            }
+            Ok(loaded) => state.accept(loaded),
+            Err(cause) => state.fail(cause),
         }
+        state.load_result()
     }
 
     /// The state the response needs, loading the session only if `load` is set or it was
@@ -298,5 +319,19 @@ impl Session {
         let saved = state.saved.take();
         let verified_cookie = state.verified_cookie.take();
         Some(state.outcome(data, saved, verified_cookie))
+    }
+}
+
+/// A load dropped before its store answered (the request was cancelled) leaves a session
+/// that can never load: it fails, and whoever waited on the load is woken to see that.
+struct LoadGuard<'a>(Option<&'a Session>);
+
+impl Drop for LoadGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.0 {
+            let mut state = session.lock();
+            state.failed = true;
+            state.finish_loading();
+        }
     }
 }

@@ -2,11 +2,8 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::http::header::COOKIE;
 use axum::http::Request;
-use axum::routing::get;
-use axum::Router;
 use flacon::config::{SameSite, SessionConfig, SessionConfigBuilder};
 use flacon::{Map, Session, Value};
 
@@ -73,26 +70,27 @@ pub fn apply(session: &Session, actions: &[Value]) {
     }
 }
 
-/// A router whose `/` applies the case's actions to the session (add the layer under test).
-pub fn action_router(case: &Map) -> Router {
+/// Routes whose `/` applies the case's actions to the session (add the layer under test).
+#[cfg(feature = "actix")]
+pub fn action_routes(case: &Map) -> super::adapters::Routes {
     let actions = match case.get("actions") {
         Some(Value::List(actions)) => actions.clone(),
         _ => Vec::new(),
     };
-    Router::new().route(
-        "/",
-        get(move |session: Session| async move {
+    super::adapters::Routes::new().route("/", move |session: Session| {
+        let actions = actions.clone();
+        async move {
             apply(&session, &actions);
             "ok"
-        }),
-    )
+        }
+    })
 }
 
 /// `GET /` carrying the case's request cookie, if any, under `cookie_name`.
-pub fn case_request(case: &Map, cookie_name: &str) -> Request<Body> {
+pub fn case_request(case: &Map, cookie_name: &str) -> Request<String> {
     let mut request = Request::get("/");
     if let Some(Value::Str(cookie)) = case.get("request_cookie") {
         request = request.header(COOKIE, format!("{cookie_name}={cookie}"));
     }
-    request.body(Body::empty()).unwrap()
+    request.body(String::new()).unwrap()
 }

@@ -10,6 +10,8 @@
 )]
 
 pub mod actions;
+#[cfg(feature = "actix")]
+pub mod adapters;
 pub mod postgres_server;
 pub mod python;
 pub mod redis_server;

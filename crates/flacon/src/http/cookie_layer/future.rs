@@ -6,7 +6,7 @@ use std::task::{ready, Context, Poll};
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::http::common::{apply, decision_for_mode};
+use crate::http::common::{apply, decision_for_mode, settle, Settled};
 use crate::http::{ErrorResponder, RequestHead, SessionMode, UncaughtRejection};
 use crate::policy::CookiePolicy;
 use crate::session::Session;
@@ -58,23 +58,15 @@ where
         let mut response = ready!(this.inner.poll(cx))?;
         if let Some((session, raw)) = this.session.take() {
             let mode = response.extensions().get::<SessionMode>().copied();
-            if let Some(decision) = decision_for_mode(mode, &session) {
-                apply(decision, response.headers_mut());
-                return Poll::Ready(Ok(response));
-            }
-            match this.policy.decide(&session, raw.as_deref()) {
-                Ok(decision) => apply(decision, response.headers_mut()),
-                // The handler answered the registry's outage itself, or never asked for the
-                // session: its answer stands, and nothing is written.
-                Err(failed)
-                    if failed.at_load
-                        && response.extensions().get::<UncaughtRejection>().is_none() => {}
-                Err(failed) => {
-                    response = this
-                        .on_error
-                        .respond(&failed.failure, this.head.as_ref())
-                        .map(ResBody::from);
-                }
+            let decided = match decision_for_mode(mode, &session) {
+                Some(decision) => Ok(decision),
+                None => this.policy.decide(&session, raw.as_deref()),
+            };
+            let uncaught = response.extensions().get::<UncaughtRejection>().is_some();
+            match settle(decided, uncaught, this.on_error, this.head.as_ref()) {
+                Settled::Write(decision) => apply(decision, response.headers_mut()),
+                Settled::Leave => {}
+                Settled::Replace(replacement) => response = replacement.map(ResBody::from),
             }
         }
         Poll::Ready(Ok(response))

@@ -35,8 +35,8 @@ use crate::policy::CookiePolicy;
 /// ```
 #[derive(Clone)]
 pub struct SessionLayer {
-    pub(super) policy: Arc<CookiePolicy>,
-    pub(super) on_error: ErrorResponder,
+    pub(crate) policy: Arc<CookiePolicy>,
+    pub(crate) on_error: ErrorResponder,
 }
 
 impl std::fmt::Debug for SessionLayer {

@@ -30,8 +30,8 @@ use crate::store::SessionStore;
 ///     .layer(StoreLayer::new(MemoryStore::new(10_000), keys));
 /// ```
 pub struct StoreLayer<S> {
-    pub(super) policy: Arc<StorePolicy<S>>,
-    pub(super) on_error: ErrorResponder,
+    pub(crate) policy: Arc<StorePolicy<S>>,
+    pub(crate) on_error: ErrorResponder,
 }
 
 impl<S> Clone for StoreLayer<S> {

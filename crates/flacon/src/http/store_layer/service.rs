@@ -6,7 +6,7 @@ use tower_service::Service;
 
 use super::StoreResponseFuture;
 use crate::cookie::find_cookie;
-use crate::http::common::{apply, decision_for_mode, inner_service_accessors};
+use crate::http::common::{apply, decision_for_mode, inner_service_accessors, settle, Settled};
 use crate::http::{ErrorResponder, ServerSession, SessionMode, UncaughtRejection};
 use crate::policy::StorePolicy;
 use crate::store::SessionStore;
@@ -70,26 +70,15 @@ where
         StoreResponseFuture::new(async move {
             let mut response = response.await?;
             let mode = response.extensions().get::<SessionMode>().copied();
-            if let Some(decision) = decision_for_mode(mode, &session) {
-                apply(decision, response.headers_mut());
-                return Ok(response);
-            }
-            match policy.decide(&session).await {
-                Ok(decision) => apply(decision, response.headers_mut()),
-                // The handler matched the load's rejection and answered itself (a 401 for a
-                // wrong password, a page without the user's name): its answer stands, and
-                // nothing is written.
-                Err(failed)
-                    if failed.at_load
-                        && response.extensions().get::<UncaughtRejection>().is_none() =>
-                {
-                    tracing::info!("the handler answered the session store's outage itself");
-                }
-                Err(failed) => {
-                    response = on_error
-                        .respond(&failed.failure, head.as_ref())
-                        .map(ResBody::from);
-                }
+            let decided = match decision_for_mode(mode, &session) {
+                Some(decision) => Ok(decision),
+                None => policy.decide(&session).await,
+            };
+            let uncaught = response.extensions().get::<UncaughtRejection>().is_some();
+            match settle(decided, uncaught, &on_error, head.as_ref()) {
+                Settled::Write(decision) => apply(decision, response.headers_mut()),
+                Settled::Leave => {}
+                Settled::Replace(replacement) => response = replacement.map(ResBody::from),
             }
             Ok(response)
         })
