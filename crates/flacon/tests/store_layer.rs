@@ -12,6 +12,7 @@ mod common;
 use std::sync::Arc;
 
 use common::adapters::{Adapter, Routes, TestApp};
+use common::redis_server::RedisServer;
 use flacon::http::{ErrorResponder, ServerSideConfig, SessionFailure};
 use flacon::store::redis::RedisStore;
 use flacon::store::{MemoryStore, SessionId, SessionStore};
@@ -354,5 +355,87 @@ async fn the_error_responder_sees_the_request_and_the_cause(adapter: Adapter) {
     );
     let (_, _, body) = app.get("/login", None).await;
     assert_eq!(body, "<p>GET /login: back soon</p>");
+}
+
+/// A handler with two session extractors gets one session, loaded once: no deadlock, no
+/// second store round trip, and a change through either is saved.
+async fn two_extractors_in_one_handler_share_one_session(adapter: Adapter) {
+    let redis = RedisServer::start();
+    let layer = StoreLayer::new(RedisStore::open(&redis.url()).unwrap(), keys());
+    let routes = login_routes().twice("/both", |a: Session, b: Session| async move {
+        let seen = b.get::<String>("user").unwrap_or_default();
+        a.insert("visits", &1_u64).unwrap();
+        format!("{seen} {}", b.get::<u64>("visits").unwrap_or_default())
+    });
+    let app = crate::test_app!(adapter, layer, routes);
+    let (_, sid, _) = app.get("/login", None).await;
+    let sid = sid.unwrap();
+    let (status, _, body) = app.get("/both", Some(&sid)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ada 1"));
+    let record = redis.cli(&["GET", &format!("session:{sid}")]);
+    assert!(record.contains("visits"), "saved: {record:?}");
+}
+
+/// A cookie naming an id the store does not hold is never adopted: the session starts
+/// empty under a fresh id, and nothing is written under the one the client chose.
+async fn an_unknown_id_is_never_adopted(adapter: Adapter) {
+    let store = Arc::new(MemoryStore::new(100));
+    let app = app(adapter, StoreLayer::new(store.clone(), keys())).await;
+    let chosen = "attacker-chosen-id-000000000000000000000000";
+    let (_, issued, _) = app.get("/login", Some(chosen)).await;
+    let issued = issued.unwrap();
+    assert_ne!(issued, chosen);
+    assert_eq!(store.len(), 1);
+    assert!(store
+        .load(&SessionId::parse(chosen).unwrap(), None, now())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(app.get("/whoami", Some(&issued)).await.2, "ada");
+}
+
+/// Saves are update-only: a request that only reads writes nothing, so it succeeds even
+/// while every store write fails (the permanent session's cookie is re-sent, as
+/// Flask-Session's refresh does, under the same id).
+async fn a_read_writes_nothing(adapter: Adapter) {
+    let store = Arc::new(WritesFail::default());
+    let app = app(adapter, StoreLayer::new(store.clone(), keys())).await;
+    let (_, sid, _) = app.get("/login", None).await;
+    let sid = sid.unwrap();
+    store.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, cookie, body) = app.get("/whoami", Some(&sid)).await;
+    assert_eq!(
+        (status, cookie.as_deref(), body.as_str()),
+        (StatusCode::OK, Some(sid.as_str()), "ada")
+    );
+    let (status, _, _) = app.get("/login", Some(&sid)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "a write does fail");
+}
+
+/// Redis stops mid-run: requests get 503 and the session is not replaced by an empty one;
+/// once Redis is back, the same cookie finds the same session.
+async fn an_outage_is_a_503_and_nothing_is_lost(adapter: Adapter) {
+    let mut redis = RedisServer::start();
+    let layer = StoreLayer::new(RedisStore::open(&redis.url()).unwrap(), keys());
+    let app = app(adapter, layer).await;
+    let (_, sid, _) = app.get("/login", None).await;
+    let sid = sid.unwrap();
+    redis.stop();
+    for path in ["/whoami", "/login"] {
+        let (status, cookie, body) = app.get(path, Some(&sid)).await;
+        assert_eq!((status, cookie), (StatusCode::SERVICE_UNAVAILABLE, None), "{path}");
+        assert!(body.starts_with("Session storage is temporarily unavailable."), "{body}");
+    }
+    redis.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, _, body) = app.get("/whoami", Some(&sid)).await;
+        if status == StatusCode::OK {
+            assert_eq!(body, "ada");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "Redis is back, the store is not");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 }
