@@ -12,7 +12,7 @@
 mod support;
 
 use support::redis_server::RedisServer;
-use support::{flacon_serve, flask_app_configured, try_request_with, Reply, Server};
+use support::{flacon_serve, flask_app_configured, shape, Client, Reply, Server};
 
 const KEY: &str = "flask-settings-key-3f9a0c1d7e";
 
@@ -157,65 +157,6 @@ const STEPS: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/get_email", None),
 ];
 
-/// A browser that keeps one cookie.
-struct Client<'a> {
-    server: &'a Server,
-    name: &'static str,
-    value: Option<String>,
-}
-
-impl Client<'_> {
-    fn send(&mut self, method: &str, path: &str, form: Option<&str>) -> Reply {
-        let header = self.value.as_ref().map(|v| format!("{}={v}", self.name));
-        let reply = try_request_with(self.server.port, method, path, header.as_deref(), form)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        if let Some(value) = reply.cookie_named(self.name) {
-            self.value = (!value.is_empty()).then_some(value);
-        }
-        reply
-    }
-}
-
-/// A `Set-Cookie` header with what differs by the second or by chance masked: a signed
-/// cookie's timestamp and signature (its payload is compared), a session id (its length is
-/// compared), an `Expires` date in the future.
-fn shape(set_cookie: &str, name: &str, server_side: bool) -> String {
-    let mut parts: Vec<String> = set_cookie.split("; ").map(str::to_owned).collect();
-    let value = parts[0]
-        .strip_prefix(name)
-        .and_then(|v| v.strip_prefix('='))
-        .unwrap_or_else(|| panic!("{set_cookie} is not the {name} cookie"))
-        .to_owned();
-    let masked = match (value.is_empty(), server_side) {
-        (true, _) => String::new(),
-        (false, false) => format!(
-            "{}.<ts>.<sig>",
-            value.rsplitn(3, '.').nth(2).unwrap_or_default()
-        ),
-        (false, true) => value
-            .split('.')
-            .map(|part| format!("<{} chars>", part.len()))
-            .collect::<Vec<_>>()
-            .join("."),
-    };
-    parts[0] = format!("{name}={masked}");
-    let deletion = value.is_empty();
-    for p in &mut parts {
-        if p.starts_with("Expires=") && p != "Expires=Thu, 01 Jan 1970 00:00:00 GMT" {
-            *p = "Expires=<date>".into();
-        }
-    }
-    // The one documented difference: Flask-Session deletes its cookie naming only domain
-    // and path; flacon repeats the attributes it was set with (a browser ignores a
-    // deletion of a Secure, SameSite=None or Partitioned cookie that lacks them).
-    if server_side && deletion {
-        parts.retain(|p| {
-            !(p == "Secure" || p == "HttpOnly" || p == "Partitioned" || p.starts_with("SameSite="))
-        });
-    }
-    parts.join("; ")
-}
-
 fn comparable(reply: &Reply, case: &Case) -> Vec<String> {
     let mut out = vec![
         format!("status {}", reply.status),
@@ -252,16 +193,8 @@ fn redis_contents(redis: &RedisServer, db: u32) -> Vec<(String, String, i64)> {
 }
 
 fn run_side_by_side(case: &Case, flask: &Server, flacon: &Server, check_redis: impl Fn(usize)) {
-    let mut a = Client {
-        server: flask,
-        name: case.cookie_name,
-        value: None,
-    };
-    let mut b = Client {
-        server: flacon,
-        name: case.cookie_name,
-        value: None,
-    };
+    let mut a = Client::named(flask.port, case.cookie_name);
+    let mut b = Client::named(flacon.port, case.cookie_name);
     for (n, (method, path, form)) in STEPS.iter().enumerate() {
         let (ra, rb) = (a.send(method, path, *form), b.send(method, path, *form));
         assert_eq!(

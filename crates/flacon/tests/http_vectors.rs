@@ -7,10 +7,13 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/adapters.rs"]
+mod adapters;
 mod common;
 
-use common::actions::{action_routes, case_request, config_of};
-use common::adapters::Adapter;
+use adapters::action_routes;
+use adapters::Adapter;
+use common::actions::{case_request, config_of};
 use common::*;
 use flacon::config::{OversizePolicy, SessionConfig};
 use flacon::{Map, SessionLayer, Value};

@@ -8,10 +8,13 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/adapters.rs"]
+mod adapters;
 mod common;
 
-use common::actions::{action_routes, case_request, config_of};
-use common::adapters::{Adapter, Routes};
+use adapters::action_routes;
+use adapters::{Adapter, Routes};
+use common::actions::{case_request, config_of};
 use common::redis_server::RedisServer;
 use common::*;
 use flacon::codec::{KeyDerivation, Signer};

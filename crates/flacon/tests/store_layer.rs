@@ -7,11 +7,13 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/adapters.rs"]
+mod adapters;
 mod common;
 
 use std::sync::Arc;
 
-use common::adapters::{Adapter, Routes, TestApp};
+use adapters::{Adapter, Routes, TestApp};
 use common::redis_server::RedisServer;
 use flacon::http::{ErrorResponder, ServerSideConfig, SessionFailure};
 use flacon::store::redis::RedisStore;

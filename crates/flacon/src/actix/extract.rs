@@ -9,7 +9,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError};
 
-use crate::http::{loaded, plain_session, CookieSession, ServerSession, SessionRejection};
+use crate::http::rejection::{loaded, plain_session};
+use crate::http::{CookieSession, ServerSession, SessionRejection};
 use crate::session::Session;
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, SessionRejection>>>>;

@@ -13,9 +13,10 @@ use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Tr
 use actix_web::{Error, HttpMessage as _};
 
 use super::translate::{request_head, session_cookie, to_actix};
+use crate::http::common::{apply, decision_for_mode, settle, Settled};
 use crate::http::{
-    apply, decision_for_mode, settle, CookieSession, ErrorResponder, RequestHead, ServerSession,
-    SessionLayer, SessionMode, SessionModeLayer, SessionRejection, Settled, StoreLayer,
+    CookieSession, ErrorResponder, RequestHead, ServerSession, SessionLayer, SessionMode,
+    SessionModeLayer, SessionRejection, StoreLayer,
 };
 use crate::policy::{CookiePolicy, Decision, Failure, StorePolicy};
 use crate::session::Session;

@@ -9,7 +9,8 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
-use crate::http::{RequestHead, SessionHeaders};
+use crate::http::common::SessionHeaders;
+use crate::http::RequestHead;
 
 /// The session cookie of `request`, read as the tower layers read it.
 pub(super) fn session_cookie<'a>(request: &'a ServiceRequest, name: &str) -> Option<Cow<'a, str>> {

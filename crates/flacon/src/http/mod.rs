@@ -3,11 +3,11 @@
 //! glue. The layers are adapters: the rules they apply live in the framework-free policy
 //! core, so every adapter decides alike.
 
-mod common;
+pub(crate) mod common;
 mod cookie_layer;
 mod mode;
 mod named;
-mod rejection;
+pub(crate) mod rejection;
 mod response;
 mod store_layer;
 
@@ -18,12 +18,10 @@ pub mod template;
 
 pub use crate::config::ServerSideConfig;
 pub use crate::cookie::find_cookie;
-pub(crate) use common::{apply, decision_for_mode, settle, SessionHeaders, Settled};
 pub use cookie_layer::{ResponseFuture, SessionLayer, SessionService};
 pub use mode::{SessionMode, SessionModeFuture, SessionModeLayer, SessionModeService};
 pub use named::{CookieSession, ServerSession};
 pub use rejection::SessionRejection;
-pub(crate) use rejection::{loaded, plain_session};
 pub(crate) use response::UncaughtRejection;
 pub use response::{ErrorResponder, OversizedCookie, RequestHead, SessionFailure};
 pub use store_layer::{StoreLayer, StoreResponseFuture, StoreService};

@@ -70,22 +70,6 @@ pub fn apply(session: &Session, actions: &[Value]) {
     }
 }
 
-/// Routes whose `/` applies the case's actions to the session (add the layer under test).
-#[cfg(feature = "actix")]
-pub fn action_routes(case: &Map) -> super::adapters::Routes {
-    let actions = match case.get("actions") {
-        Some(Value::List(actions)) => actions.clone(),
-        _ => Vec::new(),
-    };
-    super::adapters::Routes::new().route("/", move |session: Session| {
-        let actions = actions.clone();
-        async move {
-            apply(&session, &actions);
-            "ok"
-        }
-    })
-}
-
 /// `GET /` carrying the case's request cookie, if any, under `cookie_name`.
 pub fn case_request(case: &Map, cookie_name: &str) -> Request<String> {
     let mut request = Request::get("/");

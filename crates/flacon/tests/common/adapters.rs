@@ -1,7 +1,10 @@
+//! Included by a test as `#[path = "common/adapters.rs"] mod adapters;` beside `mod common;`.
+//!
 //! One set of routes served through either adapter, the tower layer under axum or the same
 //! layer as actix-web middleware, so one table of test cases runs on both and the two cannot
-//! drift. A case is written once against [`TestApp`]; [`on_both_adapters!`] makes it an axum
-//! test and an actix-web test.
+//! drift. A case is written once against [`TestApp`]; [`on_both_adapters!`] makes it an
+//! axum test and an actix-web test.
+#![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -189,6 +192,21 @@ impl Routes {
     }
 }
 
+/// Routes whose `/` applies the case's actions to the session (add the layer under test).
+pub fn action_routes(case: &flacon::Map) -> Routes {
+    let actions = match case.get("actions") {
+        Some(flacon::Value::List(actions)) => actions.clone(),
+        _ => Vec::new(),
+    };
+    Routes::new().route("/", move |session: Session| {
+        let actions = actions.clone();
+        async move {
+            crate::common::actions::apply(&session, &actions);
+            "ok"
+        }
+    })
+}
+
 fn actix_answer((status, body): Answer) -> actix_web::HttpResponse {
     actix_web::HttpResponse::build(actix_web::http::StatusCode::from_u16(status.as_u16()).unwrap())
         .body(body)
@@ -208,12 +226,12 @@ pub enum TestApp {
 macro_rules! test_app {
     ($adapter:expr, $layer:expr, $routes:expr) => {{
         let layer = $layer;
-        let routes: $crate::common::adapters::Routes = $routes;
+        let routes: $crate::adapters::Routes = $routes;
         match $adapter {
-            $crate::common::adapters::Adapter::Axum => {
-                $crate::common::adapters::TestApp::Axum(routes.axum().layer(layer))
+            $crate::adapters::Adapter::Axum => {
+                $crate::adapters::TestApp::Axum(routes.axum().layer(layer))
             }
-            $crate::common::adapters::Adapter::Actix => $crate::common::adapters::TestApp::actix(
+            $crate::adapters::Adapter::Actix => $crate::adapters::TestApp::actix(
                 actix_web::test::init_service(
                     actix_web::App::new().wrap(layer).configure(routes.actix()),
                 )
@@ -233,16 +251,16 @@ macro_rules! on_both_adapters {
             #[allow(unused_imports)]
             use super::*;
 
-            async fn shared_case($adapter: $crate::common::adapters::Adapter) $body
+            async fn shared_case($adapter: $crate::adapters::Adapter) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn axum() {
-                shared_case($crate::common::adapters::Adapter::Axum).await;
+                shared_case($crate::adapters::Adapter::Axum).await;
             }
 
             #[actix_web::test]
             async fn actix() {
-                shared_case($crate::common::adapters::Adapter::Actix).await;
+                shared_case($crate::adapters::Adapter::Actix).await;
             }
         }
     )*};
@@ -315,7 +333,7 @@ impl TestApp {
             request = request.header(http::header::COOKIE, format!("session={cookie}"));
         }
         let response = self.send(request.body(String::new()).unwrap()).await;
-        let cookie = super::set_session_cookie(response.headers());
+        let cookie = crate::common::set_session_cookie(response.headers());
         (response.status(), cookie, response.into_body())
     }
 }

@@ -10,8 +10,7 @@
 )]
 
 pub mod actions;
-#[cfg(feature = "actix")]
-pub mod adapters;
+pub mod http_client;
 pub mod postgres_server;
 pub mod python;
 pub mod redis_server;

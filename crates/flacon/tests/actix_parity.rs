@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/adapters.rs"]
+mod adapters;
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use actix_web::{test, web, App, HttpResponse};
 #[allow(unused_imports)] // the tests the macro makes use it
-use common::adapters::{Adapter, Routes};
+use adapters::{Adapter, Routes};
 use flacon::config::SessionConfig;
 use flacon::http::{CookieSession, ServerSession, SessionModeLayer};
 use flacon::revocation::{MemoryRevocations, RevocationRegistry};
@@ -132,11 +134,16 @@ async fn route_modes_wrap_resources() {
             )
             .route(
                 "/email",
-                web::get().to(|s: Session| async move { s.get::<String>("email").unwrap_or_default() }),
+                web::get()
+                    .to(|s: Session| async move { s.get::<String>("email").unwrap_or_default() }),
             ),
     )
     .await;
-    let response = test::call_service(&app, test::TestRequest::get().uri("/permanent").to_request()).await;
+    let response = test::call_service(
+        &app,
+        test::TestRequest::get().uri("/permanent").to_request(),
+    )
+    .await;
     let cookie = header_of(&response, "set-cookie").unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let get = |path: &'static str| {
@@ -146,7 +153,10 @@ async fn route_modes_wrap_resources() {
             .to_request()
     };
     let refreshed = test::call_service(&app, get("/email")).await;
-    assert!(header_of(&refreshed, "set-cookie").is_some(), "Flask's refresh");
+    assert!(
+        header_of(&refreshed, "set-cookie").is_some(),
+        "Flask's refresh"
+    );
     assert_eq!(body_of(refreshed).await, "a@b.c");
 
     let health = test::call_service(&app, get("/health")).await;
@@ -156,7 +166,10 @@ async fn route_modes_wrap_resources() {
     let peek = test::call_service(&app, get("/peek")).await;
     assert_eq!(header_of(&peek, "set-cookie"), None);
     assert_eq!(header_of(&peek, "vary").as_deref(), Some("Cookie"));
-    assert_eq!(body_of(test::call_service(&app, get("/email")).await).await, "a@b.c");
+    assert_eq!(
+        body_of(test::call_service(&app, get("/email")).await).await,
+        "a@b.c"
+    );
 }
 
 /// The templates see the session, from the app's `web::Data<Environment>`.
@@ -222,12 +235,15 @@ async fn two_middlewares_need_a_named_session_and_none_is_a_500() {
     assert_eq!(body_of(plain).await, "Session unavailable.\n");
     let named = test::call_service(&app, test::TestRequest::get().uri("/named").to_request()).await;
     assert_eq!(named.status().as_u16(), 200);
-    assert_eq!(named.headers().get_all("set-cookie").count(), 2, "a cookie and an id");
+    assert_eq!(
+        named.headers().get_all("set-cookie").count(),
+        2,
+        "a cookie and an id"
+    );
 
-    let bare = test::init_service(
-        App::new().route("/", web::get().to(|_: Session| async { "never" })),
-    )
-    .await;
+    let bare =
+        test::init_service(App::new().route("/", web::get().to(|_: Session| async { "never" })))
+            .await;
     let response = test::call_service(&bare, test::TestRequest::get().uri("/").to_request()).await;
     assert_eq!(response.status().as_u16(), 500);
     assert_eq!(body_of(response).await, "Session unavailable.\n");
