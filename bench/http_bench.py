@@ -84,6 +84,8 @@ def servers(redis_url, tmp):
         ("tower-sessions redis", lambda p: [str(PEERS / "tower_sessions"), str(p), redis_url, "redis"], "redis"),
         ("actix-session cookie", lambda p: [str(PEERS / "actix_session"), str(p), redis_url, "cookie"], None),
         ("actix-session redis", lambda p: [str(PEERS / "actix_session"), str(p), redis_url, "redis"], "redis"),
+        ("flacon on actix-web: cookie", lambda p: [str(PEERS / "flacon_actix"), str(p), redis_url, "cookie"], None),
+        ("flacon on actix-web: redis", lambda p: [str(PEERS / "flacon_actix"), str(p), redis_url, "redis"], "redis"),
         ("Flask + gunicorn (2 workers)", lambda p: [str(VENV / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{p}",
                                                     "--chdir", str(ROOT / "tests/python"), "--log-level", "warning",
                                                     "article_app:app"], None),

@@ -1,8 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-#[cfg(feature = "actix")]
-pub mod actix;
 pub mod codec;
 pub mod config;
 mod cookie;

@@ -1,8 +1,11 @@
 //! Sessions over HTTP: tower layers for any tower/hyper stack ([`SessionLayer`] for signed
-//! cookies, [`StoreLayer`] for server-side sessions), the axum extractor, and the minijinja
-//! glue. The layers are adapters: the rules they apply live in the framework-free policy
-//! core, so every adapter decides alike.
+//! cookies, [`StoreLayer`] for server-side sessions), the axum extractor, the same layers as
+//! actix-web middleware (feature `actix`), and the minijinja glue. The layers are adapters:
+//! the rules they apply live in the framework-free policy core, so every adapter decides
+//! alike.
 
+#[cfg(feature = "actix")]
+pub mod actix;
 pub(crate) mod common;
 mod cookie_layer;
 mod mode;

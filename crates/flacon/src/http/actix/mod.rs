@@ -1,4 +1,4 @@
-//! flacon on actix-web: the same sessions as on axum, from the same layers.
+//! flacon on actix-web (feature `actix`): the same sessions as on axum, from the same layers.
 //!
 //! [`SessionLayer`](crate::SessionLayer), [`StoreLayer`](crate::StoreLayer) and
 //! [`SessionModeLayer`](crate::http::SessionModeLayer) are actix-web middleware as they are
