@@ -99,6 +99,86 @@ pub(crate) fn compress_within(input: &[u8], limit: usize, out: &mut Vec<u8>) -> 
     })
 }
 
+/// A lower bound on the block length `finish` computes (the smaller of the fixed-code and
+/// the dynamic-code lengths, in bytes), from the symbol counts of the parse alone. The
+/// fixed-code length is exact. A dynamic code spends at least the counts' entropy on the
+/// symbols (no prefix code does better), the same extra bits, the header `build_bl_tree`
+/// counts (HLIT, HDIST, HCLEN, at least four code-length codes), and at least
+/// [`code_lengths_bits`] to send its code lengths.
+fn block_len_lower_bound(ltree: &Tree, dtree: &Tree) -> usize {
+    let mut fixed_bits = 0;
+    let mut extra_bits = 0;
+    for (tree, desc) in [(ltree, &L_DESC), (dtree, &D_DESC)] {
+        let fixed = desc.static_len.unwrap_or_default();
+        for (n, &f) in tree.freq[..desc.elems].iter().enumerate() {
+            let f = f as usize;
+            extra_bits += f * usize::from(desc.extra.get(n).copied().unwrap_or(0));
+            fixed_bits += f * usize::from(fixed.get(n).copied().unwrap_or(0));
+        }
+    }
+    let dynamic_bits = entropy_bits(&ltree.freq[..L_CODES])
+        + entropy_bits(&dtree.freq[..D_CODES])
+        + extra_bits
+        + 5
+        + 5
+        + 4
+        + 3 * 4
+        + code_lengths_bits(&ltree.freq[..L_CODES], LITERALS + 1)
+        + code_lengths_bits(&dtree.freq[..D_CODES], 1);
+    let bytes = |bits: usize| (bits + 3 + 7) >> 3;
+    bytes(fixed_bits + extra_bits).min(bytes(dynamic_bits))
+}
+
+/// `Σ f·log2(N/f)` rounded down, with a margin so that float rounding never raises it.
+fn entropy_bits(freqs: &[u32]) -> usize {
+    let total: f64 = freqs.iter().map(|&f| f64::from(f)).sum();
+    let bits: f64 = freqs
+        .iter()
+        .filter(|&&f| f != 0)
+        .map(|&f| f64::from(f) * (total / f64::from(f)).log2())
+        .sum();
+    // Truncation is the rounding down wanted; the margin covers the sum's error.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let floor = (bits * (1.0 - 1e-9) - 1.0).max(0.0) as usize;
+    floor
+}
+
+/// At least how many bits `send_tree` spends on one tree's code lengths, knowing only which
+/// symbols are used (length > 0). The lengths are sent up to the last used symbol (at least
+/// `min_sent`), each code-length symbol costs at least one bit plus its extra bits, and one
+/// symbol covers at most 7 lengths (a length and six repeats, code 16), 10 zeros at 4 bits
+/// (code 17) or 138 at 8 (code 18): so a run of `z` unused symbols costs at least
+/// `min(z, 4)` bits up to 10 and 5 beyond (two symbols, one of them 17 or 18, or 18
+/// alone), and a run of `k` used ones at least `ceil(k / 7)`. With fewer than two used
+/// symbols zlib adds some of its own: no bound is claimed then.
+fn code_lengths_bits(freqs: &[u32], min_sent: usize) -> usize {
+    let used = |n: usize| freqs.get(n).is_some_and(|&f| f != 0);
+    if (0..freqs.len()).filter(|&n| used(n)).count() < 2 {
+        return 0;
+    }
+    let sent = (0..freqs.len())
+        .rev()
+        .find(|&n| used(n))
+        .map_or(0, |last| last + 1)
+        .max(min_sent);
+    let mut bits = 0;
+    let mut n = 0;
+    while n < sent {
+        let run_used = used(n);
+        let start = n;
+        while n < sent && used(n) == run_used {
+            n += 1;
+        }
+        let run = n - start;
+        bits += match (run_used, run) {
+            (true, k) => k.div_ceil(7),
+            (false, z) if z <= 10 => z.min(4),
+            (false, _) => 5,
+        };
+    }
+    bits
+}
+
 impl Scratch {
     fn new() -> Self {
         Scratch {
@@ -135,6 +215,11 @@ impl Scratch {
 
     /// `_tr_flush_block` for the last block: the exact length first, the bytes if wanted.
     fn finish(&mut self, input: &[u8], limit: usize, out: &mut Vec<u8>) -> bool {
+        // Most sessions do not compress below Flask's limit: when even the best code their
+        // symbols allow would not fit, the answer is known without building a tree.
+        if 2 + block_len_lower_bound(&self.ltree, &self.dtree) + 4 > limit {
+            return false;
+        }
         let heap = &mut self.heap;
         heap.opt_len = 0;
         heap.static_len = 0;
