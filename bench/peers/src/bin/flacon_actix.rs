@@ -26,30 +26,25 @@ async fn main() -> std::io::Result<()> {
     let keys = KeyRing::new(SecretKey::from_text(&key));
     let mode = std::env::args().nth(3).unwrap_or_else(|| "cookie".to_owned());
     // One worker: the server gets one core, like every other server in the table.
+    macro_rules! serve {
+        ($layer:expr) => {{
+            let layer = $layer;
+            HttpServer::new(move || {
+                App::new()
+                    .wrap(layer.clone())
+                    .route("/get_email", web::get().to(get_email))
+                    .route("/set_email", web::post().to(set_email))
+            })
+            .workers(1)
+            .bind(addr())?
+            .run()
+            .await
+        }};
+    }
     if mode == "redis" {
         let like_peers = ServerSideConfig::builder().permanent_by_default(false).build();
-        let layer = StoreLayer::new(RedisStore::open(&redis_url()).unwrap(), keys).with_server_config(like_peers);
-        HttpServer::new(move || {
-            App::new()
-                .wrap(layer.clone())
-                .route("/get_email", web::get().to(get_email))
-                .route("/set_email", web::post().to(set_email))
-        })
-        .workers(1)
-        .bind(addr())?
-        .run()
-        .await
+        serve!(StoreLayer::new(RedisStore::open(&redis_url()).unwrap(), keys).with_server_config(like_peers))
     } else {
-        let layer = SessionLayer::new(keys);
-        HttpServer::new(move || {
-            App::new()
-                .wrap(layer.clone())
-                .route("/get_email", web::get().to(get_email))
-                .route("/set_email", web::post().to(set_email))
-        })
-        .workers(1)
-        .bind(addr())?
-        .run()
-        .await
+        serve!(SessionLayer::new(keys))
     }
 }

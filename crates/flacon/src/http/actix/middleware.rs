@@ -124,28 +124,7 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let policy = self.policy.clone();
-        let raw: Option<Arc<str>> = session_cookie(&request, &policy.settings.config.cookie_name)
-            .filter(|v| !v.is_empty())
-            .map(|v| Arc::from(&*v));
-        let session = policy.session_for(raw.clone());
-        request
-            .extensions_mut()
-            .insert(CookieSession(session.clone()));
-        let head = self
-            .on_error
-            .wants_request()
-            .then(|| request_head(&request));
-        let on_error = self.on_error.clone();
-        let response = self.service.call(request);
-        Box::pin(async move {
-            let response = response.await?;
-            let decided = match mode_decision(&response, &session) {
-                Some(decision) => Ok(decision),
-                None => policy.decide(&session, raw.as_deref()),
-            };
-            Ok(finish(response, decided, &on_error, head.as_ref()))
-        })
+        call_with(&self.service, &self.policy, &self.on_error, request)
     }
 }
 
@@ -163,28 +142,97 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let policy = self.policy.clone();
-        let id = session_cookie(&request, &policy.settings.config.cookie_name)
-            .and_then(|raw| policy.parse_id(&raw));
-        let session = policy.session_for(id);
+        call_with(&self.service, &self.policy, &self.on_error, request)
+    }
+}
+
+/// What differs between the two kinds of session, for the middleware: how a request's
+/// session begins (and is filed in its extensions), and how its response is decided.
+trait Policy: 'static {
+    /// What the decision needs besides the session.
+    type Carried: 'static;
+
+    fn begin(self: &Arc<Self>, request: &ServiceRequest) -> (Session, Self::Carried);
+
+    fn decide(
+        self: Arc<Self>,
+        session: Session,
+        carried: Self::Carried,
+    ) -> LocalFuture<Result<Decision, Failure>>;
+}
+
+impl Policy for CookiePolicy {
+    /// The cookie the session came from, to decide about an untouched one.
+    type Carried = Option<Arc<str>>;
+
+    fn begin(self: &Arc<Self>, request: &ServiceRequest) -> (Session, Self::Carried) {
+        let raw: Option<Arc<str>> = session_cookie(request, &self.settings.config.cookie_name)
+            .filter(|v| !v.is_empty())
+            .map(|v| Arc::from(&*v));
+        let session = self.session_for(raw.clone());
+        request
+            .extensions_mut()
+            .insert(CookieSession(session.clone()));
+        (session, raw)
+    }
+
+    fn decide(
+        self: Arc<Self>,
+        session: Session,
+        raw: Self::Carried,
+    ) -> LocalFuture<Result<Decision, Failure>> {
+        Box::pin(std::future::ready(CookiePolicy::decide(
+            &self,
+            &session,
+            raw.as_deref(),
+        )))
+    }
+}
+
+impl<St: SessionStore> Policy for StorePolicy<St> {
+    type Carried = ();
+
+    fn begin(self: &Arc<Self>, request: &ServiceRequest) -> (Session, Self::Carried) {
+        let id = session_cookie(request, &self.settings.config.cookie_name)
+            .and_then(|raw| self.parse_id(&raw));
+        let session = self.session_for(id);
         request
             .extensions_mut()
             .insert(ServerSession(session.clone()));
-        let head = self
-            .on_error
-            .wants_request()
-            .then(|| request_head(&request));
-        let on_error = self.on_error.clone();
-        let response = self.service.call(request);
-        Box::pin(async move {
-            let response = response.await?;
-            let decided = match mode_decision(&response, &session) {
-                Some(decision) => Ok(decision),
-                None => policy.decide(&session).await,
-            };
-            Ok(finish(response, decided, &on_error, head.as_ref()))
-        })
+        (session, ())
     }
+
+    fn decide(self: Arc<Self>, session: Session, (): ()) -> LocalFuture<Result<Decision, Failure>> {
+        Box::pin(async move { StorePolicy::decide(&self, &session).await })
+    }
+}
+
+/// One request through a session middleware, as the tower layers run it: the session filed
+/// before the handler, the policy's decision settled into the response after it.
+fn call_with<P, S, B>(
+    service: &S,
+    policy: &Arc<P>,
+    on_error: &ErrorResponder,
+    request: ServiceRequest,
+) -> LocalFuture<Result<SessionResponse<B>, Error>>
+where
+    P: Policy,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S::Future: 'static,
+    B: MessageBody + 'static,
+{
+    let (session, carried) = policy.begin(&request);
+    let head = on_error.wants_request().then(|| request_head(&request));
+    let (policy, on_error) = (policy.clone(), on_error.clone());
+    let response = service.call(request);
+    Box::pin(async move {
+        let response = response.await?;
+        let decided = match mode_decision(&response, &session) {
+            Some(decision) => Ok(decision),
+            None => policy.decide(session, carried).await,
+        };
+        Ok(finish(response, decided, &on_error, head.as_ref()))
+    })
 }
 
 impl<S, B> Service<ServiceRequest> for SessionModeMiddleware<S>
