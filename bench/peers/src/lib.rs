@@ -12,6 +12,14 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&#34;").replace('\'', "&#39;")
 }
 
+/// The session's `email`, as the flacon servers' `get_email` reads it.
+pub fn email_of(session: &flacon::Session) -> Option<String> {
+    match session.get_value("email") {
+        Some(flacon::Value::Str(email)) => Some(email),
+        _ => None,
+    }
+}
+
 /// `127.0.0.1:PORT` from the first argument.
 pub fn addr() -> String {
     format!("127.0.0.1:{}", std::env::args().nth(1).unwrap_or_else(|| "5100".to_owned()))

@@ -23,11 +23,10 @@ pub fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str
 /// [`find_cookie`] over the `Cookie` headers' bytes, whichever `http` crate holds them (actix-web
 /// has its own header types).
 pub(crate) fn find_cookie_in<'a>(
-    cookie_headers: impl Iterator<Item = &'a [u8]>,
+    mut cookie_headers: impl Iterator<Item = &'a [u8]>,
     name: &str,
 ) -> Option<Cow<'a, str>> {
-    let mut headers = cookie_headers;
-    headers
+    cookie_headers
         .find_map(|header| cookie_pairs(header).find(|(key, _)| *key == name.as_bytes()))
         .map(|(_, value)| decode_cookie_value(value))
 }

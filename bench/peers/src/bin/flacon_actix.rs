@@ -5,13 +5,10 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use flacon::http::ServerSideConfig;
 use flacon::store::redis::RedisStore;
 use flacon::{KeyRing, SecretKey, Session, SessionLayer, StoreLayer, Value};
-use flacon_bench_peers::{addr, redis_url, welcome, EmailForm};
+use flacon_bench_peers::{addr, email_of, redis_url, welcome, EmailForm};
 
 async fn get_email(session: Session) -> HttpResponse {
-    let email = match session.get_value("email") {
-        Some(Value::Str(email)) => Some(email),
-        _ => None,
-    };
+    let email = email_of(&session);
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(welcome(email.as_deref()))
 }
 

@@ -13,13 +13,10 @@ use flacon::store::sqlite::SqliteStore;
 use flacon::store::MemoryStore;
 use flacon::http::ServerSideConfig;
 use flacon::{KeyRing, SecretKey, Session, SessionLayer, StoreLayer, Value};
-use flacon_bench_peers::{addr, redis_url, runtime, welcome, EmailForm};
+use flacon_bench_peers::{addr, email_of, redis_url, runtime, welcome, EmailForm};
 
 async fn get_email(session: Session) -> Html<String> {
-    let email = match session.get_value("email") {
-        Some(Value::Str(email)) => Some(email),
-        _ => None,
-    };
+    let email = email_of(&session);
     Html(welcome(email.as_deref()))
 }
 

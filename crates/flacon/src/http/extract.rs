@@ -4,7 +4,7 @@ use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use super::rejection::{loaded, plain_session};
+use super::rejection::{loaded, loaded_as, plain_session};
 use super::{CookieSession, ServerSession, SessionRejection, UncaughtRejection};
 use crate::session::Session;
 
@@ -39,9 +39,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CookieSession {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let session = parts.extensions.get::<CookieSession>().map(|s| s.0.clone());
-        loaded(session.ok_or(SessionRejection::Missing))
-            .await
-            .map(CookieSession)
+        loaded_as(session, CookieSession).await
     }
 }
 
@@ -51,8 +49,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ServerSession {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let session = parts.extensions.get::<ServerSession>().map(|s| s.0.clone());
-        loaded(session.ok_or(SessionRejection::Missing))
-            .await
-            .map(ServerSession)
+        loaded_as(session, ServerSession).await
     }
 }

@@ -1,11 +1,15 @@
-//! Why a handler could not be given its [`Session`], the same for every framework's extractor.
+//! Why a handler could not be given its [`Session`](crate::Session), the same for every
+//! framework's extractor.
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 use http::StatusCode;
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 use super::{CookieSession, ServerSession};
+#[cfg(any(feature = "axum", feature = "actix"))]
 use crate::session::Session;
 
-/// Why a [`Session`] could not be extracted.
+/// Why a [`Session`](crate::Session) could not be extracted.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionRejection {
@@ -26,22 +30,32 @@ pub enum SessionRejection {
     Ambiguous,
 }
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 impl SessionRejection {
-    /// The status and plain-text body this rejection answers with (a server bug is logged).
-    pub(crate) fn answer(self) -> (StatusCode, &'static str) {
+    /// The status this rejection answers with.
+    pub(crate) fn status(self) -> StatusCode {
         match self {
             SessionRejection::Missing | SessionRejection::Ambiguous => {
-                tracing::error!("{self}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Session unavailable.\n")
+                StatusCode::INTERNAL_SERVER_ERROR
             }
-            SessionRejection::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Session storage is temporarily unavailable.\n",
-            ),
+            SessionRejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+
+    /// The status and plain-text body this rejection answers with; a server bug is logged.
+    pub(crate) fn answer(self) -> (StatusCode, &'static str) {
+        let body = match self {
+            SessionRejection::Missing | SessionRejection::Ambiguous => {
+                tracing::error!("{self}");
+                "Session unavailable.\n"
+            }
+            SessionRejection::Unavailable => "Session storage is temporarily unavailable.\n",
+        };
+        (self.status(), body)
     }
 }
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 /// The session a plain `Session` extractor means, from what the layers filed in the request.
 pub(crate) fn plain_session(
     cookie: Option<&CookieSession>,
@@ -56,6 +70,18 @@ pub(crate) fn plain_session(
     }
 }
 
+#[cfg(any(feature = "axum", feature = "actix"))]
+/// Loads the session a named extractor (`CookieSession`, `ServerSession`) found, as `wrap`.
+pub(crate) async fn loaded_as<N>(
+    found: Option<Session>,
+    wrap: fn(Session) -> N,
+) -> Result<N, SessionRejection> {
+    loaded(found.ok_or(SessionRejection::Missing))
+        .await
+        .map(wrap)
+}
+
+#[cfg(any(feature = "axum", feature = "actix"))]
 /// Loads `session` for the handler: a server-side session from its store (one round trip),
 /// a cookie session later, on first use.
 pub(crate) async fn loaded(

@@ -135,6 +135,14 @@ impl State {
         }
     }
 
+    /// Takes what a loader returned: the data, or the store's failure.
+    fn take_loaded(&mut self, loaded: Result<Loaded, Arc<StoreError>>) {
+        match loaded {
+            Ok(loaded) => self.accept(loaded),
+            Err(cause) => self.fail(cause),
+        }
+    }
+
     fn load_result(&self) -> Result<(), SessionUnavailable> {
         if self.failed {
             Err(SessionUnavailable)
@@ -161,10 +169,7 @@ impl State {
 
     pub(super) fn load(&mut self) -> &mut Map {
         match self.pending.take() {
-            Some(Pending::Sync(loader) | Pending::Checked(loader)) => match loader() {
-                Ok(loaded) => self.accept(loaded),
-                Err(cause) => self.fail(cause),
-            },
+            Some(Pending::Sync(loader) | Pending::Checked(loader)) => self.take_loaded(loader()),
             Some(Pending::Async(_)) => {
                 // Serving an empty stand-in could later overwrite the real session.
                 tracing::error!("a server-side session was used before it was loaded; the request fails instead");
@@ -262,48 +267,47 @@ impl Session {
     /// Loads a server-side session from its store; a no-op for cookie sessions and for a
     /// session already loaded. The axum extractor calls this, so handlers need not.
     pub async fn load(&self) -> Result<(), SessionUnavailable> {
+        // `Err(None)`: another extractor of the same request is loading it.
         let loader = {
             let mut state = self.lock();
             match state.pending.take() {
                 Some(Pending::Async(loader)) => {
                     state.loading = true;
-                    Some(loader)
+                    Ok(loader)
                 }
                 Some(Pending::Checked(loader)) => {
-                    match loader() {
-                        Ok(loaded) => state.accept(loaded),
-                        Err(cause) => state.fail(cause),
-                    }
-                    None
+                    state.take_loaded(loader());
+                    Err(Some(state.load_result()))
                 }
                 other => {
                     state.pending = other;
-                    None
+                    Err((!state.loading).then(|| state.load_result()))
                 }
             }
         };
-        let Some(loader) = loader else {
-            // Another extractor of the same request may be loading it (actix polls a
-            // handler's extractors together): wait for that load rather than report early.
-            return std::future::poll_fn(|cx| {
-                let mut state = self.lock();
-                if state.loading {
-                    state.waiters.push(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                Poll::Ready(state.load_result())
-            })
-            .await;
+        let loader = match loader {
+            Ok(loader) => loader,
+            Err(Some(result)) => return result,
+            // actix polls a handler's extractors together: wait for that load rather than
+            // report early.
+            Err(None) => {
+                return std::future::poll_fn(|cx| {
+                    let mut state = self.lock();
+                    if state.loading {
+                        state.waiters.push(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(state.load_result())
+                })
+                .await
+            }
         };
         let mut guard = LoadGuard(Some(self));
         let result = loader().await;
         guard.0 = None;
         let mut state = self.lock();
         state.finish_loading();
-        match result {
-            Ok(loaded) => state.accept(loaded),
-            Err(cause) => state.fail(cause),
-        }
+        state.take_loaded(result);
         state.load_result()
     }
 

@@ -138,9 +138,7 @@ fn entropy_bits(freqs: &[u32]) -> usize {
         .map(|&f| f64::from(f) * (total / f64::from(f)).log2())
         .sum();
     // Truncation is the rounding down wanted; the margin covers the sum's error.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let floor = (bits * (1.0 - 1e-9) - 1.0).max(0.0) as usize;
-    floor
+    (bits * (1.0 - 1e-9) - 1.0).max(0.0) as usize
 }
 
 /// At least how many bits `send_tree` spends on one tree's code lengths, knowing only which

@@ -9,7 +9,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError};
 
-use crate::http::rejection::{loaded, plain_session};
+use super::translate::to_actix_status;
+use crate::http::rejection::{loaded, loaded_as, plain_session};
 use crate::http::{CookieSession, ServerSession, SessionRejection};
 use crate::session::Session;
 
@@ -19,15 +20,12 @@ type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, SessionRejection>>>>;
 /// others are server bugs, answered 500 without detail.
 impl ResponseError for SessionRejection {
     fn status_code(&self) -> StatusCode {
-        let (status, _) = self.answer();
-        StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        to_actix_status(self.status())
     }
 
     fn error_response(&self) -> HttpResponse {
         let (status, body) = self.answer();
-        let status =
-            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        HttpResponse::build(status)
+        HttpResponse::build(to_actix_status(status))
             .insert_header((
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -63,11 +61,7 @@ impl FromRequest for CookieSession {
             .extensions()
             .get::<CookieSession>()
             .map(|s| s.0.clone());
-        Box::pin(async move {
-            loaded(session.ok_or(SessionRejection::Missing))
-                .await
-                .map(CookieSession)
-        })
+        Box::pin(loaded_as(session, CookieSession))
     }
 }
 
@@ -81,11 +75,7 @@ impl FromRequest for ServerSession {
             .extensions()
             .get::<ServerSession>()
             .map(|s| s.0.clone());
-        Box::pin(async move {
-            loaded(session.ok_or(SessionRejection::Missing))
-                .await
-                .map(ServerSession)
-        })
+        Box::pin(loaded_as(session, ServerSession))
     }
 }
 

@@ -61,12 +61,15 @@ pub(super) fn request_head(request: &ServiceRequest) -> RequestHead {
     RequestHead::from_parts(method, uri, headers)
 }
 
+/// A status as actix-web's (every `http` 1 status is one of its own).
+pub(super) fn to_actix_status(status: http::StatusCode) -> StatusCode {
+    StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// An error responder's answer as actix-web's response.
 pub(super) fn to_actix(response: http::Response<String>) -> HttpResponse<BoxBody> {
     let (parts, body) = response.into_parts();
-    let status =
-        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = HttpResponse::with_body(status, body);
+    let mut out = HttpResponse::with_body(to_actix_status(parts.status), body);
     for (name, value) in &parts.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_str().as_bytes()),
