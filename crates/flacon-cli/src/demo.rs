@@ -139,7 +139,7 @@ async fn clear(session: Session) -> Html<&'static str> {
 
 /// `{"cart":[...]}` exactly as Flask's `jsonify` writes it: compact, sorted, ASCII, newline.
 fn cart_json(items: Vec<Value>) -> Response {
-    let mut body = Map::new();
+    let mut body = Map::default();
     body.insert("cart".to_owned(), Value::List(items));
     let mut text = to_tagged_json(&Value::Dict(body));
     text.push('\n');

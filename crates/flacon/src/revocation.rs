@@ -334,7 +334,7 @@ mod tests {
     use crate::value::Value;
 
     fn signed_in(user: &str, at_ms: u64, token: &str) -> Map {
-        let mut data = Map::new();
+        let mut data = Map::default();
         data.insert(USER_KEY.into(), Value::from(user));
         data.insert(LOGIN_KEY.into(), Value::Int(i64::try_from(at_ms).unwrap()));
         data.insert(TOKEN_KEY.into(), Value::from(token));
@@ -356,6 +356,6 @@ mod tests {
         assert_eq!(registry.verdict(&after).unwrap(), Verdict::Valid);
         registry.deny("t3", unix_ms() / 1000 + 60).await.unwrap();
         assert_eq!(registry.verdict(&after).unwrap(), Verdict::Revoked);
-        assert_eq!(registry.verdict(&Map::new()).unwrap(), Verdict::Valid);
+        assert_eq!(registry.verdict(&Map::default()).unwrap(), Verdict::Valid);
     }
 }

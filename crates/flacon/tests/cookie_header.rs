@@ -181,7 +181,7 @@ fn with_utf8_neighbour(session_cookie: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn cookie_session_survives_a_utf8_neighbour() {
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("user".to_owned(), Value::Str("ada".to_owned()));
     let cookie = CookieCodec::flask(&keys()).encode(&Value::Dict(data), 1_700_000_000);
     let app = whoami_app().layer(SessionLayer::new(keys()).with_clock(|| 1_700_000_100));
@@ -192,7 +192,7 @@ async fn cookie_session_survives_a_utf8_neighbour() {
 async fn stored_session_survives_a_utf8_neighbour() {
     let store = std::sync::Arc::new(MemoryStore::new(10));
     let id = SessionId::generate().unwrap();
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("user".to_owned(), Value::Str("ada".to_owned()));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

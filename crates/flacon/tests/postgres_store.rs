@@ -113,7 +113,7 @@ async fn flask_session_and_flacon_share_records() {
     assert_eq!(seen, [serde_json::json!("bike")]);
     // flacon creates one; Flask-Session reads it.
     let mine = SessionId::generate().unwrap();
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("_permanent".into(), Value::Bool(true));
     data.insert("email".into(), Value::from("from-flacon@example.com"));
     let record = Record {
@@ -175,7 +175,7 @@ async fn an_outage_is_the_store_error_response_and_nothing_is_lost() {
     let mut server = PostgresServer::start();
     let store = std::sync::Arc::new(PostgresStore::connect(&server.url()).await.unwrap());
     let id = SessionId::generate().unwrap();
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("visits".into(), Value::Int(41));
     store
         .create(

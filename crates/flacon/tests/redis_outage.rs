@@ -62,7 +62,7 @@ async fn requests_waiting_for_a_connection_share_one_attempt() {
     // Back up: the next request connects and works.
     redis.restart();
     let id = SessionId::generate().unwrap();
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("n".to_owned(), Value::Int(1));
     let record = Record {
         data,

@@ -189,7 +189,7 @@ fn pickled_records_are_refused_not_unpickled() {
     assert!(err.to_string().contains("pickle"), "{err}");
     let json = flask_session::decode(br#"{"email": "a@b.c"}"#).unwrap();
     assert_eq!(json.get("email"), Some(&Value::from("a@b.c")));
-    let _ = Map::new();
+    let _ = Map::default();
 }
 
 /// Datetimes across the three sizes of msgpack's timestamp extension, encoded by real
@@ -218,7 +218,7 @@ fn datetimes_take_the_timestamp_form_msgspec_picks() {
         .collect();
     assert_eq!(expected.len(), seconds.len());
     for (s, msgspec_hex) in seconds.iter().zip(expected) {
-        let mut session = Map::new();
+        let mut session = Map::default();
         session.insert(
             "d".to_owned(),
             Value::DateTime(flacon::value::DateTime::from_unix(*s)),

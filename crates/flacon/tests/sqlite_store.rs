@@ -29,7 +29,7 @@ fn fresh_db(name: &str) -> PathBuf {
 }
 
 fn record(n: i64, expires_at: u64) -> Record {
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("n".into(), Value::Int(n));
     Record { data, expires_at }
 }

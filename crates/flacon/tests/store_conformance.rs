@@ -61,7 +61,7 @@ async fn a_hung_redis_is_an_error_after_the_timeout_not_a_hang() {
     let redis = RedisServer::start();
     let store = RedisStore::open(&redis.url()).unwrap();
     let id = SessionId::generate().unwrap();
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("n".into(), Value::Int(1));
     let record = Record {
         data,
@@ -92,7 +92,7 @@ async fn a_hung_redis_is_an_error_after_the_timeout_not_a_hang() {
 #[tokio::test(flavor = "multi_thread")]
 async fn memory_store_stays_within_capacity() {
     let store = MemoryStore::new(100);
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("n".into(), Value::Int(1));
     for i in 0..1000_u64 {
         let record = Record {
@@ -123,7 +123,7 @@ async fn redis_store_through_sentinel_conforms() {
     conformance::check(&store).await;
     let id = SessionId::generate().unwrap();
     let record = Record {
-        data: Map::new(),
+        data: Map::default(),
         expires_at: 4_000_000_000,
     };
     assert!(store.create(&id, &record, 3_999_999_000).await.unwrap());
@@ -143,7 +143,7 @@ async fn the_purge_task_removes_expired_sqlite_rows() {
     let _ = std::fs::remove_file(&path);
     let store = std::sync::Arc::new(SqliteStore::open(&path).await.unwrap());
     let record = |expires_at| Record {
-        data: Map::new(),
+        data: Map::default(),
         expires_at,
     };
     let (gone, kept) = (

@@ -77,24 +77,74 @@ fn zlib_within(json: &[u8], useful: usize, buf: &mut Vec<u8>) -> bool {
 /// inflate past `limit` bytes. Bytes after the end of the zlib stream are ignored, as in
 /// Python's `zlib.decompress`.
 pub(crate) fn load_payload(segment: &str, limit: usize) -> Result<Vec<u8>, PayloadError> {
-    let (compressed, text) = match segment.strip_prefix('.') {
-        Some(rest) => (true, rest),
-        None => (false, segment),
-    };
-    let raw = URL_SAFE_NO_PAD
-        .decode(text.as_bytes())
-        .map_err(|_| PayloadError::Base64)?;
-    if !compressed {
-        return if raw.len() > limit {
-            Err(PayloadError::TooLarge { limit })
-        } else {
-            Ok(raw)
-        };
-    }
-    INFLATE.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut inflate) => inflate_bounded(&mut inflate, &raw, limit),
-        Err(_) => inflate_bounded(&mut Decompress::new(true), &raw, limit),
+    with_payload(segment, limit, <[u8]>::to_vec)
+}
+
+/// Decodes a payload segment as [`load_payload`] would and hands its JSON bytes to `read`,
+/// in buffers this thread reuses: a decode then allocates only what it keeps.
+pub(crate) fn with_payload<T>(
+    segment: &str,
+    limit: usize,
+    read: impl FnOnce(&[u8]) -> T,
+) -> Result<T, PayloadError> {
+    BUFFERS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffers) => {
+            let result = buffers.load(segment, limit).map(read);
+            buffers.trim();
+            result
+        }
+        Err(_) => PayloadBuffers::default().load(segment, limit).map(read),
     })
+}
+
+/// The base64-decoded segment and the inflated JSON of the last payload this thread read.
+#[derive(Default)]
+struct PayloadBuffers {
+    raw: Vec<u8>,
+    json: Vec<u8>,
+}
+
+/// Buffers grown past this by an unusually large payload are given back, not kept.
+const KEPT_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    static BUFFERS: std::cell::RefCell<PayloadBuffers> =
+        std::cell::RefCell::new(PayloadBuffers::default());
+}
+
+impl PayloadBuffers {
+    fn load(&mut self, segment: &str, limit: usize) -> Result<&[u8], PayloadError> {
+        let (compressed, text) = match segment.strip_prefix('.') {
+            Some(rest) => (true, rest),
+            None => (false, segment),
+        };
+        self.raw.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(text.as_bytes(), &mut self.raw)
+            .map_err(|_| PayloadError::Base64)?;
+        if !compressed {
+            return if self.raw.len() > limit {
+                Err(PayloadError::TooLarge { limit })
+            } else {
+                Ok(&self.raw)
+            };
+        }
+        let raw = &self.raw;
+        let json = &mut self.json;
+        INFLATE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut inflate) => inflate_bounded(&mut inflate, raw, limit, json),
+            Err(_) => inflate_bounded(&mut Decompress::new(true), raw, limit, json),
+        })?;
+        Ok(&self.json)
+    }
+
+    fn trim(&mut self) {
+        for buffer in [&mut self.raw, &mut self.json] {
+            if buffer.capacity() > KEPT_BUFFER {
+                *buffer = Vec::new();
+            }
+        }
+    }
 }
 
 thread_local! {
@@ -106,9 +156,11 @@ fn inflate_bounded(
     inflate: &mut Decompress,
     raw: &[u8],
     limit: usize,
-) -> Result<Vec<u8>, PayloadError> {
+    json: &mut Vec<u8>,
+) -> Result<(), PayloadError> {
     inflate.reset(true);
-    let mut json = Vec::with_capacity((raw.len() * 4).min(limit + 1));
+    json.clear();
+    json.reserve((raw.len() * 4).min(limit + 1));
     loop {
         let consumed = usize::try_from(inflate.total_in()).unwrap_or(usize::MAX);
         let input = raw.get(consumed..).unwrap_or_default();
@@ -117,7 +169,7 @@ fn inflate_bounded(
             json.reserve(json.len().max(64).min(room));
         }
         let status = inflate
-            .decompress_vec(input, &mut json, FlushDecompress::Finish)
+            .decompress_vec(input, json, FlushDecompress::Finish)
             .map_err(|e| {
                 PayloadError::Decompress(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
             })?;
@@ -125,7 +177,7 @@ fn inflate_bounded(
             return Err(PayloadError::TooLarge { limit });
         }
         match status {
-            Status::StreamEnd => return Ok(json),
+            Status::StreamEnd => return Ok(()),
             _ if input.is_empty()
                 || (status == Status::BufError && json.len() < json.capacity()) =>
             {
@@ -184,6 +236,23 @@ mod tests {
             load_payload(&padded, 499),
             Err(PayloadError::TooLarge { limit: 499 })
         ));
+    }
+
+    #[test]
+    fn each_payload_reads_its_own_bytes_in_the_reused_buffers() {
+        // Large (past what the buffers keep), small, failed, small again.
+        let large: Vec<u8> = (0..200_000_u32)
+            .map(|i| b"abcdefgh"[(i % 7) as usize])
+            .collect();
+        let mut segment = String::new();
+        push_payload(&mut segment, &large);
+        assert!(segment.starts_with('.'));
+        assert_eq!(load_payload(&segment, 256 * 1024).unwrap(), large);
+        let mut small = String::new();
+        push_payload(&mut small, b"{\"a\":1}");
+        assert_eq!(load_payload(&small, 100).unwrap(), b"{\"a\":1}");
+        assert!(load_payload(&segment, 1000).is_err());
+        assert_eq!(load_payload(&small, 100).unwrap(), b"{\"a\":1}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (zlib + base64url), then the timestamp signer with salt `cookie-session` and HMAC key
 //! derivation over SHA-1 (`flask/sessions.py SecureCookieSessionInterface`).
 
-use super::compress::{load_payload, push_payload, PayloadError};
+use super::compress::{push_payload, with_payload, PayloadError};
 use super::python_json::{self, JsonError};
 use super::signer::{KeyDerivation, SignatureError, Signer};
 use super::tagged::{self, TagError};
@@ -319,10 +319,11 @@ impl CookieCodec {
         if unsigned.value.starts_with('.') {
             return Ok((unsigned.key, true));
         }
-        let json = load_payload(unsigned.value, self.limits.max_payload_len)?;
         let needle = needle.as_bytes();
-        let may_contain = json.contains(&b'\\')
-            || (!needle.is_empty() && json.windows(needle.len()).any(|w| w == needle));
+        let may_contain = with_payload(unsigned.value, self.limits.max_payload_len, |json| {
+            json.contains(&b'\\')
+                || (!needle.is_empty() && json.windows(needle.len()).any(|w| w == needle))
+        })?;
         Ok((unsigned.key, may_contain))
     }
 
@@ -346,9 +347,10 @@ impl CookieCodec {
     }
 
     fn decode_payload(&self, segment: &str) -> Result<Value, DecodeError> {
-        let json = load_payload(segment, self.limits.max_payload_len)?;
-        let text = std::str::from_utf8(&json).map_err(BadPayload::Utf8)?;
-        let parsed = python_json::parse(text, self.limits.max_depth)?;
+        let parsed = with_payload(segment, self.limits.max_payload_len, |json| {
+            let text = std::str::from_utf8(json).map_err(BadPayload::Utf8)?;
+            Ok::<_, BadPayload>(python_json::parse(text, self.limits.max_depth)?)
+        })??;
         Ok(tagged::untag(parsed)?)
     }
 }

@@ -221,7 +221,7 @@ mod tests {
     }
 
     fn session() -> Value {
-        let mut data = Map::new();
+        let mut data = Map::default();
         data.insert("email".into(), Value::from("ada@example.com"));
         Value::Dict(data)
     }
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn nonces_never_repeat_across_a_million_cookies() {
         let cipher = CookieCipher::new(&ring("encryption-test-key-0123456789"), "session");
-        let empty = Value::Dict(Map::new());
+        let empty = Value::Dict(Map::default());
         let mut seen = std::collections::HashSet::with_capacity(1_000_000);
         for _ in 0..1_000_000 {
             let cookie = cipher.encrypt(&empty, 0);

@@ -178,21 +178,37 @@ pub(crate) fn write_float(out: &mut String, f: f64) {
 
 /// Parses Python-dialect JSON into a [`Value`] made of JSON types only (no tags applied).
 pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
+    let (pairs, items) = SCRATCH.with(|cell| cell.take());
     let mut parser = Parser {
         bytes: text.as_bytes(),
         text,
         pos: 0,
         max_depth,
-        pairs: Vec::new(),
-        items: Vec::new(),
+        pairs,
+        items,
     };
-    parser.skip_ws();
-    let value = parser.value(0)?;
-    parser.skip_ws();
-    if parser.pos != parser.bytes.len() {
-        return Err(parser.error("extra data after the value"));
+    let result = parser.document();
+    let (mut pairs, mut items) = (parser.pairs, parser.items);
+    // A failed parse leaves entries behind; a huge document's capacity is not kept.
+    pairs.clear();
+    items.clear();
+    if pairs.capacity() <= KEPT_ENTRIES && items.capacity() <= KEPT_ENTRIES {
+        SCRATCH.with(|cell| cell.set((pairs, items)));
     }
-    Ok(value)
+    result
+}
+
+/// The entries of the objects and of the arrays being read.
+type EntryStacks = (Vec<(String, Value)>, Vec<Value>);
+
+/// Entries kept between parses in [`SCRATCH`]; more than this is given back.
+const KEPT_ENTRIES: usize = 4096;
+
+thread_local! {
+    // The parser's entry stacks, kept for this thread's next parse (a 3 KB session grows
+    // them through several sizes each time otherwise).
+    static SCRATCH: std::cell::Cell<EntryStacks> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 struct Parser<'a> {
@@ -207,6 +223,16 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    fn document(&mut self) -> Result<Value, JsonError> {
+        self.skip_ws();
+        let value = self.value(0)?;
+        self.skip_ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.error("extra data after the value"));
+        }
+        Ok(value)
+    }
+
     fn error(&self, reason: &'static str) -> JsonError {
         JsonError::Syntax {
             offset: self.pos,
@@ -266,7 +292,7 @@ impl Parser<'_> {
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Dict(Map::new()));
+            return Ok(Value::Dict(Map::default()));
         }
         let base = self.pairs.len();
         loop {
@@ -288,7 +314,8 @@ impl Parser<'_> {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    let mut map = Map::with_capacity(self.pairs.len() - base);
+                    let mut map =
+                        Map::with_capacity_and_hasher(self.pairs.len() - base, Default::default());
                     // Python's dict keeps the first position of a repeated key and the last
                     // value; IndexMap::insert does the same.
                     for (key, value) in self.pairs.drain(base..) {
@@ -385,7 +412,13 @@ impl Parser<'_> {
             while matches!(self.peek(), Some(b) if b != b'"' && b != b'\\' && b >= 0x20) {
                 self.pos += 1;
             }
-            out.push_str(self.text.get(start..self.pos).unwrap_or_default());
+            let plain = self.text.get(start..self.pos).unwrap_or_default();
+            if out.is_empty() && self.peek() == Some(b'"') {
+                // Most strings hold no escape: one copy, at its exact length.
+                self.pos += 1;
+                return Ok(Text::from(plain));
+            }
+            out.push_str(plain);
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -456,7 +489,20 @@ struct Text {
     units: Option<Vec<u16>>,
 }
 
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Text {
+            text: text.to_owned(),
+            units: None,
+        }
+    }
+}
+
 impl Text {
+    fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.units.is_none()
+    }
+
     fn push_str(&mut self, s: &str) {
         match &mut self.units {
             Some(units) => units.extend(s.encode_utf16()),
@@ -558,6 +604,22 @@ mod tests {
             Ok(Value::Surrogates(vec![0x61, 0xd800]))
         );
         assert!(parse(&deep, 100).is_ok());
+    }
+
+    #[test]
+    fn a_failed_parse_leaves_nothing_for_the_next() {
+        // The entry stacks are reused between parses: what a failure left in them must not
+        // appear in the next document.
+        for broken in [r#"{"a":[1,2,{"b":"x","c":"#, r#"[{"k":1},[2,3"#] {
+            assert!(parse(broken, 32).is_err());
+            let value = parse(r#"{"z":[{"y":null}],"w":"\u00e9"}"#, 32).unwrap();
+            let mut inner = Map::default();
+            inner.insert("y".to_owned(), Value::Null);
+            let mut expected = Map::default();
+            expected.insert("z".to_owned(), Value::List(vec![Value::Dict(inner)]));
+            expected.insert("w".to_owned(), Value::from("é"));
+            assert_eq!(value, Value::Dict(expected));
+        }
     }
 
     #[test]

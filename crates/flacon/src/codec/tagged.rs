@@ -193,7 +193,7 @@ fn untag_dict(mut map: Map) -> Result<Value, TagError> {
             let mut chars = key.chars();
             chars.next_back();
             chars.next_back();
-            let mut out = Map::new();
+            let mut out = Map::default();
             out.insert(chars.as_str().to_owned(), value);
             Ok(Value::Dict(out))
         }
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn one_key_dicts_that_look_like_tags_are_escaped_and_restored() {
-        let mut inner = Map::new();
+        let mut inner = Map::default();
         inner.insert(
             " t".to_owned(),
             Value::List(vec![Value::Int(1), Value::Int(2)]),

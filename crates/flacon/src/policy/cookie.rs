@@ -76,7 +76,7 @@ impl CookiePolicy {
         });
         Session::lazy(
             loader,
-            Map::new(),
+            Map::default(),
             self.settings.config.rewrite_on_equal_assignment,
             self.hooks(),
         )

@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn defaults_add_nothing_and_check_nothing() {
         let limits = limits(None, None);
-        let mut data = Map::new();
+        let mut data = Map::default();
         assert!(!limits.stamp(&mut data, NOW, true));
         assert!(data.is_empty());
         assert_eq!(limits.cookie_max_age(), 31 * 24 * 3600);
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn the_absolute_limit_holds_to_its_last_second_and_is_never_extended() {
         let limits = limits(Some(100), Some(1000));
-        let mut data = Map::new();
+        let mut data = Map::default();
         assert!(limits.stamp(&mut data, NOW, true));
         // Used again and again: the start stays.
         assert!(limits.stamp(&mut data, NOW + 50, true));
@@ -202,7 +202,7 @@ mod tests {
     #[test]
     fn the_idle_limit_counts_from_the_last_use() {
         let limits = limits(Some(100), None);
-        let mut data = Map::new();
+        let mut data = Map::default();
         limits.stamp(&mut data, NOW, true);
         assert_eq!(limits.check(&data, NOW + 100, true), Ok(()));
         assert_eq!(limits.check(&data, NOW + 101, true), Err(Expired::Idle));

@@ -85,7 +85,7 @@ impl<S: SessionStore> StorePolicy<S> {
         });
         // With an id, the loader supplies the data; only a new visitor starts from scratch.
         let initial = if pending.is_some() {
-            Map::new()
+            Map::default()
         } else {
             self.fresh_data()
         };
@@ -155,7 +155,7 @@ impl<S: SessionStore> StorePolicy<S> {
     /// What a session without a stored record starts as: `{"_permanent": true}` when
     /// sessions are permanent by default, as in Flask-Session.
     pub(crate) fn fresh_data(&self) -> Map {
-        let mut data = Map::new();
+        let mut data = Map::default();
         if self.server.permanent_by_default {
             data.insert(PERMANENT_KEY.to_owned(), Value::Bool(true));
         }

@@ -339,7 +339,7 @@ mod tests {
                     ..Loaded::default()
                 })
             }))),
-            Map::new(),
+            Map::default(),
             false,
             Hooks::default(),
         )
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn reads_mark_accessed_but_not_modified() {
-        let mut data = Map::new();
+        let mut data = Map::default();
         data.insert("email".into(), Value::from("a@b.c"));
         let session = loaded(data);
         assert!(!session.is_accessed());
@@ -361,7 +361,7 @@ mod tests {
         let session = Session::detached();
         session.insert("a", &1).unwrap();
         assert!(session.is_modified());
-        let mut data = Map::new();
+        let mut data = Map::default();
         data.insert("a".into(), Value::Int(1));
         let session = loaded(data.clone());
         session.insert("a", &1).unwrap();
@@ -375,7 +375,7 @@ mod tests {
                     ..Loaded::default()
                 })
             }))),
-            Map::new(),
+            Map::default(),
             true,
             Hooks::default(),
         );

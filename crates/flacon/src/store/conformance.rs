@@ -13,7 +13,7 @@ use super::{Record, SessionId, SessionStore};
 use crate::value::{Map, Value};
 
 fn record(n: i64, expires_at: u64) -> Record {
-    let mut data = Map::new();
+    let mut data = Map::default();
     data.insert("_permanent".to_owned(), Value::Bool(true));
     data.insert("n".to_owned(), Value::Int(n));
     data.insert("email".to_owned(), Value::from("someone@example.com"));

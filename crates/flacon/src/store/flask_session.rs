@@ -21,7 +21,7 @@ pub fn encode(data: &Map) -> Vec<u8> {
 /// ```
 /// use flacon::store::flask_session::Serialization;
 /// use flacon::{Map, Value};
-/// let mut data = Map::new();
+/// let mut data = Map::default();
 /// data.insert("n".into(), Value::Int(1));
 /// assert_eq!(Serialization::Json.encode(&data), br#"{"n":1}"#);
 /// assert_eq!(Serialization::Msgpack.encode(&data), [0x81, 0xa1, b'n', 1]);

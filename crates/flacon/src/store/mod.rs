@@ -142,7 +142,7 @@ impl std::fmt::Debug for SessionId {
 /// ```
 /// use flacon::store::Record;
 /// use flacon::{Map, Value};
-/// let mut data = Map::new();
+/// let mut data = Map::default();
 /// data.insert("email".into(), Value::from("someone@example.com"));
 /// let record = Record { data, expires_at: 1_700_000_000 + 31 * 24 * 3600 };
 /// assert_eq!(record.data.len(), 1);

@@ -222,7 +222,7 @@ impl<'a> Reader<'a> {
 
     /// A map: a `Dict` when every key is a string, else its pairs in order (`{1: "gold"}`).
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, MsgpackError> {
-        let mut map = Map::new();
+        let mut map = Map::default();
         for index in 0..len {
             let key = self.value(depth)?;
             let value = self.value(depth)?;

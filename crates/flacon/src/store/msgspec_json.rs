@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn writes_what_msgspec_writes() {
-        let mut map = Map::new();
+        let mut map = Map::default();
         map.insert("é".into(), Value::from("€\u{0}\u{1f}\"\\/<"));
         map.insert("f".into(), Value::Float(1e16));
         map.insert("n".into(), Value::Float(f64::INFINITY));

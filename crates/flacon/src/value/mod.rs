@@ -20,7 +20,23 @@ pub(crate) use uuid::{hex_of, hyphenated_uuid, parse_uuid, push_hex};
 ///
 /// The cookie codec sorts keys by code point when it writes them (as Flask does); insertion
 /// order is kept for formats that preserve it, such as Flask-Session's msgpack records.
-pub type Map = IndexMap<String, Value>;
+/// Keys are hashed with [`MapHasher`], so a map is made with `Map::default()` (or
+/// `collect()`), not `Map::default()`:
+///
+/// ```
+/// use flacon::{Map, Value};
+/// let mut cart = Map::default();
+/// cart.insert("item".to_owned(), Value::from("bike"));
+/// let same: Map = [("item".to_owned(), Value::from("bike"))].into_iter().collect();
+/// assert_eq!(cart, same);
+/// ```
+pub type Map = IndexMap<String, Value, MapHasher>;
+
+/// The hasher of [`Map`]: foldhash, seeded per process. A session's keys are short and a
+/// large session has hundreds of them, where SipHash's cost showed in every decode; the
+/// keys come from a payload whose signature was checked first, so the flooding SipHash
+/// guards against needs the secret key.
+pub type MapHasher = foldhash::fast::RandomState;
 
 /// One value in a session.
 ///

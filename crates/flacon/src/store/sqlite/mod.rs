@@ -414,7 +414,7 @@ mod tests {
     }
 
     fn record(n: i64) -> Record {
-        let mut data = Map::new();
+        let mut data = Map::default();
         data.insert("n".into(), Value::Int(n));
         Record {
             data,
