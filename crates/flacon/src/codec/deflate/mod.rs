@@ -26,7 +26,7 @@ mod tests;
 mod trees;
 
 use emit::{compress_block, send_all_trees, BitWriter};
-use trees::{gen_codes, Heap, Tree, D_DESC, L_DESC, STATIC_CODES};
+use trees::{gen_codes, Desc, Heap, Tree, BL_ORDER, D_DESC, L_DESC, STATIC_CODES};
 /// The largest input handled here: one block (zlib starts a new one after 16 383
 /// symbols) well inside one window.
 pub(crate) const MAX_INPUT: usize = 8192;
@@ -101,80 +101,186 @@ pub(crate) fn compress_within(input: &[u8], limit: usize, out: &mut Vec<u8>) -> 
 
 /// A lower bound on the block length `finish` computes (the smaller of the fixed-code and
 /// the dynamic-code lengths, in bytes), from the symbol counts of the parse alone. The
-/// fixed-code length is exact. A dynamic code spends at least the counts' entropy on the
-/// symbols (no prefix code does better), the same extra bits, the header `build_bl_tree`
-/// counts (HLIT, HDIST, HCLEN, at least four code-length codes), and at least
-/// [`code_lengths_bits`] to send its code lengths.
+/// fixed-code length is exact. A dynamic code spends at least an optimal prefix code's cost
+/// on the symbols (zlib's codes are such codes, limited to 15 bits), the same extra bits,
+/// the header `build_bl_tree` counts (HLIT, HDIST, HCLEN) and at least what
+/// [`LengthSymbols`] bounds for the code lengths.
 fn block_len_lower_bound(ltree: &Tree, dtree: &Tree) -> usize {
-    let mut fixed_bits = 0;
-    let mut extra_bits = 0;
-    for (tree, desc) in [(ltree, &L_DESC), (dtree, &D_DESC)] {
+    let mut lengths = LengthSymbols::default();
+    let lit = TreeCost::of(&ltree.freq[..L_CODES], &L_DESC, &mut lengths);
+    let dist = TreeCost::of(&dtree.freq[..D_CODES], &D_DESC, &mut lengths);
+    let extra_bits = lit.extra_bits + dist.extra_bits;
+    let dynamic_bits = lit.code_bits + dist.code_bits + extra_bits + 5 + 5 + 4 + lengths.bits();
+    let bytes = |bits: usize| (bits + 3 + 7) >> 3;
+    bytes(lit.fixed_bits + dist.fixed_bits + extra_bits).min(bytes(dynamic_bits))
+}
+
+/// One tree's share of the bound, from one pass over its counts.
+struct TreeCost {
+    fixed_bits: usize,
+    extra_bits: usize,
+    code_bits: usize,
+}
+
+impl TreeCost {
+    /// The costs of `freqs`, and the code-length symbols that will describe the tree's
+    /// lengths added to `lengths` (a used symbol has a length, an unused one none, and the
+    /// lengths are sent up to the last used symbol). With fewer than two used symbols zlib
+    /// makes a two-symbol code of its own: two lengths of 1 bit, the used symbol's among them.
+    fn of(freqs: &[u32], desc: &Desc, lengths: &mut LengthSymbols) -> Self {
         let fixed = desc.static_len.unwrap_or_default();
-        for (n, &f) in tree.freq[..desc.elems].iter().enumerate() {
+        let mut used = [0_u32; L_CODES];
+        let mut count = 0;
+        let (mut fixed_bits, mut extra_bits) = (0, 0);
+        let mut runs = LengthSymbols::default();
+        let (mut zeros, mut lens) = (0, 0);
+        for (n, &f) in freqs.iter().enumerate() {
+            if f == 0 {
+                if lens != 0 {
+                    runs.add_lengths(lens);
+                    lens = 0;
+                }
+                zeros += 1;
+                continue;
+            }
+            if zeros != 0 {
+                runs.add_zeros(zeros);
+                zeros = 0;
+            }
+            lens += 1;
+            used[count] = f;
+            count += 1;
             let f = f as usize;
             extra_bits += f * usize::from(desc.extra.get(n).copied().unwrap_or(0));
             fixed_bits += f * usize::from(fixed.get(n).copied().unwrap_or(0));
         }
-    }
-    let dynamic_bits = entropy_bits(&ltree.freq[..L_CODES])
-        + entropy_bits(&dtree.freq[..D_CODES])
-        + extra_bits
-        + 5
-        + 5
-        + 4
-        + 3 * 4
-        + code_lengths_bits(&ltree.freq[..L_CODES], LITERALS + 1)
-        + code_lengths_bits(&dtree.freq[..D_CODES], 1);
-    let bytes = |bits: usize| (bits + 3 + 7) >> 3;
-    bytes(fixed_bits + extra_bits).min(bytes(dynamic_bits))
-}
-
-/// `Σ f·log2(N/f)` rounded down, with a margin so that float rounding never raises it.
-fn entropy_bits(freqs: &[u32]) -> usize {
-    let total: f64 = freqs.iter().map(|&f| f64::from(f)).sum();
-    let bits: f64 = freqs
-        .iter()
-        .filter(|&&f| f != 0)
-        .map(|&f| f64::from(f) * (total / f64::from(f)).log2())
-        .sum();
-    // Truncation is the rounding down wanted; the margin covers the sum's error.
-    (bits * (1.0 - 1e-9) - 1.0).max(0.0) as usize
-}
-
-/// At least how many bits `send_tree` spends on one tree's code lengths, knowing only which
-/// symbols are used (length > 0). The lengths are sent up to the last used symbol (at least
-/// `min_sent`), each code-length symbol costs at least one bit plus its extra bits, and one
-/// symbol covers at most 7 lengths (a length and six repeats, code 16), 10 zeros at 4 bits
-/// (code 17) or 138 at 8 (code 18): so a run of `z` unused symbols costs at least
-/// `min(z, 4)` bits up to 10 and 5 beyond (two symbols, one of them 17 or 18, or 18
-/// alone), and a run of `k` used ones at least `ceil(k / 7)`. With fewer than two used
-/// symbols zlib adds some of its own: no bound is claimed then.
-fn code_lengths_bits(freqs: &[u32], min_sent: usize) -> usize {
-    let used = |n: usize| freqs.get(n).is_some_and(|&f| f != 0);
-    if (0..freqs.len()).filter(|&n| used(n)).count() < 2 {
-        return 0;
-    }
-    let sent = (0..freqs.len())
-        .rev()
-        .find(|&n| used(n))
-        .map_or(0, |last| last + 1)
-        .max(min_sent);
-    let mut bits = 0;
-    let mut n = 0;
-    while n < sent {
-        let run_used = used(n);
-        let start = n;
-        while n < sent && used(n) == run_used {
-            n += 1;
+        if count < 2 {
+            lengths.lengths += 2;
+            lengths.need_length_code(1);
+            return TreeCost {
+                fixed_bits,
+                extra_bits,
+                code_bits: used[0] as usize,
+            };
         }
-        let run = n - start;
-        bits += match (run_used, run) {
-            (true, k) => k.div_ceil(7),
-            (false, z) if z <= 10 => z.min(4),
-            (false, _) => 5,
-        };
+        runs.add_lengths(lens);
+        lengths.merge(&runs);
+        // A complete code for `count` symbols has a code at most floor(log2 count) bits long
+        // and one at least ceil(log2 count) bits long.
+        let shortest_at_most = count.ilog2() as usize;
+        let longest_at_least = shortest_at_most + usize::from(!count.is_power_of_two());
+        lengths.need_one_of(1..=shortest_at_most);
+        lengths.need_one_of(longest_at_least..=MAX_BITS);
+        let used = &mut used[..count];
+        used.sort_unstable();
+        TreeCost {
+            fixed_bits,
+            extra_bits,
+            code_bits: huffman_cost(used),
+        }
     }
-    bits
+}
+
+/// `Σ f·len` of an optimal prefix code for `weights` (ascending): the sum of the weights
+/// Huffman's merges create, taken from two queues (the leaves, and the merges, which come
+/// out in order). No code, length-limited or not, costs less.
+fn huffman_cost(weights: &[u32]) -> usize {
+    let n = weights.len();
+    let mut merged = [0_u32; L_CODES];
+    let (mut leaf, mut head, mut tail) = (0, 0, 0);
+    let mut cost = 0;
+    for _ in 1..n {
+        let mut pair = 0;
+        for _ in 0..2 {
+            if leaf < n && (head == tail || weights[leaf] <= merged[head]) {
+                pair += weights[leaf];
+                leaf += 1;
+            } else {
+                pair += merged[head];
+                head += 1;
+            }
+        }
+        merged[tail] = pair;
+        tail += 1;
+        cost += pair as usize;
+    }
+    cost
+}
+
+/// What the code-length symbols that describe the trees must at least be (`scan_tree`'s
+/// run-length walk, seen from the runs of used and unused symbols). The runs of unused
+/// symbols are spelled exactly as zlib spells them: fewer than three as single zeros, up to
+/// 10 as code 17, up to 138 as code 18, longer ones cut at 138. A run of `k` used symbols
+/// takes a length, then, for the other `k - 1`, as many lengths when they are fewer than
+/// three, or at least `ceil((k - 1) / 6)` repeats (code 16). Every code length in use is
+/// sent at least once as itself, so the code-length code has a length for it, and HCLEN
+/// sends the code-length code's lengths up to the last one used in [`BL_ORDER`] (at least
+/// four).
+#[derive(Default)]
+struct LengthSymbols {
+    zeros: u32,
+    short_zero_runs: u32,
+    long_zero_runs: u32,
+    lengths: u32,
+    /// How many of the code-length code's lengths HCLEN sends, at least, past the four.
+    sent: usize,
+}
+
+impl LengthSymbols {
+    fn add_zeros(&mut self, mut run: u32) {
+        while run > 138 {
+            self.long_zero_runs += 1;
+            run -= 138;
+        }
+        match run {
+            0..3 => self.zeros += run,
+            3..=10 => self.short_zero_runs += 1,
+            _ => self.long_zero_runs += 1,
+        }
+    }
+
+    fn add_lengths(&mut self, run: u32) {
+        let rest = run.saturating_sub(1);
+        self.lengths += 1 + if rest < 3 { rest } else { rest.div_ceil(6) };
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.zeros += other.zeros;
+        self.short_zero_runs += other.short_zero_runs;
+        self.long_zero_runs += other.long_zero_runs;
+        self.lengths += other.lengths;
+        self.sent = self.sent.max(other.sent);
+    }
+
+    /// Some code in the trees is `bits` long.
+    fn need_length_code(&mut self, bits: usize) {
+        self.need_one_of(bits..=bits);
+    }
+
+    /// Some code in the trees has a length in `bits`: HCLEN reaches at least the first of
+    /// them in [`BL_ORDER`].
+    fn need_one_of(&mut self, bits: std::ops::RangeInclusive<usize>) {
+        if let Some(first) = BL_ORDER.iter().position(|symbol| bits.contains(symbol)) {
+            self.sent = self.sent.max(first + 1);
+        }
+    }
+
+    /// The symbols' least cost, counting every length as one symbol (merging symbols never
+    /// raises an optimal code's cost), with the repeat codes' extra bits.
+    fn bits(&self) -> usize {
+        let mut counts = [
+            self.zeros,
+            self.short_zero_runs,
+            self.long_zero_runs,
+            self.lengths,
+        ];
+        counts.sort_unstable();
+        let first_used = counts.iter().take_while(|&&c| c == 0).count();
+        huffman_cost(&counts[first_used..])
+            + 3 * self.sent.max(4)
+            + 3 * self.short_zero_runs as usize
+            + 7 * self.long_zero_runs as usize
+    }
 }
 
 impl Scratch {
