@@ -215,27 +215,40 @@ pub(super) static STATIC_CODES: std::sync::LazyLock<StaticCodes> = std::sync::La
     StaticCodes { lcode, llen, dcode }
 });
 
-/// The heap and counters `build_tree` works with.
+/// The heap and counters `build_tree` works with. A heap entry carries what zlib's
+/// `smaller` compares (frequency, then depth) above the node it stands for, so that sifting
+/// compares entries without looking the node up.
 pub(super) struct Heap {
-    pub(super) heap: [usize; HEAP_SIZE],
+    pub(super) heap: [u64; HEAP_SIZE],
     pub(super) depth: [u8; HEAP_SIZE],
     pub(super) opt_len: usize,
     pub(super) static_len: usize,
 }
 
+const NODE_BITS: u32 = 16;
+
+fn entry(freq: u32, depth: u8, node: usize) -> u64 {
+    (u64::from(freq) << (NODE_BITS + 8)) | (u64::from(depth) << NODE_BITS) | node as u64
+}
+
+fn node_of(entry: u64) -> usize {
+    (entry & ((1 << NODE_BITS) - 1)) as usize
+}
+
 impl Heap {
-    pub(super) fn smaller(tree: &Tree, depth: &[u8; HEAP_SIZE], n: usize, m: usize) -> bool {
-        tree.freq[n] < tree.freq[m] || (tree.freq[n] == tree.freq[m] && depth[n] <= depth[m])
+    /// zlib's `smaller`: a lower frequency, or the same one at no greater depth.
+    fn smaller(a: u64, b: u64) -> bool {
+        a >> NODE_BITS <= b >> NODE_BITS
     }
 
-    pub(super) fn pqdownheap(&mut self, tree: &Tree, heap_len: usize, mut k: usize) {
+    pub(super) fn pqdownheap(&mut self, heap_len: usize, mut k: usize) {
         let v = self.heap[k];
         let mut j = k << 1;
         while j <= heap_len {
-            if j < heap_len && Self::smaller(tree, &self.depth, self.heap[j + 1], self.heap[j]) {
+            if j < heap_len && Self::smaller(self.heap[j + 1], self.heap[j]) {
                 j += 1;
             }
-            if Self::smaller(tree, &self.depth, v, self.heap[j]) {
+            if Self::smaller(v, self.heap[j]) {
                 break;
             }
             self.heap[k] = self.heap[j];
@@ -259,7 +272,7 @@ impl Heap {
             .filter(|(_, &f)| f != 0)
         {
             heap_len += 1;
-            self.heap[heap_len] = n;
+            self.heap[heap_len] = entry(tree.freq[n], 0, n);
             max_code = n as isize;
             self.depth[n] = 0;
         }
@@ -272,7 +285,7 @@ impl Heap {
                 0
             };
             heap_len += 1;
-            self.heap[heap_len] = node;
+            self.heap[heap_len] = entry(1, 0, node);
             tree.freq[node] = 1;
             self.depth[node] = 0;
             self.opt_len = self.opt_len.wrapping_sub(1);
@@ -283,26 +296,27 @@ impl Heap {
         let max_code = max_code as usize;
         tree.max_code = max_code;
         for n in (1..=heap_len / 2).rev() {
-            self.pqdownheap(tree, heap_len, n);
+            self.pqdownheap(heap_len, n);
         }
         let mut node = elems;
         loop {
-            let n = self.heap[1];
+            let first = self.heap[1];
             self.heap[1] = self.heap[heap_len];
             heap_len -= 1;
-            self.pqdownheap(tree, heap_len, 1);
-            let m = self.heap[1];
+            self.pqdownheap(heap_len, 1);
+            let second = self.heap[1];
             heap_max -= 1;
-            self.heap[heap_max] = n;
+            self.heap[heap_max] = first;
             heap_max -= 1;
-            self.heap[heap_max] = m;
+            self.heap[heap_max] = second;
+            let (n, m) = (node_of(first), node_of(second));
             tree.freq[node] = tree.freq[n] + tree.freq[m];
             self.depth[node] = self.depth[n].max(self.depth[m]) + 1;
             tree.dad[n] = node as u16;
             tree.dad[m] = node as u16;
-            self.heap[1] = node;
+            self.heap[1] = entry(tree.freq[node], self.depth[node], node);
             node += 1;
-            self.pqdownheap(tree, heap_len, 1);
+            self.pqdownheap(heap_len, 1);
             if heap_len < 2 {
                 break;
             }
@@ -318,10 +332,10 @@ impl Heap {
         let max_code = tree.max_code;
         let max_length = desc.max_length;
         tree.bl_count = [0; MAX_BITS + 1];
-        tree.len[self.heap[heap_max]] = 0;
+        tree.len[node_of(self.heap[heap_max])] = 0;
         let mut overflow = 0_i32;
         for h in heap_max + 1..HEAP_SIZE {
-            let n = self.heap[h];
+            let n = node_of(self.heap[h]);
             let mut bits = usize::from(tree.len[usize::from(tree.dad[n])]) + 1;
             if bits > max_length {
                 bits = max_length;
@@ -362,7 +376,7 @@ impl Heap {
             let mut n = tree.bl_count[bits];
             while n != 0 {
                 h -= 1;
-                let m = self.heap[h];
+                let m = node_of(self.heap[h]);
                 if m > max_code {
                     continue;
                 }
