@@ -16,7 +16,8 @@ app.secret_key = "benchmark-secret-key-2026"
 serializer = SecureCookieSessionInterface().get_signing_serializer(app)
 results = {}
 with app.test_request_context():  # as in a request: sorted keys, app JSON provider
-    for name, file in [("article", "article.json"), ("typical", "typical.json"), ("3kb", "large-3kb.json")]:
+    for name, file in [("article", "article.json"), ("typical", "typical.json"),
+                       ("signed-in", "signed-in.json"), ("3kb", "large-3kb.json")]:
         session = TaggedJSONSerializer().loads((here / "sessions" / file).read_text().strip())
         cookie = serializer.dumps(session)
         for op, fn in [("sign", lambda: serializer.dumps(session)),

@@ -194,7 +194,8 @@ def main():
         for round_ in range(1, args.rounds + 1):
             if args.rounds > 1:
                 print(f"round {round_} of {args.rounds}", file=sys.stderr)
-            runs += measure_round(servers(redis_url, tmp), only, redis_port, args.duration, tick)
+            for run in measure_round(servers(redis_url, tmp), only, redis_port, args.duration, tick):
+                runs.append(dict(run, round=round_))
     finally:
         redis.terminate()
         redis.wait()
@@ -207,7 +208,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
-    table = render_table(machine, rows)
+    table = render_table(machine, rows) + "\n" + render_targets(runs)
     (out / "latest.md").write_text(table)
     (out / "latest.svg").write_text(render_chart(rows))
     print(table)
@@ -301,6 +302,53 @@ def render_table(machine, rows):
         lines.append(f"| {r['server']} | {r['mix']} | {r['rps']:.0f} |{span} {fmt(r['p50_ms'], '.2f')} | "
                      f"{fmt(r['p99_ms'], '.2f')} | {fmt(r.get('ratio_to_axum'), '.2f')} | {r['cpu_us_per_req']:.1f} | "
                      f"{fmt(r['redis_cmds_per_req'], '.2f')} | {r['cookie_bytes']} | {r['errors']} |")
+    return "\n".join(lines) + "\n"
+
+
+# The ratios issue 12 sets targets for, each taken within one round (both servers measured
+# minutes apart on the same machine) and then the median over the rounds.
+TARGETS = [
+    ("`flacon serve`, default request log, read × raw axum", "flacon cookie, default request log", "read",
+     "raw axum (floor)", "read", 0.80),
+    ("`flacon serve`, RUST_LOG=warn, read × raw axum", "flacon cookie", "read", "raw axum (floor)", "read", None),
+    ("library, signed cookie, read × raw axum", "flacon, peers' views: cookie", "read",
+     "raw axum (floor)", "read", 0.95),
+    ("library, signed cookie, write × raw axum", "flacon, peers' views: cookie", "write",
+     "raw axum (floor)", "write", 0.85),
+    ("library, Redis, read × actix-session Redis", "flacon, peers' views: redis", "read",
+     "actix-session redis", "read", 1.25),
+    ("library, Redis, write × actix-session Redis", "flacon, peers' views: redis", "write",
+     "actix-session redis", "write", 1.50),
+    ("flacon on actix-web, Redis, read × actix-session Redis", "flacon on actix-web: redis", "read",
+     "actix-session redis", "read", None),
+    ("flacon on actix-web, Redis, write × actix-session Redis", "flacon on actix-web: redis", "write",
+     "actix-session redis", "write", None),
+    ("library, SQLite read × memory read", "flacon, peers' views: sqlite", "read",
+     "flacon, peers' views: memory", "read", 0.85),
+    ("`flacon serve`, SQLite read × memory read", "flacon sqlite", "read", "flacon memory", "read", 0.85),
+    ("`flacon serve`, encrypted read × signed read", "flacon cookie, encrypted", "read", "flacon cookie", "read",
+     None),
+    ("`flacon serve`, signed in + revocation check read × signed in read",
+     "flacon cookie, signed in, revocation check", "read", "flacon cookie, signed in", "read", None),
+]
+
+
+def render_targets(runs):
+    """The issue's ratios, one column per round, their median, the target and whether it is met."""
+    rounds = sorted({r.get("round", 1) for r in runs})
+    rps = {(r.get("round", 1), r["server"], r["mix"]): r["rps"] for r in runs if "rps" in r}
+    lines = ["| ratio | " + " | ".join(f"round {n}" for n in rounds) + " | median | target | met |",
+             "|---|" + "---:|" * len(rounds) + "---:|---:|---|"]
+    for label, server, mix, base, base_mix, target in TARGETS:
+        ratios = [rps[(n, server, mix)] / rps[(n, base, base_mix)] if (n, server, mix) in rps
+                  and (n, base, base_mix) in rps else None for n in rounds]
+        known = [x for x in ratios if x is not None]
+        if not known:
+            continue
+        median = statistics.median(known)
+        met = "—" if target is None else ("yes" if median >= target else "no")
+        lines.append(f"| {label} | " + " | ".join(fmt(x, ".2f") for x in ratios)
+                     + f" | {median:.2f} | {fmt(target, '.2f')} | {met} |")
     return "\n".join(lines) + "\n"
 
 

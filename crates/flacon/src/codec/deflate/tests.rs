@@ -66,6 +66,9 @@ fn known_inputs_match_zlib() {
 fn the_bench_sessions_match_zlib() {
     check(include_bytes!("../../../../../bench/sessions/typical.json"));
     check(include_bytes!(
+        "../../../../../bench/sessions/signed-in.json"
+    ));
+    check(include_bytes!(
         "../../../../../bench/sessions/large-3kb.json"
     ));
 }
