@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The HTTP benchmark in one command: builds flacon and the peer servers (release), installs
 # gunicorn into the test venv, then runs bench/http_bench.py and prints the table.
-# Usage: bench/http-bench.sh [--duration SECS] [--rounds N] [--only NAME,...]   (default 10 s per mix, 1 round)
+# Usage: bench/http-bench.sh [--duration SECS] [--rounds N] [--pairs N] [--pair-duration SECS] [--only NAME,...]
+#   (default 10 s per mix, 1 round, then 4 back-to-back pairs of 3 s per target ratio)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -11,7 +11,12 @@ With --rounds N every server is measured N times, round after round (so that a s
 stretch of a shared machine hits all servers, not one); each cell then shows the median
 run, the min-max of req/s, and the median of the per-round ratios to raw axum.
 
-Usage: bench/http_bench.py [--duration SECS] [--rounds N] [--only NAME,...] [--out bench/results]
+Then the ratios issue 12 sets targets for are measured again, each from its two servers run
+back to back (--pairs N times, --pair-duration SECS each, order alternating), and printed
+with their targets under the table.
+
+Usage: bench/http_bench.py [--duration SECS] [--rounds N] [--pairs N] [--pair-duration SECS]
+                           [--only NAME,...] [--out bench/results]
 Run through bench/http-bench.sh, which builds everything first.
 """
 
@@ -179,6 +184,8 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--only", default="")
+    ap.add_argument("--pair-duration", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=4, help="back-to-back runs per target ratio (0: none)")
     ap.add_argument("--out", default=str(ROOT / "bench/results"))
     args = ap.parse_args()
     tick = os.sysconf("SC_CLK_TCK")
@@ -196,6 +203,10 @@ def main():
                 print(f"round {round_} of {args.rounds}", file=sys.stderr)
             for run in measure_round(servers(redis_url, tmp), only, redis_port, args.duration, tick):
                 runs.append(dict(run, round=round_))
+        if args.pairs:
+            print("back-to-back pairs", file=sys.stderr)
+        pairs = measure_pairs(servers(redis_url, tmp), only, redis_port, args.pair_duration, args.pairs,
+                              tick) if args.pairs else []
     finally:
         redis.terminate()
         redis.wait()
@@ -207,54 +218,84 @@ def main():
                "connections": 32, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
-    table = render_table(machine, rows) + "\n" + render_targets(runs)
+    (out / "latest.json").write_text(json.dumps({"machine": machine, "rows": rows, "pairs": pairs}, indent=1) + "\n")
+    table = render_table(machine, rows) + ("\n" + render_targets(pairs, args.pair_duration) if pairs else "")
     (out / "latest.md").write_text(table)
     (out / "latest.svg").write_text(render_chart(rows))
     print(table)
 
 
+def measure_server(name, command, uses_redis, mixes, redis_port, duration, tick):
+    """Starts one server, checks it keeps a session, drives each mix once, stops it."""
+    runs = []
+    port = free_port()
+    env = dict(os.environ, ARTICLE_APP_SECRET_KEY=KEY, RUST_LOG="warn")
+    if "default request log" in name:
+        del env["RUST_LOG"]
+    proc = subprocess.Popen(["taskset", "-c", "0"] + command(port), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        cookies, cookie_bytes = establish_session(port, signed_in="signed in" in name)
+        for mix in mixes:
+            subprocess.run(["redis-cli", "-p", str(redis_port), "CONFIG", "RESETSTAT"], capture_output=True)
+            cpu0, calls0 = cpu_ticks(proc.pid), redis_calls(redis_port)
+            result = run_wrk(port, mix, cookies, duration)
+            cpu1, calls1 = cpu_ticks(proc.pid), redis_calls(redis_port)
+            n = max(result["requests"], 1)
+            result.update(server=name, mix=mix, cookie_bytes=cookie_bytes,
+                          cpu_us_per_req=(cpu1 - cpu0) / tick * 1e6 / n,
+                          redis_cmds_per_req=((calls1 - calls0 - 1) / n) if uses_redis else None)
+            runs.append(result)
+            print(f"  {name:<30} {mix:<5} {result['rps']:>10.0f} req/s  errors {result['errors']}", file=sys.stderr)
+    except Exception as e:  # a broken server is reported, not fatal for the others
+        print(f"  {name}: FAILED: {e}", file=sys.stderr)
+        runs.append({"server": name, "mix": mixes[0], "failed": str(e)})
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return runs
+
+
 def measure_round(server_list, only, redis_port, duration, tick):
-    """Each server once: start it, check it keeps a session, drive both mixes, stop it."""
+    """Each server once, both mixes."""
     runs = []
     for name, command, uses_redis in server_list:
         if only and not any(o in name.lower() for o in only):
             continue
-        port = free_port()
-        env = dict(os.environ, ARTICLE_APP_SECRET_KEY=KEY, RUST_LOG="warn")
-        if "default request log" in name:
-            del env["RUST_LOG"]
-        proc = subprocess.Popen(["taskset", "-c", "0"] + command(port), env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_port(port, proc)
-            cookies, cookie_bytes = establish_session(port, signed_in="signed in" in name)
-            for mix in ("read", "write"):
-                subprocess.run(["redis-cli", "-p", str(redis_port), "CONFIG", "RESETSTAT"], capture_output=True)
-                cpu0, calls0 = cpu_ticks(proc.pid), redis_calls(redis_port)
-                result = run_wrk(port, mix, cookies, duration)
-                cpu1, calls1 = cpu_ticks(proc.pid), redis_calls(redis_port)
-                n = max(result["requests"], 1)
-                result.update(server=name, mix=mix, cookie_bytes=cookie_bytes,
-                              cpu_us_per_req=(cpu1 - cpu0) / tick * 1e6 / n,
-                              redis_cmds_per_req=((calls1 - calls0 - 1) / n) if uses_redis else None)
-                runs.append(result)
-                print(f"  {name:<30} {mix:<5} {result['rps']:>10.0f} req/s  errors {result['errors']}", file=sys.stderr)
-        except Exception as e:  # a broken server is reported, not fatal for the others
-            print(f"  {name}: FAILED: {e}", file=sys.stderr)
-            runs.append({"server": name, "mix": "read", "failed": str(e)})
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        runs += measure_server(name, command, uses_redis, ("read", "write"), redis_port, duration, tick)
     for r in runs:
         floor = next((f for f in runs if f.get("server") == "raw axum (floor)" and f.get("mix") == r.get("mix")
                       and "rps" in f), None)
         if "rps" in r and floor:
             r["ratio_to_axum"] = r["rps"] / floor["rps"]
     return runs
+
+
+def measure_pairs(server_list, only, redis_port, duration, repeats, tick):
+    """The issue's ratios, each from its two servers measured back to back, `repeats` times
+    (the order swapped every time, so a drifting machine favours neither): a ratio taken
+    seconds apart, where the main table's servers are minutes apart."""
+    by_name = {name: (command, uses_redis) for name, command, uses_redis in server_list}
+    pairs = []
+    for label, server, mix, base, base_mix, target in TARGETS:
+        if only and not all(any(o in n.lower() for o in only) for n in (server, base)):
+            continue
+        ratios = []
+        for i in range(repeats):
+            order = [(server, mix), (base, base_mix)]
+            rps = {}
+            for name, m in (order if i % 2 == 0 else order[::-1]):
+                got = measure_server(name, *by_name[name], (m,), redis_port, duration, tick)
+                rps[name] = next((r["rps"] for r in got if "rps" in r), None)
+            if rps[server] and rps[base]:
+                ratios.append(rps[server] / rps[base])
+        pairs.append({"label": label, "ratios": ratios, "target": target,
+                      "median": statistics.median(ratios) if ratios else None})
+    return pairs
 
 
 def summarize(runs):
@@ -333,22 +374,18 @@ TARGETS = [
 ]
 
 
-def render_targets(runs):
-    """The issue's ratios, one column per round, their median, the target and whether it is met."""
-    rounds = sorted({r.get("round", 1) for r in runs})
-    rps = {(r.get("round", 1), r["server"], r["mix"]): r["rps"] for r in runs if "rps" in r}
-    lines = ["| ratio | " + " | ".join(f"round {n}" for n in rounds) + " | median | target | met |",
-             "|---|" + "---:|" * len(rounds) + "---:|---:|---|"]
-    for label, server, mix, base, base_mix, target in TARGETS:
-        ratios = [rps[(n, server, mix)] / rps[(n, base, base_mix)] if (n, server, mix) in rps
-                  and (n, base, base_mix) in rps else None for n in rounds]
-        known = [x for x in ratios if x is not None]
-        if not known:
-            continue
-        median = statistics.median(known)
-        met = "—" if target is None else ("yes" if median >= target else "no")
-        lines.append(f"| {label} | " + " | ".join(fmt(x, ".2f") for x in ratios)
-                     + f" | {median:.2f} | {fmt(target, '.2f')} | {met} |")
+def render_targets(pairs, duration):
+    """The issue's ratios from back-to-back pairs, their median, the target, whether it is met."""
+    repeats = max((len(p["ratios"]) for p in pairs), default=0)
+    lines = [f"Issue 12's ratios, each pair of servers measured back to back ({duration} s per run, "
+             f"{repeats} pairs, order alternating):", "",
+             "| ratio | " + " | ".join(f"pair {n + 1}" for n in range(repeats)) + " | median | target | met |",
+             "|---|" + "---:|" * repeats + "---:|---:|---|"]
+    for p in pairs:
+        cells = [fmt(x, ".2f") for x in p["ratios"]] + ["—"] * (repeats - len(p["ratios"]))
+        met = "—" if p["target"] is None or p["median"] is None else ("yes" if p["median"] >= p["target"] else "no")
+        lines.append(f"| {p['label']} | " + " | ".join(cells)
+                     + f" | {fmt(p['median'], '.2f')} | {fmt(p['target'], '.2f')} | {met} |")
     return "\n".join(lines) + "\n"
 
 
