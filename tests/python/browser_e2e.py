@@ -39,6 +39,16 @@ def arrive(driver, path):
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
+def leave_by(driver, act, path):
+    """Runs `act` (a click, a script submitting a form) and waits for the next page at `path`,
+    even when that is the page being left (a form that redirects back): the old page must be
+    gone first."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    act()
+    WebDriverWait(driver, 15).until(ec.staleness_of(page))
+    arrive(driver, path)
+
+
 def submit_email(driver, email):
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()

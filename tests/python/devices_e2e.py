@@ -11,7 +11,7 @@ import tempfile
 
 from selenium.webdriver.common.by import By
 
-from browser_e2e import arrive, browser, heading
+from browser_e2e import arrive, browser, heading, leave_by
 
 BASE, SHOT = sys.argv[1], sys.argv[2]
 
@@ -41,8 +41,7 @@ with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
         # Revoke the row that is not this device.
         other = [r for r in phone.find_elements(By.CSS_SELECTOR, "tr")[1:]
                  if "this device" not in r.text][0]
-        other.find_element(By.TAG_NAME, "button").click()
-        arrive(phone, "/devices")
+        leave_by(phone, other.find_element(By.TAG_NAME, "button").click, "/devices")
         seen["rows_after"] = rows(phone)
         laptop.get(BASE + "/whoami")
         seen["laptop_after"] = heading(laptop)

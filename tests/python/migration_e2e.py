@@ -13,7 +13,7 @@ import tempfile
 
 from selenium.webdriver.common.by import By
 
-from browser_e2e import arrive, browser, heading
+from browser_e2e import arrive, browser, heading, leave_by
 
 BASE, SHOT = sys.argv[1], sys.argv[2]
 
@@ -48,14 +48,14 @@ with tempfile.TemporaryDirectory() as profile:
             "document.forms[0].action = '/flask/feedback';"
             "document.querySelector('[name=csrf_token]').value = 'forged';")
         driver.find_element(By.NAME, "text").send_keys("forged")
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        # Read the refusal, not the form page the click is leaving.
+        leave_by(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click, "/flask/feedback")
         seen["forged_token"] = driver.find_element(By.TAG_NAME, "body").text
         # Log out on flacon; the Flask app sees nobody.
         driver.get(BASE + "/whoami")
-        driver.execute_script(
+        leave_by(driver, lambda: driver.execute_script(
             "const f = document.createElement('form'); f.method = 'post';"
-            "f.action = '/logout'; document.body.appendChild(f); f.submit();")
-        arrive(driver, "/whoami")
+            "f.action = '/logout'; document.body.appendChild(f); f.submit();"), "/whoami")
         seen["flacon_after_logout"] = heading(driver)
         driver.get(BASE + "/flask/whoami")
         seen["flask_after_logout"] = heading(driver)
