@@ -201,8 +201,7 @@ def main():
         for round_ in range(1, args.rounds + 1):
             if args.rounds > 1:
                 print(f"round {round_} of {args.rounds}", file=sys.stderr)
-            for run in measure_round(servers(redis_url, tmp), only, redis_port, args.duration, tick):
-                runs.append(dict(run, round=round_))
+            runs += measure_round(servers(redis_url, tmp), only, redis_port, args.duration, tick)
         if args.pairs:
             print("back-to-back pairs", file=sys.stderr)
         pairs = measure_pairs(servers(redis_url, tmp), only, redis_port, args.pair_duration, args.pairs,
@@ -346,8 +345,8 @@ def render_table(machine, rows):
     return "\n".join(lines) + "\n"
 
 
-# The ratios issue 12 sets targets for, each taken within one round (both servers measured
-# minutes apart on the same machine) and then the median over the rounds.
+# The ratios issue 12 sets targets for (label, server, mix, base server, base mix, target),
+# measured by measure_pairs.
 TARGETS = [
     ("`flacon serve`, default request log, read × raw axum", "flacon cookie, default request log", "read",
      "raw axum (floor)", "read", 0.80),

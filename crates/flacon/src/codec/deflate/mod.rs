@@ -156,7 +156,7 @@ impl TreeCost {
         }
         if count < 2 {
             lengths.lengths += 2;
-            lengths.need_length_code(1);
+            lengths.need_one_of(1..=1);
             return TreeCost {
                 fixed_bits,
                 extra_bits,
@@ -252,11 +252,6 @@ impl LengthSymbols {
         self.sent = self.sent.max(other.sent);
     }
 
-    /// Some code in the trees is `bits` long.
-    fn need_length_code(&mut self, bits: usize) {
-        self.need_one_of(bits..=bits);
-    }
-
     /// Some code in the trees has a length in `bits`: HCLEN reaches at least the first of
     /// them in [`BL_ORDER`].
     fn need_one_of(&mut self, bits: std::ops::RangeInclusive<usize>) {
@@ -296,7 +291,6 @@ impl Scratch {
             bltree: Tree::new(),
             heap: Heap {
                 heap: [0; HEAP_SIZE],
-                depth: [0; HEAP_SIZE],
                 opt_len: 0,
                 static_len: 0,
             },

@@ -217,10 +217,10 @@ pub(super) static STATIC_CODES: std::sync::LazyLock<StaticCodes> = std::sync::La
 
 /// The heap and counters `build_tree` works with. A heap entry carries what zlib's
 /// `smaller` compares (frequency, then depth) above the node it stands for, so that sifting
-/// compares entries without looking the node up.
+/// compares entries without looking the node up, and a merge reads its children's
+/// frequency and depth from their entries.
 pub(super) struct Heap {
     pub(super) heap: [u64; HEAP_SIZE],
-    pub(super) depth: [u8; HEAP_SIZE],
     pub(super) opt_len: usize,
     pub(super) static_len: usize,
 }
@@ -233,6 +233,14 @@ fn entry(freq: u32, depth: u8, node: usize) -> u64 {
 
 fn node_of(entry: u64) -> usize {
     (entry & ((1 << NODE_BITS) - 1)) as usize
+}
+
+fn depth_of(entry: u64) -> u8 {
+    (entry >> NODE_BITS) as u8
+}
+
+fn freq_of(entry: u64) -> u32 {
+    (entry >> (NODE_BITS + 8)) as u32
 }
 
 impl Heap {
@@ -274,7 +282,6 @@ impl Heap {
             heap_len += 1;
             self.heap[heap_len] = entry(tree.freq[n], 0, n);
             max_code = n as isize;
-            self.depth[n] = 0;
         }
         // At least two codes, so that a code is at least one bit long.
         while heap_len < 2 {
@@ -287,7 +294,6 @@ impl Heap {
             heap_len += 1;
             self.heap[heap_len] = entry(1, 0, node);
             tree.freq[node] = 1;
-            self.depth[node] = 0;
             self.opt_len = self.opt_len.wrapping_sub(1);
             if let Some(stree) = desc.static_len {
                 self.static_len = self.static_len.wrapping_sub(usize::from(stree[node]));
@@ -309,12 +315,13 @@ impl Heap {
             self.heap[heap_max] = first;
             heap_max -= 1;
             self.heap[heap_max] = second;
-            let (n, m) = (node_of(first), node_of(second));
-            tree.freq[node] = tree.freq[n] + tree.freq[m];
-            self.depth[node] = self.depth[n].max(self.depth[m]) + 1;
-            tree.dad[n] = node as u16;
-            tree.dad[m] = node as u16;
-            self.heap[1] = entry(tree.freq[node], self.depth[node], node);
+            tree.dad[node_of(first)] = node as u16;
+            tree.dad[node_of(second)] = node as u16;
+            self.heap[1] = entry(
+                freq_of(first) + freq_of(second),
+                depth_of(first).max(depth_of(second)) + 1,
+                node,
+            );
             node += 1;
             self.pqdownheap(heap_len, 1);
             if heap_len < 2 {
