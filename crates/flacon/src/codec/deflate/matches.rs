@@ -19,7 +19,7 @@ impl Scratch {
 
     pub(super) fn tally_lit(&mut self, c: u8) {
         self.symbols.push(Symbol { dist: 0, lc: c });
-        self.ltree.freq[usize::from(c)] += 1;
+        self.ltree.tally(usize::from(c));
     }
 
     pub(super) fn tally_dist(&mut self, dist: usize, lc: usize) {
@@ -27,17 +27,17 @@ impl Scratch {
             dist: dist as u16,
             lc: lc as u8,
         });
-        self.ltree.freq[length_code(lc) + LITERALS + 1] += 1;
-        self.dtree.freq[dist_code(dist - 1)] += 1;
+        self.ltree.tally(length_code(lc) + LITERALS + 1);
+        self.dtree.tally(dist_code(dist - 1));
     }
 
     /// `deflate_slow` over the whole input at once (one `fill_window`, one final block).
     pub(super) fn parse(&mut self, n: usize) {
         self.symbols.clear();
-        self.ltree.reset(L_CODES);
-        self.dtree.reset(D_CODES);
-        self.bltree.reset(BL_CODES);
-        self.ltree.freq[END_BLOCK] = 1;
+        self.ltree.reset();
+        self.dtree.reset();
+        self.bltree.reset();
+        self.ltree.tally(END_BLOCK);
 
         let mut ins_h: u32 = 0;
         if n >= MIN_MATCH {

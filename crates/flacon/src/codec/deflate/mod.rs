@@ -79,6 +79,7 @@ struct Scratch {
     dtree: Tree,
     bltree: Tree,
     heap: Heap,
+    bound: BoundScratch,
 }
 
 thread_local! {
@@ -105,17 +106,32 @@ pub(crate) fn compress_within(input: &[u8], limit: usize, out: &mut Vec<u8>) -> 
 /// on the symbols (zlib's codes are such codes, limited to 15 bits), the same extra bits,
 /// the header `build_bl_tree` counts (HLIT, HDIST, HCLEN) and at least what
 /// [`LengthSymbols`] bounds for the code lengths.
-fn block_len_lower_bound(ltree: &Tree, dtree: &Tree) -> usize {
+fn block_len_lower_bound(ltree: &Tree, dtree: &Tree, bound: &mut BoundScratch) -> usize {
     let mut lengths = LengthSymbols::default();
-    let lit = TreeCost::of(&ltree.freq[..L_CODES], &L_DESC, &mut lengths);
-    let dist = TreeCost::of(&dtree.freq[..D_CODES], &D_DESC, &mut lengths);
+    let lit = TreeCost::of(ltree, &L_DESC, &mut lengths, bound);
+    let dist = TreeCost::of(dtree, &D_DESC, &mut lengths, bound);
     let extra_bits = lit.extra_bits + dist.extra_bits;
     let dynamic_bits = lit.code_bits + dist.code_bits + extra_bits + 5 + 5 + 4 + lengths.bits();
     let bytes = |bits: usize| (bits + 3 + 7) >> 3;
     bytes(lit.fixed_bits + dist.fixed_bits + extra_bits).min(bytes(dynamic_bits))
 }
 
-/// One tree's share of the bound, from one pass over its counts.
+/// The bound's buffers, kept between calls (every element is written before it is read).
+struct BoundScratch {
+    weights: Vec<u32>,
+    merged: Vec<u32>,
+}
+
+impl BoundScratch {
+    fn new() -> Self {
+        BoundScratch {
+            weights: Vec::with_capacity(L_CODES),
+            merged: vec![0; L_CODES],
+        }
+    }
+}
+
+/// One tree's share of the bound, from its used symbols.
 struct TreeCost {
     fixed_bits: usize,
     extra_bits: usize,
@@ -123,70 +139,67 @@ struct TreeCost {
 }
 
 impl TreeCost {
-    /// The costs of `freqs`, and the code-length symbols that will describe the tree's
+    /// The costs of `tree`'s counts, and the code-length symbols that will describe its
     /// lengths added to `lengths` (a used symbol has a length, an unused one none, and the
     /// lengths are sent up to the last used symbol). With fewer than two used symbols zlib
     /// makes a two-symbol code of its own: two lengths of 1 bit, the used symbol's among them.
-    fn of(freqs: &[u32], desc: &Desc, lengths: &mut LengthSymbols) -> Self {
+    fn of(tree: &Tree, desc: &Desc, lengths: &mut LengthSymbols, bound: &mut BoundScratch) -> Self {
         let fixed = desc.static_len.unwrap_or_default();
-        let mut used = [0_u32; L_CODES];
-        let mut count = 0;
+        let weights = &mut bound.weights;
+        weights.clear();
         let (mut fixed_bits, mut extra_bits) = (0, 0);
         let mut runs = LengthSymbols::default();
-        let (mut zeros, mut lens) = (0, 0);
-        for (n, &f) in freqs.iter().enumerate() {
-            if f == 0 {
+        // The run of used symbols being walked, and where the next unused one would be.
+        let (mut lens, mut next) = (0, 0);
+        for n in tree.used_symbols() {
+            if n != next {
                 if lens != 0 {
                     runs.add_lengths(lens);
                     lens = 0;
                 }
-                zeros += 1;
-                continue;
+                runs.add_zeros((n - next) as u32);
             }
-            if zeros != 0 {
-                runs.add_zeros(zeros);
-                zeros = 0;
-            }
+            next = n + 1;
             lens += 1;
-            used[count] = f;
-            count += 1;
+            let f = tree.freq[n];
+            weights.push(f);
             let f = f as usize;
             extra_bits += f * usize::from(desc.extra.get(n).copied().unwrap_or(0));
             fixed_bits += f * usize::from(fixed.get(n).copied().unwrap_or(0));
         }
-        if count < 2 {
+        if weights.len() < 2 {
             lengths.lengths += 2;
             lengths.need_one_of(1..=1);
             return TreeCost {
                 fixed_bits,
                 extra_bits,
-                code_bits: used[0] as usize,
+                code_bits: weights.first().copied().unwrap_or(0) as usize,
             };
         }
         runs.add_lengths(lens);
         lengths.merge(&runs);
         // A complete code for `count` symbols has a code at most floor(log2 count) bits long
         // and one at least ceil(log2 count) bits long.
+        let count = weights.len();
         let shortest_at_most = count.ilog2() as usize;
         let longest_at_least = shortest_at_most + usize::from(!count.is_power_of_two());
         lengths.need_one_of(1..=shortest_at_most);
         lengths.need_one_of(longest_at_least..=MAX_BITS);
-        let used = &mut used[..count];
-        used.sort_unstable();
+        weights.sort_unstable();
         TreeCost {
             fixed_bits,
             extra_bits,
-            code_bits: huffman_cost(used),
+            code_bits: huffman_cost(weights, &mut bound.merged),
         }
     }
 }
 
 /// `Σ f·len` of an optimal prefix code for `weights` (ascending): the sum of the weights
 /// Huffman's merges create, taken from two queues (the leaves, and the merges, which come
-/// out in order). No code, length-limited or not, costs less.
-fn huffman_cost(weights: &[u32]) -> usize {
+/// out in order, kept in `merged`: at least `weights.len()` long). No code, length-limited
+/// or not, costs less.
+fn huffman_cost(weights: &[u32], merged: &mut [u32]) -> usize {
     let n = weights.len();
-    let mut merged = [0_u32; L_CODES];
     let (mut leaf, mut head, mut tail) = (0, 0, 0);
     let mut cost = 0;
     for _ in 1..n {
@@ -271,7 +284,7 @@ impl LengthSymbols {
         ];
         counts.sort_unstable();
         let first_used = counts.iter().take_while(|&&c| c == 0).count();
-        huffman_cost(&counts[first_used..])
+        huffman_cost(&counts[first_used..], &mut [0; 4])
             + 3 * self.sent.max(4)
             + 3 * self.short_zero_runs as usize
             + 7 * self.long_zero_runs as usize
@@ -294,6 +307,7 @@ impl Scratch {
                 opt_len: 0,
                 static_len: 0,
             },
+            bound: BoundScratch::new(),
         }
     }
 
@@ -315,7 +329,7 @@ impl Scratch {
     fn finish(&mut self, input: &[u8], limit: usize, out: &mut Vec<u8>) -> bool {
         // Most sessions do not compress below Flask's limit: when even the best code their
         // symbols allow would not fit, the answer is known without building a tree.
-        if 2 + block_len_lower_bound(&self.ltree, &self.dtree) + 4 > limit {
+        if 2 + block_len_lower_bound(&self.ltree, &self.dtree, &mut self.bound) + 4 > limit {
             return false;
         }
         let heap = &mut self.heap;

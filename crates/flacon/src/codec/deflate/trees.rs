@@ -89,6 +89,28 @@ pub(super) struct Tree {
     /// How many codes have each length (kept for `gen_codes`, which runs only when the
     /// bytes are wanted).
     pub(super) bl_count: [u16; MAX_BITS + 1],
+    /// Which symbols have a frequency, one bit each (the bound walks these, not the counts).
+    pub(super) used: [u64; USED_WORDS],
+}
+
+/// Words of [`Tree::used`]: one bit for each literal/length symbol.
+pub(super) const USED_WORDS: usize = L_CODES.div_ceil(64);
+
+/// The positions of a word's set bits, lowest first.
+struct SetBits(u64);
+
+impl Iterator for SetBits {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let bit = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(bit)
+    }
 }
 
 impl Tree {
@@ -100,11 +122,33 @@ impl Tree {
             code: [0; HEAP_SIZE],
             max_code: 0,
             bl_count: [0; MAX_BITS + 1],
+            used: [0; USED_WORDS],
         }
     }
 
-    pub(super) fn reset(&mut self, elems: usize) {
-        self.freq[..elems].fill(0);
+    /// All counts back to zero (the used ones are the only ones that are not).
+    pub(super) fn reset(&mut self) {
+        let used = std::mem::take(&mut self.used);
+        for (index, &word) in used.iter().enumerate() {
+            for bit in SetBits(word) {
+                self.freq[index * 64 + bit] = 0;
+            }
+        }
+    }
+
+    /// The symbols with a count, in ascending order.
+    pub(super) fn used_symbols(&self) -> impl Iterator<Item = usize> + '_ {
+        self.used
+            .iter()
+            .enumerate()
+            .flat_map(|(index, &word)| SetBits(word).map(move |bit| index * 64 + bit))
+    }
+
+    /// Counts one more `symbol`.
+    #[inline]
+    pub(super) fn tally(&mut self, symbol: usize) {
+        self.freq[symbol] += 1;
+        self.used[symbol >> 6] |= 1 << (symbol & 63);
     }
 }
 
@@ -274,11 +318,7 @@ impl Heap {
         let mut heap_max = HEAP_SIZE;
         let mut max_code: isize = -1;
         tree.len[..elems].fill(0);
-        for (n, _) in tree.freq[..elems]
-            .iter()
-            .enumerate()
-            .filter(|(_, &f)| f != 0)
-        {
+        for n in tree.used_symbols() {
             heap_len += 1;
             self.heap[heap_len] = entry(tree.freq[n], 0, n);
             max_code = n as isize;
@@ -293,7 +333,7 @@ impl Heap {
             };
             heap_len += 1;
             self.heap[heap_len] = entry(1, 0, node);
-            tree.freq[node] = 1;
+            tree.tally(node);
             self.opt_len = self.opt_len.wrapping_sub(1);
             if let Some(stree) = desc.static_len {
                 self.static_len = self.static_len.wrapping_sub(usize::from(stree[node]));
@@ -416,47 +456,69 @@ impl Heap {
 }
 
 /// The code-length symbols that describe `tree`'s lengths, each with its extra bits
-/// (value, count): the run-length walk zlib's `scan_tree` counts and `send_tree` writes.
+/// (value, count): what zlib's `scan_tree` counts and `send_tree` writes, from the runs of
+/// equal lengths. Unused symbols (length 0) are the gaps between the used ones, so the walk
+/// visits used symbols only. zlib cuts a run of zeros every 138 (fewer than 3 go out one by
+/// one, up to 10 as code 17, more as code 18), and a run of another length into a first
+/// piece of up to 7 (sent as the length then a repeat, or one by one below 4) and pieces of
+/// up to 6 (a repeat, or one by one below 3).
 pub(super) fn length_symbols(tree: &Tree, mut emit: impl FnMut(usize, u16, u16)) {
-    let lens = &tree.len[..=tree.max_code];
-    let mut prevlen: i32 = -1;
-    let mut count: u16 = 0;
-    let (mut max_count, mut min_count) = if lens[0] == 0 { (138, 3) } else { (7, 4) };
-    for (n, &len) in lens.iter().enumerate() {
-        let curlen = i32::from(len);
-        // Past the last code, a length no code has (zlib writes a guard there).
-        let nextlen = lens.get(n + 1).map_or(-1, |&next| i32::from(next));
-        count += 1;
-        if count < max_count && curlen == nextlen {
-            continue;
-        } else if count < min_count {
-            for _ in 0..count {
-                emit(curlen as usize, 0, 0);
+    // The run of equal lengths being walked, and the first symbol after it.
+    let (mut len, mut run, mut next) = (0, 0, 0);
+    for n in tree.used_symbols() {
+        let this = tree.len[n];
+        if n != next || this != len {
+            if run != 0 {
+                length_run(len, run, &mut emit);
             }
-        } else if curlen != 0 {
-            if curlen != prevlen {
-                emit(curlen as usize, 0, 0);
-                count -= 1;
-            }
-            emit(REP_3_6, count - 3, 2);
-        } else if count <= 10 {
-            emit(REPZ_3_10, count - 3, 3);
-        } else {
-            emit(REPZ_11_138, count - 11, 7);
+            zero_run(n - next, &mut emit);
+            run = 0;
+            len = this;
         }
-        count = 0;
-        prevlen = curlen;
-        (max_count, min_count) = if nextlen == 0 {
-            (138, 3)
-        } else if curlen == nextlen {
-            (6, 3)
+        run += 1;
+        next = n + 1;
+    }
+    if run != 0 {
+        length_run(len, run, &mut emit);
+    }
+}
+
+/// The code-length symbols of `run` unused symbols.
+fn zero_run(mut run: usize, emit: &mut impl FnMut(usize, u16, u16)) {
+    while run > 0 {
+        let piece = run.min(138);
+        match piece {
+            0..3 => (0..piece).for_each(|_| emit(0, 0, 0)),
+            3..=10 => emit(REPZ_3_10, piece as u16 - 3, 3),
+            _ => emit(REPZ_11_138, piece as u16 - 11, 7),
+        }
+        run -= piece;
+    }
+}
+
+/// The code-length symbols of `run` symbols of length `len`, after a different length.
+fn length_run(len: u16, run: usize, emit: &mut impl FnMut(usize, u16, u16)) {
+    let len = usize::from(len);
+    let first = run.min(7);
+    if first < 4 {
+        (0..first).for_each(|_| emit(len, 0, 0));
+    } else {
+        emit(len, 0, 0);
+        emit(REP_3_6, first as u16 - 4, 2);
+    }
+    let mut rest = run - first;
+    while rest > 0 {
+        let piece = rest.min(6);
+        if piece < 3 {
+            (0..piece).for_each(|_| emit(len, 0, 0));
         } else {
-            (7, 4)
-        };
+            emit(REP_3_6, piece as u16 - 3, 2);
+        }
+        rest -= piece;
     }
 }
 
 /// `scan_tree`: counts the code-length symbols that will describe `tree`.
 pub(super) fn scan_tree(bltree: &mut Tree, tree: &Tree) {
-    length_symbols(tree, |symbol, _, _| bltree.freq[symbol] += 1);
+    length_symbols(tree, |symbol, _, _| bltree.tally(symbol));
 }
