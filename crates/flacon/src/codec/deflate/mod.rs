@@ -26,7 +26,7 @@ mod tests;
 mod trees;
 
 use emit::{compress_block, send_all_trees, BitWriter};
-use trees::{gen_codes, Desc, Heap, Tree, BL_ORDER, D_DESC, L_DESC, STATIC_CODES};
+use trees::{gen_codes, zero_run, Desc, Heap, Tree, BL_ORDER, D_DESC, L_DESC, STATIC_CODES};
 /// The largest input handled here: one block (zlib starts a new one after 16 383
 /// symbols) well inside one window.
 pub(crate) const MAX_INPUT: usize = 8192;
@@ -157,7 +157,7 @@ impl TreeCost {
                     runs.add_lengths(lens);
                     lens = 0;
                 }
-                runs.add_zeros((n - next) as u32);
+                runs.add_zeros(n - next);
             }
             next = n + 1;
             lens += 1;
@@ -240,16 +240,13 @@ struct LengthSymbols {
 }
 
 impl LengthSymbols {
-    fn add_zeros(&mut self, mut run: u32) {
-        while run > 138 {
-            self.long_zero_runs += 1;
-            run -= 138;
-        }
-        match run {
-            0..3 => self.zeros += run,
-            3..=10 => self.short_zero_runs += 1,
-            _ => self.long_zero_runs += 1,
-        }
+    /// A run of unused symbols, spelled as [`zero_run`] sends it.
+    fn add_zeros(&mut self, run: usize) {
+        zero_run(run, &mut |symbol, _, _| match symbol {
+            REPZ_3_10 => self.short_zero_runs += 1,
+            REPZ_11_138 => self.long_zero_runs += 1,
+            _ => self.zeros += 1,
+        });
     }
 
     fn add_lengths(&mut self, run: u32) {

@@ -89,12 +89,20 @@ pub(super) struct Tree {
     /// How many codes have each length (kept for `gen_codes`, which runs only when the
     /// bytes are wanted).
     pub(super) bl_count: [u16; MAX_BITS + 1],
-    /// Which symbols have a frequency, one bit each (the bound walks these, not the counts).
-    pub(super) used: [u64; USED_WORDS],
+    /// Which symbols have a frequency, one bit each (the walks visit these, not the counts).
+    used: [u64; USED_WORDS],
 }
 
 /// Words of [`Tree::used`]: one bit for each literal/length symbol.
-pub(super) const USED_WORDS: usize = L_CODES.div_ceil(64);
+const USED_WORDS: usize = L_CODES.div_ceil(64);
+
+/// The positions of the set bits of `words`, lowest first.
+fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words
+        .iter()
+        .enumerate()
+        .flat_map(|(index, &word)| SetBits(word).map(move |bit| index * 64 + bit))
+}
 
 /// The positions of a word's set bits, lowest first.
 struct SetBits(u64);
@@ -138,10 +146,7 @@ impl Tree {
 
     /// The symbols with a count, in ascending order.
     pub(super) fn used_symbols(&self) -> impl Iterator<Item = usize> + '_ {
-        self.used
-            .iter()
-            .enumerate()
-            .flat_map(|(index, &word)| SetBits(word).map(move |bit| index * 64 + bit))
+        set_bits(&self.used)
     }
 
     /// Counts one more `symbol`.
@@ -484,7 +489,7 @@ pub(super) fn length_symbols(tree: &Tree, mut emit: impl FnMut(usize, u16, u16))
 }
 
 /// The code-length symbols of `run` unused symbols.
-fn zero_run(mut run: usize, emit: &mut impl FnMut(usize, u16, u16)) {
+pub(super) fn zero_run(mut run: usize, emit: &mut impl FnMut(usize, u16, u16)) {
     while run > 0 {
         let piece = run.min(138);
         match piece {
