@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -45,8 +46,23 @@ def leave_by(driver, act, path):
     gone first."""
     page = driver.find_element(By.TAG_NAME, "html")
     act()
-    WebDriverWait(driver, 15).until(ec.staleness_of(page))
+    WebDriverWait(driver, 15).until(lambda _: is_gone(page))
     arrive(driver, path)
+
+
+def is_gone(element):
+    """Whether `element`'s document has been replaced. Selenium's `staleness_of` knows only
+    the stale-element error; mid-navigation Chromium can instead answer that the node does
+    not belong to the document, which means the same."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in (error.msg or ""):
+            return True
+        raise
 
 
 def submit_email(driver, email):
