@@ -63,6 +63,9 @@ pub(crate) async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> Drained {
+    // Turns every handler into a route once, as `axum::serve` does: a router that is only
+    // cloned per connection would clone and box each handler (with its layers) per request.
+    let app = app.with_state(());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let builder = Arc::new(Builder::new(TokioExecutor::new()));
@@ -376,9 +379,10 @@ impl Drop for InFlight {
 }
 
 impl hyper::service::Service<Request<Incoming>> for TrackedApp {
-    type Response = Response<Body>;
+    // Named types, not a boxed future and a re-boxed body: two allocations per request.
+    type Response = Response<GuardedBody>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = TrackedResponse;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         self.activity.request_started();
@@ -387,17 +391,33 @@ impl hyper::service::Service<Request<Incoming>> for TrackedApp {
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
         }
-        let guard = InFlight(self.activity.clone());
-        let response = self.app.clone().oneshot(request);
-        Box::pin(async move {
-            let response = response.await?;
-            Ok(response.map(|body| {
-                Body::new(GuardedBody {
-                    inner: body,
-                    _guard: guard,
-                })
-            }))
-        })
+        TrackedResponse {
+            inner: self.app.clone().oneshot(request),
+            guard: Some(InFlight(self.activity.clone())),
+        }
+    }
+}
+
+pin_project! {
+    /// The app's response, its body holding the request's [`InFlight`] guard.
+    struct TrackedResponse {
+        #[pin]
+        inner: tower::util::Oneshot<Router, Request<Incoming>>,
+        guard: Option<InFlight>,
+    }
+}
+
+impl Future for TrackedResponse {
+    type Output = Result<Response<GuardedBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.inner.poll(cx))?;
+        let guard = this.guard.take();
+        Poll::Ready(Ok(response.map(|body| GuardedBody {
+            inner: body,
+            _guard: guard,
+        })))
     }
 }
 
@@ -405,7 +425,7 @@ pin_project! {
     struct GuardedBody {
         #[pin]
         inner: Body,
-        _guard: InFlight,
+        _guard: Option<InFlight>,
     }
 }
 
