@@ -28,8 +28,9 @@ struct SessionObject(Session);
 impl Object for SessionObject {
     fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
         let key = key.as_str()?;
-        match self.0.get_value(key) {
-            Some(value) => Some(to_jinja(&value)),
+        // Converted where it lies: a copy of the value first would be made only to be dropped.
+        match self.0.read(|data| data.get(key).map(to_jinja)) {
+            Some(value) => Some(value),
             // Jinja's `session.permanent` reaches Flask's attribute when no such key exists.
             None if key == "permanent" => Some(Jinja::from(self.0.permanent())),
             None => None,

@@ -103,7 +103,7 @@ impl Session {
     }
 
     /// Runs `f` on the loaded data, marking the session accessed.
-    fn read<R>(&self, f: impl FnOnce(&Map) -> R) -> R {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Map) -> R) -> R {
         let mut state = self.lock();
         state.accessed = true;
         f(state.load())
