@@ -270,7 +270,7 @@ fn sigterm_under_load_answers_each_request_whole_and_exits() {
                         // reached the server. A request the server had read and then cut
                         // short shows up later, as a receive error or a short body.
                         Err(e) if e.starts_with("connect:") || e.starts_with("send:") => {
-                            refused += 1
+                            refused += 1;
                         }
                         Err(e) => panic!("a request in progress was not answered whole: {e}"),
                     }
