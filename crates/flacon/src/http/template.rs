@@ -29,12 +29,10 @@ impl Object for SessionObject {
     fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
         let key = key.as_str()?;
         // Converted where it lies: a copy of the value first would be made only to be dropped.
-        match self.0.read(|data| data.get(key).map(to_jinja)) {
-            Some(value) => Some(value),
+        self.0
+            .read(|data| data.get(key).map(to_jinja))
             // Jinja's `session.permanent` reaches Flask's attribute when no such key exists.
-            None if key == "permanent" => Some(Jinja::from(self.0.permanent())),
-            None => None,
-        }
+            .or_else(|| (key == "permanent").then(|| Jinja::from(self.0.permanent())))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -271,5 +269,33 @@ impl<S: Send + Sync> axum_core::extract::FromRequestParts<S> for Templates {
             .ok_or(TemplatesRejection::MissingEnvironment)?;
         let session = Session::from_request_parts(parts, state).await?;
         Ok(Templates { env, session })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(session: &Session, source: &str) -> String {
+        let mut env = Environment::new();
+        env.add_template("t", source).unwrap();
+        env.get_template("t")
+            .unwrap()
+            .render(minijinja::context! { session => session.template_value() })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_template_reads_keys_and_falls_back_to_the_permanent_attribute() {
+        let session = Session::detached();
+        session.insert("email", "a@example.com").unwrap();
+        let source =
+            "{{ session['email'] }}|{{ session.permanent }}|{{ session['nope'] is defined }}";
+        assert_eq!(render(&session, source), "a@example.com|False|False");
+        session.set_permanent(true);
+        assert_eq!(render(&session, source), "a@example.com|True|False");
+        // A key named `permanent` is the key, not the attribute.
+        session.insert("permanent", "the key").unwrap();
+        assert_eq!(render(&session, "{{ session.permanent }}"), "the key");
     }
 }
