@@ -36,7 +36,8 @@ pub(crate) struct ServeArgs {
     /// The signing key (default: a random one, announced on stderr).
     #[arg(long, env = "FLACON_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
-    /// An older key whose cookies are still accepted, and re-signed (repeatable).
+    /// An older key whose cookies are still accepted, and re-signed (repeatable). Each one
+    /// passes the same weak-key check as the signing key.
     #[arg(long = "fallback-key", value_name = "K")]
     fallback_keys: Vec<String>,
     /// `PERMANENT_SESSION_LIFETIME` in seconds (31 days).
@@ -57,7 +58,8 @@ pub(crate) struct ServeArgs {
     /// only: server-side sessions are revoked in their store.
     #[arg(long, value_name = "STORE")]
     revocations: Option<StoreSpec>,
-    /// Accept a weak key (short, repetitive, or a published example). Never in production.
+    /// Accept a weak signing or fallback key (short, repetitive, or a published example).
+    /// Never in production.
     #[arg(long)]
     allow_weak_key: bool,
     /// Worker threads (default: the CPUs this process may run on). With one, the server
@@ -129,20 +131,31 @@ fn signing_key(args: &ServeArgs, settings: &Settings) -> Result<SecretKey, CliEr
         );
         return Ok(key);
     };
-    let key = SecretKey::from_text(text);
-    if let Err(weakness) = key.check_strength() {
+    Ok(SecretKey::from_text(text))
+}
+
+/// The signing key and the fallbacks, every one of them through the weak-key gate: a cookie
+/// forged with a weak fallback is accepted (and re-signed) as surely as one forged with a
+/// weak current key.
+fn key_ring(args: &ServeArgs, settings: &Settings) -> Result<KeyRing, CliError> {
+    let file_fallbacks = settings.file.secret_key_fallbacks.iter().flatten();
+    let fallbacks = args.fallback_keys.iter().chain(file_fallbacks);
+    let ring = fallbacks.fold(KeyRing::new(signing_key(args, settings)?), |ring, key| {
+        ring.with_fallback(SecretKey::from_text(key))
+    });
+    if let Err(weak) = ring.check_strength() {
         if !args.allow_weak_key {
             return Err(CliError::new(
                 "weak-key",
                 format!(
-                    "refusing to sign cookies with this key: {weakness}. \
+                    "refusing to serve: {weak}. \
                      Generate one with `flacon key generate`, or pass --allow-weak-key for a demo"
                 ),
             ));
         }
-        eprintln!("warning: serving with a weak key ({weakness}); anyone may forge sessions");
+        eprintln!("warning: serving with a weak key ({weak}); anyone may forge sessions");
     }
-    Ok(key)
+    Ok(ring)
 }
 
 pub(crate) fn run(
@@ -161,11 +174,7 @@ pub(crate) fn run(
         .or_else(|| settings.store.clone())
         .unwrap_or(StoreSpec::Cookie);
     settings.check_store(&store)?;
-    let mut ring = KeyRing::new(signing_key(args, &settings)?);
-    let file_fallbacks = settings.file.secret_key_fallbacks.iter().flatten();
-    for key in args.fallback_keys.iter().chain(file_fallbacks) {
-        ring = ring.with_fallback(SecretKey::from_text(key));
-    }
+    let ring = key_ring(args, &settings)?;
     let config = settings
         .apply(SessionConfig::builder())
         .permanent_lifetime(settings.permanent_lifetime(args.permanent_lifetime))

@@ -147,6 +147,64 @@ fn weak_keys_are_refused_unless_allowed() {
     assert_eq!(flacon.get("/get_email", None).status, 200);
 }
 
+/// A weak fallback key is refused as a weak signing key is (security review, point 3): the
+/// state after rotating away from a tutorial key, where a cookie forged with the old key
+/// would be accepted and re-signed with the new one.
+#[test]
+fn weak_fallback_keys_are_refused_unless_allowed() {
+    let config =
+        std::env::temp_dir().join(format!("flacon-weak-fallback-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!("SECRET_KEY = \"{KEY}\"\nSECRET_KEY_FALLBACKS = [\"BAD_SECRET_KEY\"]\n"),
+    )
+    .unwrap();
+    let config_path = config.to_str().unwrap();
+    for args in [
+        vec!["--secret-key", KEY, "--fallback-key", "dev"],
+        vec![
+            "--secret-key",
+            KEY,
+            "--fallback-key",
+            KEY,
+            "--fallback-key",
+            "secret",
+        ],
+        vec!["--config", config_path],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flacon"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(&args)
+            .env_remove("FLACON_SECRET_KEY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: weak-key: refusing to serve: fallback key "),
+            "{stderr}"
+        );
+    }
+    // Allowed for a demo: the forged cookie then works, which is what the flag says.
+    std::fs::remove_file(&config).unwrap();
+    let forged = flacon::codec::CookieCodec::flask(&flacon::KeyRing::new(
+        flacon::SecretKey::from_text("dev"),
+    ))
+    .encode(
+        &flacon::codec::from_tagged_json(r#"{"_user_id":"admin"}"#).unwrap(),
+        now(),
+    );
+    let flacon = flacon_serve(&[
+        "--secret-key",
+        KEY,
+        "--fallback-key",
+        "dev",
+        "--allow-weak-key",
+    ]);
+    let reply = flacon.get("/whoami", Some(&forged));
+    assert_eq!(reply.body, "<h1>Signed in as admin</h1>");
+}
+
 /// Flashed messages: the same flashes, pages and cookies on both sides (categories, a
 /// category filter, messages shown once), and a message flashed on one side shows on the
 /// other.
@@ -246,4 +304,11 @@ fn a_form_from_one_side_posts_to_the_other_with_its_csrf_token() {
             assert_eq!((reply.status, reply.body.as_str()), (400, want));
         }
     }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

@@ -28,7 +28,7 @@ use crate::{KeyError, KeyRing, Session};
 use subtle::ConstantTimeEq as _;
 
 /// Flask-WTF's `WTF_CSRF_FIELD_NAME`: the session key and the form field.
-pub const CSRF_FIELD: &str = "csrf_token";
+pub const CSRF_FIELD: &str = crate::session::CSRF_SECRET_KEY;
 /// The salt Flask-WTF signs tokens with.
 const SALT: &[u8] = b"wtf-csrf-token";
 /// Flask-WTF's `WTF_CSRF_TIME_LIMIT`.
@@ -109,6 +109,24 @@ impl Csrf {
         Ok(token)
     }
 
+    /// Drops the session's CSRF secret, voiding every token issued for it: what a sign-in
+    /// must do, so that a token taken before it (by whoever fixated the session) does not
+    /// post as the signed-in user. [`Session::login`] does it for the default field.
+    ///
+    /// ```
+    /// use flacon::csrf::{Csrf, CsrfError};
+    /// use flacon::{KeyRing, SecretKey, Session};
+    /// let csrf = Csrf::new(&KeyRing::new(SecretKey::from_text("the app's secret key")))
+    ///     .with_field_name("_csrf");
+    /// let session = Session::detached();
+    /// let token = csrf.generate(&session, 1_700_000_000).unwrap();
+    /// csrf.rotate(&session);
+    /// assert_eq!(csrf.validate(&session, &token, 1_700_000_001), Err(CsrfError::SessionTokenMissing));
+    /// ```
+    pub fn rotate(&self, session: &Session) {
+        session.remove(&self.field);
+    }
+
     /// Checks a form's token against the session at `now`, in Flask-WTF's order: missing,
     /// no session secret, expired or badly signed, then not this session's.
     pub fn validate(&self, session: &Session, token: &str, now: u64) -> Result<(), CsrfError> {
@@ -150,4 +168,33 @@ fn random_secret() -> Result<String, KeyError> {
     let mut raw = [0_u8; 20];
     getrandom::fill(&mut raw).map_err(KeyError::Random)?;
     Ok(hex_of(&raw))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::SecretKey;
+
+    #[test]
+    fn a_token_taken_before_sign_in_is_void_after_it() {
+        let csrf = Csrf::new(&KeyRing::new(SecretKey::from_text(
+            "csrf-unit-test-key-0123456789",
+        )));
+        let session = Session::detached();
+        let before = csrf.generate(&session, 1_700_000_000).unwrap();
+        assert_eq!(csrf.validate(&session, &before, 1_700_000_001), Ok(()));
+        session.login("ada");
+        assert_eq!(
+            csrf.validate(&session, &before, 1_700_000_002),
+            Err(CsrfError::SessionTokenMissing)
+        );
+        let after = csrf.generate(&session, 1_700_000_003).unwrap();
+        assert_eq!(csrf.validate(&session, &after, 1_700_000_004), Ok(()));
+        assert_eq!(
+            csrf.validate(&session, &before, 1_700_000_005),
+            Err(CsrfError::Mismatch)
+        );
+    }
 }

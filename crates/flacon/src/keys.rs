@@ -145,6 +145,55 @@ impl KeyRing {
         &self.fallbacks
     }
 
+    /// Checks every key of the ring as [`SecretKey::check_strength`] does. A weak fallback
+    /// is as dangerous as a weak current key: a cookie forged with it is accepted, and then
+    /// re-signed with the current key. The first weak key is reported with its place.
+    ///
+    /// ```
+    /// use flacon::{KeyMatch, KeyRing, SecretKey};
+    /// let ring = KeyRing::new(SecretKey::from_text("new key, long and varied 2026"))
+    ///     .with_fallback(SecretKey::from_text("dev"));
+    /// let weak = ring.check_strength().unwrap_err();
+    /// assert_eq!(weak.key, KeyMatch::Fallback(0));
+    /// ```
+    pub fn check_strength(&self) -> Result<(), WeakRingKey> {
+        self.iter().try_for_each(|(key, secret)| {
+            secret
+                .check_strength()
+                .map_err(|weakness| WeakRingKey { key, weakness })
+        })
+    }
+
+    /// A ring whose every key passed [`check_strength`](Self::check_strength): the checked
+    /// way to build one from configuration.
+    ///
+    /// ```
+    /// use flacon::{KeyRing, SecretKey};
+    /// let current = SecretKey::from_text("new key, long and varied 2026");
+    /// assert!(KeyRing::strong(current.clone(), [SecretKey::from_text("BAD_SECRET_KEY")]).is_err());
+    /// assert!(KeyRing::strong(current, []).is_ok());
+    /// ```
+    pub fn strong(
+        current: SecretKey,
+        fallbacks: impl IntoIterator<Item = SecretKey>,
+    ) -> Result<Self, WeakRingKey> {
+        let ring = KeyRing {
+            current,
+            fallbacks: fallbacks.into_iter().collect(),
+        };
+        ring.check_strength()?;
+        Ok(ring)
+    }
+
+    /// Says in the log, when a layer is built over this ring, that a key of it is weak: the
+    /// library cannot refuse a ring it is handed (tests and demos use weak keys on purpose),
+    /// but nobody should serve one without being told.
+    pub(crate) fn warn_if_weak(&self) {
+        if let Err(weak) = self.check_strength() {
+            tracing::warn!(%weak, "sessions are signed or checked with a weak key: anyone who guesses it can forge them (KeyRing::strong refuses such rings)");
+        }
+    }
+
     /// Every key in verification order: current first, then fallbacks, with how each is named.
     pub fn iter(&self) -> impl Iterator<Item = (KeyMatch, &SecretKey)> {
         std::iter::once((KeyMatch::Current, &self.current)).chain(
@@ -160,6 +209,16 @@ impl From<SecretKey> for KeyRing {
     fn from(key: SecretKey) -> Self {
         KeyRing::new(key)
     }
+}
+
+/// A key of a [`KeyRing`] failed the weak-key check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} is weak: {weakness}", match .key { KeyMatch::Current => "the current key".to_owned(), KeyMatch::Fallback(i) => format!("fallback key {}", i + 1) })]
+pub struct WeakRingKey {
+    /// Which key.
+    pub key: KeyMatch,
+    /// Why it is weak.
+    pub weakness: WeakKey,
 }
 
 /// The shortest key accepted to issue cookies, in bytes.
@@ -341,6 +400,34 @@ mod tests {
         assert!(!format!("{key:?}{key}").contains("hunter2"));
         let ring = KeyRing::new(key.clone()).with_fallback(key);
         assert!(!format!("{ring:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_weak_fallback_fails_the_ring_as_a_weak_current_key_does() {
+        let strong = SecretKey::from_text("a strong current key, 2026-12");
+        let ring = KeyRing::new(strong.clone())
+            .with_fallback(SecretKey::from_text("another strong key, 2025-11"))
+            .with_fallback(SecretKey::from_text("dev"));
+        assert_eq!(
+            ring.check_strength(),
+            Err(WeakRingKey {
+                key: KeyMatch::Fallback(1),
+                weakness: WeakKey::KnownExample("dev")
+            })
+        );
+        assert_eq!(
+            ring.check_strength().unwrap_err().to_string(),
+            "fallback key 2 is weak: a published example key (\"dev\"): anyone can forge cookies signed with it"
+        );
+        let weak_current = KeyRing::new(SecretKey::from_text("secret")).with_fallback(strong);
+        assert_eq!(
+            weak_current.check_strength().map_err(|w| w.key),
+            Err(KeyMatch::Current)
+        );
+        assert!(
+            KeyRing::strong(SecretKey::from_text("a strong current key, 2026-12"), [])
+                .is_ok_and(|ring| ring.check_strength().is_ok())
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ mod weak_keys;
 pub use codec::{CookieCodec, DecodeError};
 pub use config::SessionConfig;
 pub use http::{SessionLayer, StoreLayer};
-pub use keys::{KeyError, KeyMatch, KeyRing, SecretKey, WeakKey};
+pub use keys::{KeyError, KeyMatch, KeyRing, SecretKey, WeakKey, WeakRingKey};
 pub use session::{
     Flash, Session, SessionUnavailable, FLASHES_KEY, FRESH_KEY, PERMANENT_KEY, USER_KEY,
 };

@@ -250,15 +250,28 @@ impl RevocationRegistry {
     }
 
     /// Reads the registry now (the background task does this on its own).
+    ///
+    /// The view is as old as the moment this read began, not ended: a read that took long
+    /// may have missed a change made while it ran. Of two reads that overlap, the one that
+    /// saw the higher version wins, whichever finishes last.
     pub async fn refresh(&self) -> Result<(), StoreError> {
+        let started = self.elapsed_ms();
         let known = self.view().version;
         let now = unix_ms() / 1000;
         if let Some(fresh) = self.backend.revocations_since(Some(known), now).await? {
-            *self.view.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+            let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
+            if fresh.version > view.version {
+                *view = Arc::new(fresh);
+            }
         }
-        let elapsed = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.refreshed_ms.store(elapsed.max(1), Ordering::Release);
+        self.refreshed_ms
+            .fetch_max(started.max(1), Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Milliseconds since the registry started.
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     async fn refresh_logged(&self) {
@@ -303,8 +316,8 @@ impl RevocationRegistry {
         let Some(user) = user_of(data) else {
             return Ok(Verdict::Valid);
         };
-        let age_ms = u64::try_from(self.epoch.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
+        let age_ms = self
+            .elapsed_ms()
             .saturating_sub(self.refreshed_ms.load(Ordering::Acquire));
         let bound_ms = u64::try_from(self.max_staleness.as_millis()).unwrap_or(u64::MAX);
         if age_ms > bound_ms {
@@ -339,6 +352,72 @@ mod tests {
         data.insert(LOGIN_KEY.into(), Value::Int(i64::try_from(at_ms).unwrap()));
         data.insert(TOKEN_KEY.into(), Value::from(token));
         data
+    }
+
+    /// A memory registry whose reads take `delay_ms` each (a slow or distant store).
+    #[derive(Default)]
+    struct Slow {
+        inner: MemoryRevocations,
+        delay_ms: AtomicU64,
+    }
+
+    impl RevocationBackend for Arc<Slow> {
+        async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
+            RevocationBackend::void_user_before(&self.inner, user, before_ms).await
+        }
+        async fn deny_token(&self, token: &str, until: u64) -> Result<(), StoreError> {
+            RevocationBackend::deny_token(&self.inner, token, until).await
+        }
+        async fn revocations_since(
+            &self,
+            known: Option<u64>,
+            now: u64,
+        ) -> Result<Option<Revocations>, StoreError> {
+            // What the store held when the read began, returned when it ends.
+            let answer = RevocationBackend::revocations_since(&self.inner, known, now).await;
+            let delay = self.delay_ms.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            answer
+        }
+    }
+
+    #[tokio::test]
+    async fn a_view_is_as_old_as_the_start_of_the_read_that_made_it() {
+        let slow = Arc::new(Slow::default());
+        slow.delay_ms.store(300, Ordering::SeqCst);
+        let registry = RevocationRegistry::start_with(slow.clone(), Duration::from_millis(200))
+            .await
+            .unwrap();
+        // The read that just ended began 300 ms ago: a change made meanwhile may be missing.
+        let stale = registry
+            .verdict(&signed_in("ada", unix_ms(), "t1"))
+            .unwrap_err();
+        assert!(stale.age_ms >= 250, "{stale}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_read_never_installs_an_older_view_over_a_newer_one() {
+        let slow = Arc::new(Slow::default());
+        let registry = RevocationRegistry::start_with(slow.clone(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        slow.delay_ms.store(300, Ordering::SeqCst);
+        let before = signed_in("ada", unix_ms() - 10, "t1");
+        // A read begins before the revocation and ends after a faster one saw it.
+        let late = tokio::spawn({
+            let registry = registry.clone();
+            async move { registry.refresh().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        slow.delay_ms.store(0, Ordering::SeqCst);
+        registry.revoke_user("ada").await.unwrap();
+        assert_eq!(registry.verdict(&before).unwrap(), Verdict::Revoked);
+        late.await.unwrap().unwrap();
+        assert_eq!(
+            registry.verdict(&before).unwrap(),
+            Verdict::Revoked,
+            "the late read saw the registry before the revocation and was not installed"
+        );
     }
 
     #[tokio::test]

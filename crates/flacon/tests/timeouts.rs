@@ -214,3 +214,47 @@ async fn without_timeouts_cookies_carry_no_bookkeeping() {
         r#"{"cart":"bike"}"#
     );
 }
+
+/// A cookie without a start stamp (written by the Flask app, or before the absolute timeout
+/// was turned on) starts when it was signed, not when it is read: replayed again and again,
+/// it still ends at the absolute limit (security review, point 8). Both a replayed copy and
+/// the browser's own re-sent cookie.
+#[tokio::test]
+async fn a_cookie_without_a_start_ends_at_the_absolute_limit_counted_from_its_signing() {
+    let absolute_only = |clock: Arc<AtomicU64>| {
+        routes().layer(
+            SessionLayer::new(keys())
+                .with_config(
+                    SessionConfig::builder()
+                        .absolute_timeout(Some(Duration::from_secs(ABSOLUTE)))
+                        .build()
+                        .unwrap(),
+                )
+                .with_clock(move || clock.load(Ordering::SeqCst)),
+        )
+    };
+    let mut browser = Browser::new(absolute_only);
+    let signed_at = browser.clock.load(Ordering::SeqCst);
+    let session = flacon::codec::from_tagged_json(r#"{"_permanent":true,"cart":"bike"}"#).unwrap();
+    let unstamped = flacon::codec::CookieCodec::flask(&keys()).encode(&session, signed_at);
+    for step in [ABSOLUTE / 3, ABSOLUTE / 3, ABSOLUTE / 3 - 1] {
+        browser.advance(step);
+        browser.jar.cookie = Some(unstamped.clone());
+        assert_eq!(
+            browser.get("/get").await,
+            "bike",
+            "replayed within the limit"
+        );
+    }
+    // The browser's cookie, re-sent and stamped with the cookie's signing time.
+    let stamped = browser.jar.cookie.clone();
+    assert_ne!(stamped.as_deref(), Some(unstamped.as_str()));
+    browser.advance(2);
+    assert_eq!(
+        browser.get("/get").await,
+        "",
+        "the re-sent cookie is past the limit"
+    );
+    browser.jar.cookie = Some(unstamped);
+    assert_eq!(browser.get("/get").await, "", "so is the replayed one");
+}

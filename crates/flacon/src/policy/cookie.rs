@@ -51,6 +51,7 @@ impl Clone for CookiePolicy {
 
 impl CookiePolicy {
     pub(crate) fn new(keys: KeyRing) -> Self {
+        keys.warn_if_weak();
         CookiePolicy {
             cipher: OnceLock::new(),
             codec: CookieCodec::flask(&keys),
@@ -191,7 +192,7 @@ impl CookiePolicy {
         match self.decode(&raw, limits.cookie_max_age(), now) {
             Ok(decoded) => match decoded.value {
                 Value::Dict(data) => {
-                    if let Err(expired) = limits.check(&data, now, false) {
+                    if let Err(expired) = limits.check(&data, now, false, Some(decoded.timestamp)) {
                         log_rejection!(
                             self.settings.rejections,
                             now,
@@ -216,6 +217,7 @@ impl CookiePolicy {
                     Ok(Loaded {
                         data,
                         signed_with: Some(decoded.key),
+                        signed_at: Some(decoded.timestamp),
                         verified_cookie: Some(raw),
                         ..Loaded::default()
                     })
@@ -279,7 +281,7 @@ impl CookiePolicy {
         }
         let now = self.settings.now();
         let limits = self.settings.limits();
-        let mut stamped = limits.stamp(&mut data, now, false);
+        let mut stamped = limits.stamp(&mut data, now, false, outcome.signed_at);
         if outcome.login {
             signed_in(&mut data, limits, now);
             stamped = true;

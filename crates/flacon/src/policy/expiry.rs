@@ -12,7 +12,7 @@
 //!   on. Defaults add neither key, so default cookies and records stay Flask's bytes.
 
 use crate::config::SessionConfig;
-use crate::session::user_of;
+use crate::session::{login_time_of, user_of};
 use crate::value::{Map, Value};
 
 /// Where the session's start is kept while an absolute timeout is on (Unix seconds).
@@ -87,26 +87,40 @@ impl Limits {
     /// The limit `data` broke at `now`, if any: its start (both layers) and, for a server-side
     /// session (`seen` set), its last use. A limit exactly reached still holds, as Flask's age
     /// check does.
-    pub(crate) fn check(&self, data: &Map, now: u64, seen: bool) -> Result<(), Expired> {
-        let past = |key, limit: Option<u64>| match (limit, stamp_of(data, key)) {
+    /// `signed_at` is when a cookie session's cookie was signed (see [`start_of`]).
+    pub(crate) fn check(
+        &self,
+        data: &Map,
+        now: u64,
+        seen: bool,
+        signed_at: Option<u64>,
+    ) -> Result<(), Expired> {
+        let past = |at: Option<u64>, limit: Option<u64>| match (limit, at) {
             (Some(limit), Some(at)) => now.saturating_sub(at) > limit,
             _ => false,
         };
-        if past(CREATED_KEY, self.absolute) {
+        if past(start_of(data, signed_at), self.absolute) {
             return Err(Expired::Absolute);
         }
-        if seen && past(SEEN_KEY, self.idle) {
+        if seen && past(stamp_of(data, SEEN_KEY), self.idle) {
             return Err(Expired::Idle);
         }
         Ok(())
     }
 
-    /// Writes the start (when missing) and, for a server-side session (`seen` set), the last
-    /// use into `data`; whether that changed it.
-    pub(crate) fn stamp(&self, data: &mut Map, now: u64, seen: bool) -> bool {
+    /// Writes the start (when missing: see [`start_of`]) and, for a server-side session
+    /// (`seen` set), the last use into `data`; whether that changed it.
+    pub(crate) fn stamp(
+        &self,
+        data: &mut Map,
+        now: u64,
+        seen: bool,
+        signed_at: Option<u64>,
+    ) -> bool {
         let mut changed = false;
         if self.absolute.is_some() && stamp_of(data, CREATED_KEY).is_none() {
-            data.insert(CREATED_KEY.to_owned(), unix(now));
+            let start = start_of(data, signed_at).map_or(now, |start| start.min(now));
+            data.insert(CREATED_KEY.to_owned(), unix(start));
             changed = true;
         }
         // While an idle timeout is on, the last use to the second; for a signed-in session
@@ -143,6 +157,17 @@ impl Limits {
     }
 }
 
+/// When a session began: its start stamp or, for one without (written before the absolute
+/// timeout was turned on, or by the Flask app), the earliest time it is known to have
+/// existed: its sign-in, or the signing of the cookie that carries it (`signed_at`). Never
+/// now: a replayed cookie would start afresh on every request and outlive the timeout.
+fn start_of(data: &Map, signed_at: Option<u64>) -> Option<u64> {
+    stamp_of(data, CREATED_KEY).or_else(|| {
+        let signed_in = login_time_of(data).map(|ms| ms / 1000);
+        signed_in.into_iter().chain(signed_at).min()
+    })
+}
+
 fn unix(at: u64) -> Value {
     Value::Int(i64::try_from(at).unwrap_or(i64::MAX))
 }
@@ -175,7 +200,7 @@ mod tests {
     fn defaults_add_nothing_and_check_nothing() {
         let limits = limits(None, None);
         let mut data = Map::default();
-        assert!(!limits.stamp(&mut data, NOW, true));
+        assert!(!limits.stamp(&mut data, NOW, true, None));
         assert!(data.is_empty());
         assert_eq!(limits.cookie_max_age(), 31 * 24 * 3600);
         assert_eq!(limits.deadline(&data, NOW), NOW + 31 * 24 * 3600);
@@ -185,16 +210,16 @@ mod tests {
     fn the_absolute_limit_holds_to_its_last_second_and_is_never_extended() {
         let limits = limits(Some(100), Some(1000));
         let mut data = Map::default();
-        assert!(limits.stamp(&mut data, NOW, true));
+        assert!(limits.stamp(&mut data, NOW, true, None));
         // Used again and again: the start stays.
-        assert!(limits.stamp(&mut data, NOW + 50, true));
+        assert!(limits.stamp(&mut data, NOW + 50, true, None));
         assert_eq!(stamp_of(&data, CREATED_KEY), Some(NOW));
         assert_eq!(limits.deadline(&data, NOW + 950), NOW + 1000);
         let mut fresh_use = data.clone();
         fresh_use.insert(SEEN_KEY.into(), unix(NOW + 999));
-        assert_eq!(limits.check(&fresh_use, NOW + 1000, true), Ok(()));
+        assert_eq!(limits.check(&fresh_use, NOW + 1000, true, None), Ok(()));
         assert_eq!(
-            limits.check(&fresh_use, NOW + 1001, true),
+            limits.check(&fresh_use, NOW + 1001, true, None),
             Err(Expired::Absolute)
         );
     }
@@ -203,10 +228,16 @@ mod tests {
     fn the_idle_limit_counts_from_the_last_use() {
         let limits = limits(Some(100), None);
         let mut data = Map::default();
-        limits.stamp(&mut data, NOW, true);
-        assert_eq!(limits.check(&data, NOW + 100, true), Ok(()));
-        assert_eq!(limits.check(&data, NOW + 101, true), Err(Expired::Idle));
-        assert!(!limits.stamp(&mut data, NOW, true), "same second, no write");
+        limits.stamp(&mut data, NOW, true, None);
+        assert_eq!(limits.check(&data, NOW + 100, true, None), Ok(()));
+        assert_eq!(
+            limits.check(&data, NOW + 101, true, None),
+            Err(Expired::Idle)
+        );
+        assert!(
+            !limits.stamp(&mut data, NOW, true, None),
+            "same second, no write"
+        );
         assert_eq!(limits.cookie_max_age(), 100);
         assert_eq!(limits.cookie_age_kind(101), "expired-idle");
     }

@@ -56,6 +56,7 @@ impl<S> Clone for StorePolicy<S> {
 
 impl<S> StorePolicy<S> {
     pub(crate) fn new(store: S, keys: KeyRing) -> Self {
+        keys.warn_if_weak();
         // Flask-Session signs ids with the current key only, salted `flask-session`.
         let signer = Signer::new(
             &KeyRing::new(keys.current().clone()),
@@ -202,7 +203,7 @@ impl<S: SessionStore> StorePolicy<S> {
         let refresh_to = Some(now.saturating_add(limits.cookie_max_age()));
         match telemetry::store_op(StoreOp::Load, self.store.load(id, refresh_to, now)).await {
             Ok(Some(record)) => {
-                if let Err(expired) = limits.check(&record.data, now, true) {
+                if let Err(expired) = limits.check(&record.data, now, true, None) {
                     log_rejection!(
                         self.settings.rejections,
                         now,
@@ -220,10 +221,9 @@ impl<S: SessionStore> StorePolicy<S> {
                 telemetry::session_loaded(Layer::Store);
                 Ok(Loaded {
                     data: record.data,
-                    signed_with: None,
                     stored_until: Some(record.expires_at),
                     stored_id: Some(id.clone()),
-                    verified_cookie: None,
+                    ..Loaded::default()
                 })
             }
             // Unknown, expired or unreadable: never adopted; a new id is issued when
@@ -327,7 +327,7 @@ impl<S: SessionStore> StorePolicy<S> {
             data.insert(LOGIN_KEY.to_owned(), Value::Int(stamp));
             limits.restart(&mut data, now);
         }
-        let stamped = limits.stamp(&mut data, now, true);
+        let stamped = limits.stamp(&mut data, now, true, None);
         let modified = outcome.modified || stamped;
         let expires_at = limits.deadline(&data, now);
         let permanent = is_permanent(&data);

@@ -15,6 +15,9 @@ pub const USER_KEY: &str = "_user_id";
 pub const FRESH_KEY: &str = "_fresh";
 /// When the user signed in, in Unix milliseconds.
 pub(crate) const LOGIN_KEY: &str = "_flacon_login";
+/// Flask-WTF's session key for the CSRF secret (`WTF_CSRF_FIELD_NAME`'s default), dropped
+/// at sign-in so that a token handed out before it (to a fixated session) is void after.
+pub(crate) const CSRF_SECRET_KEY: &str = "csrf_token";
 /// A cookie session's own random id, which a logout denies until the cookie would expire.
 pub(crate) const TOKEN_KEY: &str = "_flacon_sid";
 
@@ -46,7 +49,9 @@ pub(crate) fn token_of(data: &Map) -> Option<&str> {
 }
 
 impl Session {
-    /// Signs `user_id` in: stored as Flask-Login stores it (`_user_id`, `_fresh`), and, at
+    /// Signs `user_id` in: stored as Flask-Login stores it (`_user_id`, `_fresh`), the CSRF
+    /// secret of Flask-WTF's default field dropped (forms served before the sign-in no longer
+    /// post; see [`Csrf::rotate`](crate::csrf::Csrf::rotate) for another field), and, at
     /// the end of the request, the layer records when, starts the absolute timeout afresh,
     /// gives a server-side session a new id (against fixation) and files it in the store's
     /// per-user index.
@@ -58,6 +63,7 @@ impl Session {
     /// ```
     pub fn login(&self, user_id: &str) {
         self.update(|data| {
+            data.shift_remove(CSRF_SECRET_KEY);
             data.insert(USER_KEY.to_owned(), Value::from(user_id));
             data.insert(FRESH_KEY.to_owned(), Value::Bool(true));
         });

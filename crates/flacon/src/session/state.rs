@@ -20,6 +20,9 @@ pub(crate) struct Loaded {
     pub(crate) data: Map,
     /// Which key signed the cookie, when there was a valid one.
     pub(crate) signed_with: Option<KeyMatch>,
+    /// For a cookie session: when its cookie was signed (Unix seconds), the start of a
+    /// session that carries no start of its own.
+    pub(crate) signed_at: Option<u64>,
     /// For a server-side session found in its store: when the record expires.
     pub(crate) stored_until: Option<u64>,
     /// For a server-side session found in its store: its id.
@@ -90,6 +93,7 @@ pub(super) struct State {
     pub(super) saved: Option<Decision>,
     pub(super) data: Map,
     pub(super) signed_with: Option<KeyMatch>,
+    pub(super) signed_at: Option<u64>,
     pub(super) stored_until: Option<u64>,
     pub(super) stored_id: Option<SessionId>,
     pub(super) verified_cookie: Option<Arc<str>>,
@@ -130,6 +134,7 @@ impl State {
             cycle_id: self.cycle_id,
             login: self.login,
             signed_with: self.signed_with,
+            signed_at: self.signed_at,
             stored_until: self.stored_until,
             verified_cookie,
         }
@@ -162,6 +167,7 @@ impl State {
     pub(super) fn accept(&mut self, loaded: Loaded) {
         self.data = loaded.data;
         self.signed_with = loaded.signed_with;
+        self.signed_at = loaded.signed_at;
         self.stored_until = loaded.stored_until;
         self.stored_id = loaded.stored_id;
         self.verified_cookie = loaded.verified_cookie;
@@ -199,6 +205,7 @@ pub(crate) struct Outcome {
     pub(crate) cycle_id: bool,
     pub(crate) login: bool,
     pub(crate) signed_with: Option<KeyMatch>,
+    pub(crate) signed_at: Option<u64>,
     pub(crate) stored_until: Option<u64>,
     pub(crate) verified_cookie: Option<Arc<str>>,
 }
