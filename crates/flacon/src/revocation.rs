@@ -253,14 +253,17 @@ impl RevocationRegistry {
     ///
     /// The view is as old as the moment this read began, not ended: a read that took long
     /// may have missed a change made while it ran. Of two reads that overlap, the one that
-    /// saw the higher version wins, whichever finishes last.
+    /// saw the higher version wins, whichever finishes last (unless the store's version went
+    /// below what the read started from: the store lost its data, and is read as it is).
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let started = self.elapsed_ms();
         let known = self.view().version;
         let now = unix_ms() / 1000;
         if let Some(fresh) = self.backend.revocations_since(Some(known), now).await? {
             let mut view = self.view.write().unwrap_or_else(PoisonError::into_inner);
-            if fresh.version > view.version {
+            // Below what this read started from, the store itself went back (restarted
+            // empty, restored): its view is the only one there is.
+            if fresh.version > view.version || fresh.version < known {
                 *view = Arc::new(fresh);
             }
         }
