@@ -12,6 +12,7 @@ Usage: article_app.py SECRET_KEY [REDIS_URL]
 
 import json
 import os
+import re
 import sys
 
 from flask import Flask, flash, redirect, render_template_string, request, session, url_for
@@ -144,6 +145,11 @@ if os.environ.get("ARTICLE_APP_FLASK_LOGIN"):
 
     @login_manager.user_loader
     def load_user(user_id):
+        # flacon's remember-me token signs `user|issued.id`, which Flask-Login hands over
+        # as the user id (the alternative-token pattern): the user is named before the stamp.
+        user, _, stamp = user_id.rpartition("|")
+        if user and re.fullmatch(r"[0-9]{1,15}\.[A-Za-z0-9_-]{22}", stamp):
+            return User(user)
         return User(user_id)
 
     @app.route("/login", methods=["POST"])

@@ -7,12 +7,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::http::header::{SET_COOKIE, USER_AGENT};
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use flacon::flask_login::{remote_addr, session_identifier, FlaskLogin, Remember};
+use flacon::flask_login::{client_identifier, FlaskLogin, Protected, Remember, TrustedProxies};
 use flacon::http::{find_cookie, SessionRejection};
 use flacon::revocation::RevocationRegistry;
 use flacon::store::{users, SessionId, SessionStore, StoreError, UserSession};
@@ -80,17 +80,26 @@ struct RevokeForm {
     id: String,
 }
 
-pub(crate) fn routes(
-    revoker: Revoker,
-    flask_login: FlaskLogin,
-) -> Result<Router, minijinja::Error> {
+/// What the sign-in routes share: Flask-Login's rules and the proxies whose
+/// `X-Forwarded-For` is believed.
+pub(crate) struct SignIn {
+    pub(crate) flask_login: FlaskLogin,
+    pub(crate) proxies: TrustedProxies,
+}
+
+pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, minijinja::Error> {
     let pages = Pages::new()?;
     let everywhere = revoker.clone();
     let listing = revoker.clone();
     let whoami_pages = pages.clone();
-    let flask_login = Arc::new(flask_login);
-    let (signing_in, restoring, signing_out) =
-        (flask_login.clone(), flask_login.clone(), flask_login);
+    let flask_login = Arc::new(sign_in);
+    let (signing_in, restoring, signing_out, everywhere_login, listing_login) = (
+        flask_login.clone(),
+        flask_login.clone(),
+        flask_login.clone(),
+        flask_login.clone(),
+        flask_login,
+    );
     Ok(Router::new()
         .route(
             "/login",
@@ -114,11 +123,21 @@ pub(crate) fn routes(
         )
         .route(
             "/logout-everywhere",
-            post(move |session: Session| logout_everywhere(session, everywhere.clone())),
+            post(move |session: Session| {
+                logout_everywhere(session, everywhere.clone(), everywhere_login.clone())
+            }),
         )
         .route(
             "/devices",
-            get(move |session: Session| devices(session, listing.clone(), pages.clone())),
+            get(move |session: Session, client: Client| {
+                devices(
+                    session,
+                    client,
+                    listing.clone(),
+                    listing_login.clone(),
+                    pages.clone(),
+                )
+            }),
         )
         .route(
             "/devices/revoke",
@@ -153,15 +172,8 @@ struct Client {
 }
 
 impl Client {
-    fn identifier(&self) -> String {
-        let agent = self
-            .headers
-            .get(USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        session_identifier(
-            remote_addr(&self.headers, self.peer).as_deref(),
-            agent.as_deref(),
-        )
+    fn identifier(&self, proxies: &TrustedProxies) -> String {
+        client_identifier(&self.headers, self.peer, proxies)
     }
 
     fn remember_cookie(&self, flask_login: &FlaskLogin) -> Option<String> {
@@ -198,7 +210,7 @@ fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
 async fn login(
     session: Session,
     client: Client,
-    flask_login: Arc<FlaskLogin>,
+    sign_in: Arc<SignIn>,
     form: LoginForm,
 ) -> Response {
     let user = form.user.trim().to_owned();
@@ -210,26 +222,55 @@ async fn login(
     } else {
         Remember::No
     };
-    let cookie = flask_login.login(&session, &user, &client.identifier(), remember);
+    let identifier = client.identifier(&sign_in.proxies);
+    let cookie = sign_in
+        .flask_login
+        .login(&session, &user, &identifier, remember);
     with_cookie(crate::demo::redirect("/whoami"), cookie)
 }
 
-async fn whoami(
-    session: Session,
-    client: Client,
-    flask_login: Arc<FlaskLogin>,
-    pages: Pages,
-) -> Response {
-    let user = flask_login.restore(&session, client.remember_cookie(&flask_login).as_deref());
-    pages.render("whoami.html", minijinja::context! { user })
+/// Flask-Login's `_load_user`: session protection first, then the session's user, else
+/// the remember-me cookie's (a new sign-in). With strong protection a session used from
+/// another client loses its user, and its remember-me cookie is cleared.
+fn current_user(
+    session: &Session,
+    client: &Client,
+    sign_in: &SignIn,
+) -> (Option<String>, Option<String>) {
+    let identifier = client.identifier(&sign_in.proxies);
+    let flask_login = &sign_in.flask_login;
+    if flask_login.protect(session, &identifier) == Protected::SignedOut {
+        let clear = client
+            .remember_cookie(flask_login)
+            .map(|_| flask_login.clear_cookie());
+        return (None, clear);
+    }
+    let remember = client.remember_cookie(flask_login);
+    (
+        flask_login.restore(session, remember.as_deref(), &identifier),
+        None,
+    )
 }
 
-async fn logout(session: Session, client: Client, flask_login: Arc<FlaskLogin>) -> Response {
+async fn whoami(session: Session, client: Client, sign_in: Arc<SignIn>, pages: Pages) -> Response {
+    let (user, clear) = current_user(&session, &client, &sign_in);
+    with_cookie(
+        pages.render("whoami.html", minijinja::context! { user }),
+        clear,
+    )
+}
+
+async fn logout(session: Session, client: Client, sign_in: Arc<SignIn>) -> Response {
+    let flask_login = &sign_in.flask_login;
+    // The sign-in's remember-me cookie dies with it: a copy replayed later restores nothing.
+    if let Err(error) = flask_login.forget(&session).await {
+        return unavailable(&error);
+    }
     match session.logout().await {
         // As Flask-Login, the remember-me cookie goes too when the request had one.
         Ok(()) => {
             let clear = client
-                .remember_cookie(&flask_login)
+                .remember_cookie(flask_login)
                 .map(|_| flask_login.clear_cookie());
             with_cookie(crate::demo::redirect("/whoami"), clear)
         }
@@ -237,12 +278,16 @@ async fn logout(session: Session, client: Client, flask_login: Arc<FlaskLogin>) 
     }
 }
 
-async fn logout_everywhere(session: Session, revoker: Revoker) -> Response {
+async fn logout_everywhere(session: Session, revoker: Revoker, sign_in: Arc<SignIn>) -> Response {
     if let Some(user) = session.user() {
         let revoked = match &revoker {
             Revoker::Nothing => Ok(()),
             Revoker::Registry(registry) => registry.revoke_user(&user).await,
-            Revoker::Store(store) => store.revoke_all(&user).await.map(drop),
+            Revoker::Store(store) => match store.revoke_all(&user).await {
+                // The remember-me cookies issued until now, in the store's registry.
+                Ok(_) => sign_in.flask_login.forget_everywhere(&user).await,
+                Err(error) => Err(error),
+            },
         };
         if let Err(error) = revoked {
             return unavailable(&error);
@@ -266,8 +311,14 @@ async fn revoke_device(session: Session, revoker: Revoker, form: RevokeForm) -> 
     }
 }
 
-async fn devices(session: Session, revoker: Revoker, pages: Pages) -> Response {
-    let Some(user) = session.user() else {
+async fn devices(
+    session: Session,
+    client: Client,
+    revoker: Revoker,
+    sign_in: Arc<SignIn>,
+    pages: Pages,
+) -> Response {
+    let Some(user) = current_user(&session, &client, &sign_in).0 else {
         return pages.render(
             "whoami.html",
             minijinja::context! { user => None::<String> },

@@ -7,6 +7,7 @@ use clap::Args;
 use flacon::config::{ServerSideConfig, SessionConfig};
 use std::sync::Arc;
 
+use flacon::flask_login::{FlaskLogin, SessionProtection};
 use flacon::revocation::RevocationRegistry;
 use flacon::store::postgres::PostgresStore;
 use flacon::store::sqlite::SqliteStore;
@@ -79,6 +80,14 @@ pub(crate) struct ServeArgs {
     /// left. Below 10 s by default, so that `docker stop` never needs its SIGKILL.
     #[arg(long, value_name = "SECS", default_value_t = 8.0)]
     shutdown_timeout: f64,
+    /// Flask-Login's `SESSION_PROTECTION`: `basic` (a session used from another address or
+    /// browser is no longer a fresh login), `strong` (it is signed out) or `none`.
+    #[arg(long, value_name = "MODE", default_value = "basic", value_parser = ["basic", "strong", "none"])]
+    session_protection: String,
+    /// Proxies whose `X-Forwarded-For` names the client (addresses or networks, comma
+    /// separated; `none` for no proxy). A client elsewhere cannot name its own address.
+    #[arg(long, value_name = "LIST", default_value = "127.0.0.0/8,::1")]
+    trusted_proxies: String,
     /// Serve Prometheus metrics at `/metrics`: sessions loaded and created, rejected cookies
     /// by kind, fallback-key hits, oversized cookies, store errors and latency.
     #[arg(long)]
@@ -196,36 +205,70 @@ pub(crate) fn run(
     let router = crate::demo::router()
         .and_then(|demo| Ok(demo.merge(crate::messages::routes(csrf)?)))
         .map_err(|e| CliError::new("template", e))?;
-    let flask_login = flacon::flask_login::FlaskLogin::new(&ring);
-    let with_accounts = |router: axum::Router, revoker| {
-        crate::accounts::routes(revoker, flask_login.clone())
-            .map(|accounts| router.merge(accounts))
-            .map_err(|e| CliError::new("template", e))
-    };
+    let flask_login = flask_login(args, &ring)?;
+    let proxies = flacon::flask_login::TrustedProxies::parse(&args.trusted_proxies)
+        .map_err(|e| CliError::new("usage", format!("--trusted-proxies: {e}")))?;
+    // The registry that voids remember-me cookies: the cookie registry, or one over the
+    // server-side store itself.
+    let with_accounts =
+        |router: axum::Router, revoker, registry: Option<Arc<RevocationRegistry>>| {
+            let flask_login = match registry {
+                Some(registry) => flask_login.clone().with_revocations(registry),
+                None => flask_login.clone(),
+            };
+            let sign_in = crate::accounts::SignIn {
+                flask_login,
+                proxies: proxies.clone(),
+            };
+            crate::accounts::routes(revoker, sign_in)
+                .map(|accounts| router.merge(accounts))
+                .map_err(|e| CliError::new("template", e))
+        };
     let app = runtime.block_on(async {
         let store_error = |e: StoreError| CliError::new("store", e);
         Ok::<_, CliError>(match &store {
             StoreSpec::Cookie => {
                 let mut layer = SessionLayer::new(ring).with_config(config);
-                let revoker = match &args.revocations {
+                let (revoker, registry) = match &args.revocations {
                     Some(spec) => {
                         let registry = open_registry(spec).await.map_err(store_error)?;
                         layer = layer.with_revocations(registry.clone());
-                        Revoker::Registry(registry)
+                        (Revoker::Registry(registry.clone()), Some(registry))
                     }
-                    None => Revoker::Nothing,
+                    None => (Revoker::Nothing, None),
                 };
-                with_accounts(router, revoker)?.layer(layer)
+                with_accounts(router, revoker, registry)?.layer(layer)
             }
             StoreSpec::Memory => {
                 let store = Arc::new(MemoryStore::default());
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                server_side_app(store, router, ring, (config, server_config), with_accounts)?
+                let registry =
+                    RevocationRegistry::start(flacon::revocation::MemoryRevocations::default())
+                        .await
+                        .map_err(store_error)?;
+                server_side_app(
+                    store,
+                    registry,
+                    router,
+                    ring,
+                    (config, server_config),
+                    with_accounts,
+                )?
             }
             StoreSpec::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                server_side_app(store, router, ring, (config, server_config), with_accounts)?
+                let registry = RevocationRegistry::start(store.clone())
+                    .await
+                    .map_err(store_error)?;
+                server_side_app(
+                    store,
+                    registry,
+                    router,
+                    ring,
+                    (config, server_config),
+                    with_accounts,
+                )?
             }
             StoreSpec::Postgres(url) => {
                 let prefix = settings.key_prefix.as_deref().unwrap_or("session:");
@@ -235,15 +278,30 @@ pub(crate) fn run(
                     .with_serialization(settings.serialization);
                 let store = Arc::new(store);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                server_side_app(store, router, ring, (config, server_config), with_accounts)?
+                let registry = RevocationRegistry::start(store.clone())
+                    .await
+                    .map_err(store_error)?;
+                server_side_app(
+                    store,
+                    registry,
+                    router,
+                    ring,
+                    (config, server_config),
+                    with_accounts,
+                )?
             }
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
                 let mut redis = crate::store_spec::open_redis(&store).map_err(store_error)?;
                 if let Some(prefix) = &settings.key_prefix {
                     redis = redis.with_prefix(prefix.clone());
                 }
+                let redis = Arc::new(redis.with_serialization(settings.serialization));
+                let registry = RevocationRegistry::start(redis.clone())
+                    .await
+                    .map_err(store_error)?;
                 server_side_app(
-                    Arc::new(redis.with_serialization(settings.serialization)),
+                    redis,
+                    registry,
                     router,
                     ring,
                     (config, server_config),
@@ -301,16 +359,34 @@ pub(crate) fn run(
 /// per-user index, all under the store layer.
 fn server_side_app<S: flacon::store::SessionStore>(
     store: Arc<S>,
+    registry: Arc<RevocationRegistry>,
     router: axum::Router,
     keys: KeyRing,
     (config, server): (SessionConfig, ServerSideConfig),
-    with_accounts: impl FnOnce(axum::Router, Revoker) -> Result<axum::Router, CliError>,
+    with_accounts: impl FnOnce(
+        axum::Router,
+        Revoker,
+        Option<Arc<RevocationRegistry>>,
+    ) -> Result<axum::Router, CliError>,
 ) -> Result<axum::Router, CliError> {
     let revoker = Revoker::Store(Arc::new(store.clone()));
     let layer = StoreLayer::new(store, keys)
         .with_config(config)
         .with_server_config(server);
-    Ok(with_accounts(router, revoker)?.layer(layer))
+    Ok(with_accounts(router, revoker, Some(registry))?.layer(layer))
+}
+
+/// Flask-Login's rules for the demo: its session protection, and remember-me cookies that
+/// never outlive the absolute timeout.
+fn flask_login(args: &ServeArgs, ring: &KeyRing) -> Result<FlaskLogin, CliError> {
+    let protection = match args.session_protection.as_str() {
+        "strong" => SessionProtection::Strong,
+        "none" => SessionProtection::Off,
+        _ => SessionProtection::Basic,
+    };
+    Ok(FlaskLogin::new(ring)
+        .with_session_protection(protection)
+        .with_max_age(args.absolute_timeout.map(Duration::from_secs)))
 }
 
 /// The revocation registry of signed cookies, in SQLite or Redis.

@@ -59,11 +59,27 @@ fn logins_and_remember_me_cookies_cross_between_flask_login_and_flacon() {
     let form = Some("user=ada&remember=on");
     let by_flask = send(&flask, "POST", "/login", "", form);
     let by_flacon = send(&flacon, "POST", "/login", "", form);
-    assert_eq!(
-        undated(&by_flask, "remember_token"),
-        undated(&by_flacon, "remember_token"),
-        "the same remember-me cookie, byte for byte"
+    // The same cookie attributes; flacon's value signs `ada|issued.id` with Flask-Login's
+    // digest (a token of this sign-in, which a logout can void), Flask-Login's the bare id.
+    let masked = |reply: &Reply| {
+        let header = undated(reply, "remember_token");
+        let (value, attributes) = header.split_once("; ").unwrap();
+        (value.to_owned(), attributes.to_owned())
+    };
+    let (flask_value, flask_attributes) = masked(&by_flask);
+    let (flacon_value, flacon_attributes) = masked(&by_flacon);
+    assert_eq!(flask_attributes, flacon_attributes);
+    assert!(
+        flask_value.starts_with("remember_token=ada|"),
+        "{flask_value}"
     );
+    let stamp = flacon_value
+        .strip_prefix("remember_token=ada|")
+        .and_then(|rest| rest.rsplit_once('|'))
+        .map(|(stamp, _)| stamp)
+        .unwrap_or_else(|| panic!("{flacon_value}"));
+    let (issued, id) = stamp.split_once('.').unwrap();
+    assert!(issued.parse::<u64>().is_ok() && id.len() == 22, "{stamp}");
     for (signed_in_by, reader) in [(&by_flask, &flacon), (&by_flacon, &flask)] {
         // The session alone: signed in, and nothing to rewrite (flacon's `_id` is what
         // Flask-Login's session protection computes, so the login stays fresh).
@@ -129,58 +145,111 @@ fn logins_and_remember_me_cookies_cross_between_flask_login_and_flacon() {
 }
 
 /// Flask-Login's session identifier (a SHA-512 over Python `bytes` reprs of the client's
-/// address and User-Agent) and its remember-me cookie for odd user ids (Werkzeug quotes
-/// them), computed by real Flask-Login and by flacon.
+/// address and User-Agent, the header read as latin-1) computed by real Flask-Login and by
+/// flacon, and flacon's remember-me cookies for odd user ids (Werkzeug quotes them) read by
+/// Werkzeug's cookie parser and verified by Flask-Login's `decode_cookie`.
 #[test]
 fn identifiers_and_quoted_remember_cookies_match_flask_login() {
-    let cases: [(Option<&str>, Option<&str>, &str); 5] = [
+    /// `X-Forwarded-For`, the `User-Agent` bytes, the user id.
+    type Case<'a> = (Option<&'a str>, Option<&'a [u8]>, &'a str);
+    let cases: [Case<'_>; 6] = [
         (None, None, "ada"),
         (
             Some("10.0.0.1, 10.0.0.2"),
-            Some("Mozilla/5.0 (X11) \"quoted\" 'single'"),
+            Some(b"Mozilla/5.0 (X11) \"quoted\" 'single'"),
             "a b",
         ),
-        (Some("2001:db8::1"), Some("it's"), "semi;colon"),
-        (None, Some("caf\u{e9} \\ tab\t"), "comma,\"quote\""),
-        (Some("192.0.2.7"), Some(""), "\u{e9}t\u{e9}"),
+        (Some("2001:db8::1"), Some(b"it's"), "semi;colon"),
+        (None, Some(b"caf\xe9 \\ tab\t"), "comma,\"quote\""),
+        (Some("192.0.2.7"), Some(b""), "\u{e9}t\u{e9}"),
+        // Bytes above 0x7f, as a browser may send them: UTF-8 and plain latin-1.
+        (
+            None,
+            Some("Mozilla/5.0 (caf\u{e9}) \u{2603}".as_bytes()),
+            "ada",
+        ),
     ];
     let script = r#"
 import json, sys
 from flask import Flask
 from flask_login import LoginManager
-from flask_login.utils import _create_identifier, encode_cookie
+from flask_login.utils import _create_identifier, decode_cookie
+from werkzeug.http import parse_cookie
 app = Flask(__name__)
 app.secret_key = sys.argv[1]
 LoginManager(app)
 for line in sys.stdin:
-    forwarded, agent, user = json.loads(line)
+    forwarded, agent, set_cookie = json.loads(line)
     headers = {}
     if forwarded is not None:
         headers["X-Forwarded-For"] = forwarded
     if agent is not None:
-        headers["User-Agent"] = agent
+        # The header's bytes, as a WSGI server hands them over: one character per byte.
+        headers["User-Agent"] = bytes(agent).decode("latin-1")
     with app.test_request_context(headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
-        resp = app.make_response("")
-        resp.set_cookie("remember_token", encode_cookie(user))
-        print(json.dumps([_create_identifier(), resp.headers["Set-Cookie"]]))
+        value = parse_cookie(set_cookie.split("; ")[0]).get("remember_token")
+        print(json.dumps([_create_identifier(), decode_cookie(value)]))
 "#;
-    let input: String = cases
-        .iter()
-        .map(|case| serde_json::json!(case).to_string() + "\n")
-        .collect();
-    let flask = support::python::json_lines(&["-c", script, KEY], input);
     let login = flacon::flask_login::FlaskLogin::new(&flacon::KeyRing::new(
         flacon::SecretKey::from_text(KEY),
     ));
+    let ours: Vec<String> = cases
+        .iter()
+        .map(|(_, _, user)| login.remember_cookie(user, std::time::Duration::from_secs(60), 0))
+        .collect();
+    let input: String = cases
+        .iter()
+        .zip(&ours)
+        .map(|((forwarded, agent, _), cookie)| {
+            serde_json::json!([forwarded, agent.map(<[u8]>::to_vec), cookie]).to_string() + "\n"
+        })
+        .collect();
+    let flask = support::python::json_lines(&["-c", script, KEY], input);
+    let proxies = flacon::flask_login::TrustedProxies::default();
+    let peer = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 40000)));
     for ((forwarded, agent, user), flask) in cases.iter().zip(&flask) {
-        let addr = forwarded.unwrap_or("127.0.0.1");
+        let mut headers = http::HeaderMap::new();
+        if let Some(forwarded) = forwarded {
+            headers.insert("x-forwarded-for", forwarded.parse().unwrap());
+        }
+        if let Some(agent) = agent {
+            headers.insert("user-agent", http::HeaderValue::from_bytes(agent).unwrap());
+        }
         assert_eq!(
-            flacon::flask_login::session_identifier(Some(addr), *agent),
+            flacon::flask_login::client_identifier(&headers, peer, &proxies),
             flask[0].as_str().unwrap(),
             "{forwarded:?} {agent:?}"
         );
-        let ours = login.remember_cookie(user, std::time::Duration::from_secs(60), 0);
-        let value = |header: &str| header.split("; ").next().unwrap().to_owned();
-        assert_eq!(value(&ours), value(flask[1].as_str().unwrap()), "{user:?}");
+        let payload = flask[1]
+            .as_str()
+            .unwrap_or_else(|| panic!("Flask-Login refused {user:?}'s token"));
+        assert!(payload.starts_with(&format!("{user}|")), "{payload}");
     }
+}
+
+/// `X-Forwarded-For` names the client only when the connection comes from a trusted proxy
+/// (security review, point 12): elsewhere a client could name any address, and Flask-Login's
+/// session protection would compare against an address of its choosing.
+#[test]
+fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
+    use flacon::flask_login::{client_identifier, session_identifier, TrustedProxies};
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
+    let proxy = Some(std::net::SocketAddr::from(([10, 1, 2, 3], 40000)));
+    let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+    assert_eq!(
+        client_identifier(&headers, proxy, &trusted),
+        session_identifier(Some("203.0.113.9"), None)
+    );
+    let stranger = Some(std::net::SocketAddr::from(([198, 51, 100, 7], 40000)));
+    assert_eq!(
+        client_identifier(&headers, stranger, &trusted),
+        session_identifier(Some("198.51.100.7"), None)
+    );
+    assert_eq!(
+        client_identifier(&headers, proxy, &TrustedProxies::none()),
+        session_identifier(Some("10.1.2.3"), None)
+    );
+    assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+    assert!(TrustedProxies::parse("not-an-address").is_err());
 }

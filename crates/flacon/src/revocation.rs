@@ -73,6 +73,31 @@ pub trait RevocationBackend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Revocations>, StoreError>> + Send;
 }
 
+/// A shared backend is a backend: the same store serves sessions and the registry.
+impl<B: RevocationBackend> RevocationBackend for Arc<B> {
+    fn void_user_before(
+        &self,
+        user: &str,
+        before_ms: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).void_user_before(user, before_ms)
+    }
+    fn deny_token(
+        &self,
+        token: &str,
+        until: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).deny_token(token, until)
+    }
+    fn revocations_since(
+        &self,
+        known: Option<u64>,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<Revocations>, StoreError>> + Send {
+        (**self).revocations_since(known, now)
+    }
+}
+
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// [`RevocationBackend`] behind a pointer: the registry is one type whatever its store.
@@ -319,6 +344,18 @@ impl RevocationRegistry {
         let Some(user) = user_of(data) else {
             return Ok(Verdict::Valid);
         };
+        self.sign_in_verdict(&user, login_time_of(data).unwrap_or(0), token_of(data))
+    }
+
+    /// What the registry says of a sign-in of `user` at `signed_in_ms` (Unix milliseconds;
+    /// 0 when unknown, which any "log out everywhere" voids) known by `token`: revoked when
+    /// the user was logged out everywhere at or after it, or the token was denied.
+    pub(crate) fn sign_in_verdict(
+        &self,
+        user: &str,
+        signed_in_ms: u64,
+        token: Option<&str>,
+    ) -> Result<Verdict, StaleRevocations> {
         let age_ms = self
             .elapsed_ms()
             .saturating_sub(self.refreshed_ms.load(Ordering::Acquire));
@@ -327,12 +364,11 @@ impl RevocationRegistry {
             return Err(StaleRevocations { age_ms, bound_ms });
         }
         let view = self.view.read().unwrap_or_else(PoisonError::into_inner);
-        let signed_in = login_time_of(data).unwrap_or(0);
         let voided = view
             .users
-            .get(&user)
-            .is_some_and(|before| signed_in <= *before);
-        let denied = token_of(data).is_some_and(|token| view.tokens.contains_key(token));
+            .get(user)
+            .is_some_and(|before| signed_in_ms <= *before);
+        let denied = token.is_some_and(|token| view.tokens.contains_key(token));
         Ok(if voided || denied {
             Verdict::Revoked
         } else {
@@ -364,7 +400,7 @@ mod tests {
         delay_ms: AtomicU64,
     }
 
-    impl RevocationBackend for Arc<Slow> {
+    impl RevocationBackend for Slow {
         async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
             RevocationBackend::void_user_before(&self.inner, user, before_ms).await
         }

@@ -25,10 +25,31 @@ pub(crate) const TOKEN_KEY: &str = "_flacon_sid";
 /// an older app stored).
 pub(crate) fn user_of(data: &Map) -> Option<String> {
     match data.get(USER_KEY)? {
-        Value::Str(user) if !user.is_empty() => Some(user.clone()),
+        // Flask-Login restoring a login from flacon's remember-me cookie stores the token's
+        // payload, `user|issued.id`, as the user id.
+        Value::Str(user) if !user.is_empty() => {
+            Some(split_stamp(user).map_or_else(|| user.clone(), |(user, _, _)| user.to_owned()))
+        }
         Value::Int(user) => Some(user.to_string()),
         _ => None,
     }
+}
+
+/// A remember-me token's payload as flacon writes it, `user|issued_ms.id` (a 22-character
+/// base64url id), split into its parts; `None` for anything else.
+pub(crate) fn split_stamp(payload: &str) -> Option<(&str, u64, &str)> {
+    let (user, stamp) = payload.rsplit_once('|')?;
+    let (issued, id) = stamp.split_once('.')?;
+    let base64url = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    let well_formed = !user.is_empty()
+        && !issued.is_empty()
+        && issued.len() <= 15
+        && issued.bytes().all(|c| c.is_ascii_digit())
+        && id.len() == 22
+        && id.bytes().all(base64url);
+    well_formed
+        .then(|| Some((user, issued.parse().ok()?, id)))
+        .flatten()
 }
 
 /// The time a session's user signed in (Unix milliseconds), if flacon recorded it.

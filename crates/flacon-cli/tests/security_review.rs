@@ -1,0 +1,177 @@
+//! The security review's findings, each against real `flacon serve` processes as it was
+//! reproduced: remember-me cookies that bypassed sign-in bookkeeping (point 1).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use support::http_client::{try_request_with, Reply};
+use support::{flacon_serve, python, Server};
+
+const KEY: &str = "security-review-key-4b8e2d6f1a9c";
+const SIGNED_IN: &str = "<h1>Signed in as ada</h1>";
+const SIGNED_OUT: &str = "<h1>Not signed in</h1>";
+
+fn send(server: &Server, method: &str, path: &str, cookies: &str, form: Option<&str>) -> Reply {
+    let header = (!cookies.is_empty()).then_some(cookies);
+    try_request_with(server.port, method, path, header, form).unwrap()
+}
+
+/// `name=value` of the cookie `name` a reply sets.
+fn pair(reply: &Reply, name: &str) -> String {
+    format!(
+        "{name}={}",
+        reply
+            .cookie_named(name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", reply.headers))
+    )
+}
+
+/// Signs ada in with "remember me": the session and remember-me cookies.
+fn sign_in_remembered(server: &Server, cookies: &str) -> (String, String) {
+    let reply = send(
+        server,
+        "POST",
+        "/login",
+        cookies,
+        Some("user=ada&remember=on"),
+    );
+    assert_eq!(reply.status, 302);
+    (pair(&reply, "session"), pair(&reply, "remember_token"))
+}
+
+fn whoami(server: &Server, cookies: &str) -> Reply {
+    send(server, "GET", "/whoami", cookies, None)
+}
+
+fn temp_db(name: &str) -> String {
+    let path =
+        python::workspace_root().join(format!("target/tmp/{name}-{}.db", std::process::id()));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    format!("sqlite:{}", path.display())
+}
+
+/// The session a signed cookie holds, in Flask's tagged JSON.
+fn cookie_json(cookie: &str) -> String {
+    let value = cookie.strip_prefix("session=").unwrap();
+    let codec =
+        flacon::codec::CookieCodec::flask(&flacon::KeyRing::new(flacon::SecretKey::from_text(KEY)));
+    flacon::codec::to_tagged_json(&codec.decode_unverified(value).unwrap())
+}
+
+/// Signed cookies with a registry: a login restored from the remember-me cookie is a real
+/// sign-in (its own id and time, so a logout revokes it), a logout voids the remember-me
+/// cookie too, and "log out everywhere" voids every remember-me cookie issued before it.
+#[test]
+fn point_1_remember_me_restores_are_sign_ins_that_revocation_ends() {
+    let registry = temp_db("review-remember");
+    let server = flacon_serve(&["--secret-key", KEY, "--revocations", &registry]);
+    let (_, remember) = sign_in_remembered(&server, "");
+
+    let restored = whoami(&server, &remember);
+    assert_eq!(restored.body, SIGNED_IN);
+    let session = pair(&restored, "session");
+    let json = cookie_json(&session);
+    assert!(
+        json.contains("\"_flacon_sid\"") && json.contains("\"_flacon_login\""),
+        "the restored session is stamped as a sign-in: {json}"
+    );
+    assert!(json.contains("\"_fresh\":false"), "{json}");
+
+    // A logout of the restored session: its cookie and the remember-me cookie both die,
+    // copies included.
+    let both = format!("{session}; {remember}");
+    assert_eq!(send(&server, "POST", "/logout", &both, None).status, 302);
+    assert_eq!(
+        whoami(&server, &session).body,
+        SIGNED_OUT,
+        "the session copy"
+    );
+    assert_eq!(
+        whoami(&server, &remember).body,
+        SIGNED_OUT,
+        "the remember-me copy"
+    );
+
+    // Log out everywhere: a remember-me cookie issued before it restores nothing.
+    let (_, laptop_remember) = sign_in_remembered(&server, "");
+    let (phone, _) = sign_in_remembered(&server, "");
+    assert_eq!(whoami(&server, &laptop_remember).body, SIGNED_IN);
+    let out = send(&server, "POST", "/logout-everywhere", &phone, None);
+    assert_eq!(out.status, 302);
+    assert_eq!(whoami(&server, &laptop_remember).body, SIGNED_OUT);
+    // A new sign-in after it is remembered again.
+    let (_, fresh_remember) = sign_in_remembered(&server, "");
+    assert_eq!(whoami(&server, &fresh_remember).body, SIGNED_IN);
+}
+
+/// Server-side sessions: restoring into a session the browser already had (an anonymous id
+/// an attacker planted) gives it a new id and files it under the user, so the planted id
+/// is worth nothing, `/devices` lists the session and "log out everywhere" ends it and the
+/// remember-me cookies issued before.
+#[test]
+fn point_1_a_restore_rotates_the_planted_id_and_is_listed_and_revocable() {
+    let store = temp_db("review-remember-store");
+    let server = flacon_serve(&["--secret-key", KEY, "--store", &store]);
+    let (_, remember) = sign_in_remembered(&server, "");
+    // The attacker's anonymous session, planted in the victim's browser.
+    let planted = pair(&send(&server, "GET", "/cart/add/bait", "", None), "session");
+    let restored = whoami(&server, &format!("{planted}; {remember}"));
+    assert_eq!(restored.body, SIGNED_IN);
+    let session = pair(&restored, "session");
+    assert_ne!(session, planted, "a restore is a sign-in: a new id");
+    assert_eq!(
+        whoami(&server, &planted).body,
+        SIGNED_OUT,
+        "the planted id is dead"
+    );
+    let devices = send(&server, "GET", "/devices", &session, None).body;
+    assert!(devices.contains("(this device)"), "{devices}");
+
+    let out = send(&server, "POST", "/logout-everywhere", &session, None);
+    assert_eq!(out.status, 302);
+    assert_eq!(whoami(&server, &session).body, SIGNED_OUT);
+    assert_eq!(
+        whoami(&server, &remember).body,
+        SIGNED_OUT,
+        "the remember-me cookie too"
+    );
+}
+
+/// With an absolute timeout, the remember-me cookie lasts no longer: its `Expires` is
+/// within the timeout, and a copy replayed after it restores nothing.
+#[test]
+fn point_1_the_absolute_timeout_covers_remember_me_cookies() {
+    let server = flacon_serve(&["--secret-key", KEY, "--absolute-timeout", "2"]);
+    let reply = send(&server, "POST", "/login", "", Some("user=ada&remember=on"));
+    let header = reply
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("remember_token="))
+        .unwrap()
+        .to_owned();
+    let expires = header
+        .split("; ")
+        .find_map(|p| p.strip_prefix("Expires="))
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    let expires_at = httpdate_secs(expires);
+    let now_secs = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(expires_at <= now_secs + 3, "{header}");
+    let remember = pair(&reply, "remember_token");
+    assert_eq!(whoami(&server, &remember).body, SIGNED_IN);
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    assert_eq!(whoami(&server, &remember).body, SIGNED_OUT);
+}
+
+/// An HTTP date's Unix seconds.
+fn httpdate_secs(date: &str) -> u64 {
+    let parsed = flacon::value::DateTime::parse_http_date(date)
+        .unwrap_or_else(|| panic!("not an HTTP date: {date}"));
+    u64::try_from(parsed.unix_seconds).unwrap()
+}
