@@ -85,6 +85,9 @@ struct RevokeForm {
 pub(crate) struct SignIn {
     pub(crate) flask_login: FlaskLogin,
     pub(crate) proxies: TrustedProxies,
+    /// What `/devices` names sessions by: a handle, never the id (the cookie's value when
+    /// ids are not signed).
+    pub(crate) handle_key: flacon::SecretKey,
 }
 
 pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, minijinja::Error> {
@@ -93,6 +96,7 @@ pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, miniji
     let listing = revoker.clone();
     let whoami_pages = pages.clone();
     let flask_login = Arc::new(sign_in);
+    let revoking_login = flask_login.clone();
     let (signing_in, restoring, signing_out, everywhere_login, listing_login) = (
         flask_login.clone(),
         flask_login.clone(),
@@ -142,9 +146,19 @@ pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, miniji
         .route(
             "/devices/revoke",
             post(move |session: Session, form: Form<RevokeForm>| {
-                revoke_device(session, revoker.clone(), form.0)
+                revoke_device(session, revoker.clone(), revoking_login.clone(), form.0)
             }),
-        ))
+        )
+        // Pages that show who is signed in, and where, are never kept by a cache.
+        .layer(axum::middleware::map_response(no_store)))
+}
+
+async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// The store or registry failed: the layer's store-error response (503 by default).
@@ -299,13 +313,27 @@ async fn logout_everywhere(session: Session, revoker: Revoker, sign_in: Arc<Sign
     crate::demo::redirect("/whoami")
 }
 
-async fn revoke_device(session: Session, revoker: Revoker, form: RevokeForm) -> Response {
-    let (Some(user), Revoker::Store(store), Some(id)) =
-        (session.user(), &revoker, SessionId::parse(&form.id))
+async fn revoke_device(
+    session: Session,
+    revoker: Revoker,
+    sign_in: Arc<SignIn>,
+    form: RevokeForm,
+) -> Response {
+    let (Some(user), Revoker::Store(store)) = (session.user(), &revoker) else {
+        return crate::demo::redirect("/devices");
+    };
+    // The form names a session by its handle: find the one of this user it stands for.
+    let listed = match store.list(&user, crate::demo::now()).await {
+        Ok(listed) => listed,
+        Err(error) => return unavailable(&error),
+    };
+    let Some(device) = listed
+        .into_iter()
+        .find(|s| s.id.handle(&sign_in.handle_key) == form.id)
     else {
         return crate::demo::redirect("/devices");
     };
-    match store.revoke(&user, &id).await {
+    match store.revoke(&user, &device.id).await {
         Ok(_) => crate::demo::redirect("/devices"),
         Err(error) => unavailable(&error),
     }
@@ -331,9 +359,10 @@ async fn devices(
                 sessions
                     .iter()
                     .map(|s| {
+                        let handle = s.id.handle(&sign_in.handle_key);
                         minijinja::context! {
-                            id => s.id.as_str(),
-                            short => s.id.as_str().chars().take(8).collect::<String>(),
+                            short => handle.chars().take(8).collect::<String>(),
+                            handle,
                             created => DateTime::from_unix(unix(s.created)).to_http_date(),
                             last_seen => DateTime::from_unix(unix(s.last_seen)).to_http_date(),
                             current => current.as_ref() == Some(&s.id),
@@ -371,7 +400,7 @@ td, th { border: 1px solid #ccc; padding: .4em .8em; text-align: left }
 <table>
 <tr><th>Session</th><th>Signed in</th><th>Last seen</th><th></th></tr>
 {% if sessions is none %}<tr><td colspan=4>This browser. Signed cookies are not listed: use <em>Log out everywhere</em> to end them all.</td></tr>
-{% else %}{% for s in sessions %}<tr{% if s.current %} class=current{% endif %}><td>{{ s.short }}…{% if s.current %} (this device){% endif %}</td><td>{{ s.created }}</td><td>{{ s.last_seen }}</td><td><form method=post action=/devices/revoke><input type=hidden name=id value="{{ s.id }}"><button>Revoke</button></form></td></tr>
+{% else %}{% for s in sessions %}<tr{% if s.current %} class=current{% endif %}><td>{{ s.short }}…{% if s.current %} (this device){% endif %}</td><td>{{ s.created }}</td><td>{{ s.last_seen }}</td><td><form method=post action=/devices/revoke><input type=hidden name=id value="{{ s.handle }}"><button>Revoke</button></form></td></tr>
 {% endfor %}{% endif %}</table>
 <form method=post action=/logout-everywhere><button>Log out everywhere</button></form>
 "#;

@@ -208,6 +208,7 @@ pub(crate) fn run(
     let flask_login = flask_login(args, &ring)?;
     let proxies = flacon::flask_login::TrustedProxies::parse(&args.trusted_proxies)
         .map_err(|e| CliError::new("usage", format!("--trusted-proxies: {e}")))?;
+    let handle_key = ring.current().clone();
     // The registry that voids remember-me cookies: the cookie registry, or one over the
     // server-side store itself.
     let with_accounts =
@@ -219,6 +220,7 @@ pub(crate) fn run(
             let sign_in = crate::accounts::SignIn {
                 flask_login,
                 proxies: proxies.clone(),
+                handle_key: handle_key.clone(),
             };
             crate::accounts::routes(revoker, sign_in)
                 .map(|accounts| router.merge(accounts))

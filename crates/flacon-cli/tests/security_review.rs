@@ -175,3 +175,74 @@ fn httpdate_secs(date: &str) -> u64 {
         .unwrap_or_else(|| panic!("not an HTTP date: {date}"));
     u64::try_from(parsed.unix_seconds).unwrap()
 }
+
+/// `/devices` names each session by a handle, never by its id (with unsigned ids the id is
+/// the cookie): nothing on device one's page signs in as device two, the page is never
+/// cached, and the revoke button still ends device two (point 2).
+#[test]
+fn point_2_the_devices_page_shows_no_live_session_id() {
+    let store = temp_db("review-devices");
+    let server = flacon_serve(&["--secret-key", KEY, "--store", &store]);
+    let login = |form: &str| pair(&send(&server, "POST", "/login", "", Some(form)), "session");
+    let one = login("user=ada");
+    let two = login("user=ada");
+    let page = send(&server, "GET", "/devices", &one, None);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    for id in [&one, &two] {
+        let id = id.strip_prefix("session=").unwrap();
+        assert!(
+            !page.body.contains(id),
+            "a live id on the page: {}",
+            page.body
+        );
+    }
+    let handles: Vec<&str> = page
+        .body
+        .split("name=id value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(handles.len(), 2, "{}", page.body);
+    for handle in &handles {
+        let as_cookie = format!("session={handle}");
+        assert_eq!(
+            whoami(&server, &as_cookie).body,
+            SIGNED_OUT,
+            "a handle is no credential"
+        );
+    }
+    assert_eq!(
+        send(&server, "GET", "/whoami", &one, None).header("cache-control"),
+        Some("no-store")
+    );
+    // Revoke each row that is not this device: device two is signed out, one is not.
+    let others = page
+        .body
+        .split("<tr")
+        .filter(|row| !row.contains("(this device)"));
+    let other = others
+        .filter_map(|row| row.split("name=id value=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .next()
+        .unwrap();
+    let out = send(
+        &server,
+        "POST",
+        "/devices/revoke",
+        &one,
+        Some(&format!("id={other}")),
+    );
+    assert_eq!(out.status, 302);
+    assert_eq!(whoami(&server, &two).body, SIGNED_OUT);
+    assert_eq!(whoami(&server, &one).body, SIGNED_IN);
+    // A made-up handle revokes nothing.
+    let out = send(
+        &server,
+        "POST",
+        "/devices/revoke",
+        &one,
+        Some("id=0123456789abcdef"),
+    );
+    assert_eq!(out.status, 302);
+    assert_eq!(whoami(&server, &one).body, SIGNED_IN);
+}

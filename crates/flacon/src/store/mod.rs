@@ -125,6 +125,32 @@ impl SessionId {
         valid.then(|| SessionId(text.to_owned()))
     }
 
+    /// A handle for this id that a page may show: an HMAC of the id under `key`, so that
+    /// it names the session without being its credential (with `SESSION_USE_SIGNER` off the
+    /// id itself is the cookie value). Map it back by comparing with the handles of the ids
+    /// the server lists, as a "revoke this device" form does.
+    ///
+    /// ```
+    /// use flacon::store::SessionId;
+    /// use flacon::SecretKey;
+    /// let key = SecretKey::from_text("the app's secret key, 2026");
+    /// let id = SessionId::generate().unwrap();
+    /// let handle = id.handle(&key);
+    /// assert_eq!(handle.len(), 32);
+    /// assert!(!handle.contains(id.as_str()));
+    /// assert_eq!(handle, id.handle(&key));
+    /// ```
+    pub fn handle(&self, key: &crate::SecretKey) -> String {
+        use hmac::Mac as _;
+        type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+        let mut mac = HmacSha256::new_from_slice(key.as_bytes())
+            .unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+        mac.update(b"flacon session handle\0");
+        mac.update(self.0.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        crate::value::hex_of(digest.get(..16).unwrap_or_default())
+    }
+
     /// The id text, as it appears in the cookie and the store key.
     pub fn as_str(&self) -> &str {
         &self.0
