@@ -13,7 +13,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{flacon_serve, python, redis_server::RedisServer, Server};
+use support::{flacon_serve, redis_server::RedisServer, temp_db, Server};
 
 const KEY: &str = "accounts-test-key-7f3a9c2e51d0";
 
@@ -33,14 +33,6 @@ fn flacon(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn temp_db(name: &str) -> String {
-    let path =
-        python::workspace_root().join(format!("target/tmp/{name}-{}.db", std::process::id()));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let _ = std::fs::remove_file(&path);
-    format!("sqlite:{}", path.display())
 }
 
 #[test]

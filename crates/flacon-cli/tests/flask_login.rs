@@ -11,24 +11,9 @@
 
 mod support;
 
-use support::{flacon_serve, flask_login_app, try_request_with, Reply, Server};
+use support::{flacon_serve, flask_login_app, pair, send, Reply};
 
 const KEY: &str = "flask-login-interop-key-7e6d5c4b3a";
-
-fn send(server: &Server, method: &str, path: &str, cookies: &str, form: Option<&str>) -> Reply {
-    let header = (!cookies.is_empty()).then_some(cookies);
-    try_request_with(server.port, method, path, header, form).unwrap()
-}
-
-/// `name=value` of the cookie `name` a reply sets.
-fn pair(reply: &Reply, name: &str) -> String {
-    format!(
-        "{name}={}",
-        reply
-            .cookie_named(name)
-            .unwrap_or_else(|| panic!("no {name} in {:?}", reply.headers))
-    )
-}
 
 /// A `Set-Cookie` header with its `Expires` date masked.
 fn undated(reply: &Reply, name: &str) -> String {

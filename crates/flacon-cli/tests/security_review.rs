@@ -9,27 +9,12 @@
 
 mod support;
 
-use support::http_client::{try_request_with, Reply};
-use support::{flacon_serve, python, Server};
+use support::http_client::Reply;
+use support::{flacon_serve, pair, send, temp_db, Server};
 
 const KEY: &str = "security-review-key-4b8e2d6f1a9c";
 const SIGNED_IN: &str = "<h1>Signed in as ada</h1>";
 const SIGNED_OUT: &str = "<h1>Not signed in</h1>";
-
-fn send(server: &Server, method: &str, path: &str, cookies: &str, form: Option<&str>) -> Reply {
-    let header = (!cookies.is_empty()).then_some(cookies);
-    try_request_with(server.port, method, path, header, form).unwrap()
-}
-
-/// `name=value` of the cookie `name` a reply sets.
-fn pair(reply: &Reply, name: &str) -> String {
-    format!(
-        "{name}={}",
-        reply
-            .cookie_named(name)
-            .unwrap_or_else(|| panic!("no {name} in {:?}", reply.headers))
-    )
-}
 
 /// Signs ada in with "remember me": the session and remember-me cookies.
 fn sign_in_remembered(server: &Server, cookies: &str) -> (String, String) {
@@ -46,14 +31,6 @@ fn sign_in_remembered(server: &Server, cookies: &str) -> (String, String) {
 
 fn whoami(server: &Server, cookies: &str) -> Reply {
     send(server, "GET", "/whoami", cookies, None)
-}
-
-fn temp_db(name: &str) -> String {
-    let path =
-        python::workspace_root().join(format!("target/tmp/{name}-{}.db", std::process::id()));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let _ = std::fs::remove_file(&path);
-    format!("sqlite:{}", path.display())
 }
 
 /// The session a signed cookie holds, in Flask's tagged JSON.

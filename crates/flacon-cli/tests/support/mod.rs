@@ -22,6 +22,31 @@ pub mod python;
 #[path = "../../../flacon/tests/common/redis_server.rs"]
 pub mod redis_server;
 
+/// One request with a whole `Cookie` header (`name=value; ...`, empty for none).
+pub fn send(server: &Server, method: &str, path: &str, cookies: &str, form: Option<&str>) -> Reply {
+    let header = (!cookies.is_empty()).then_some(cookies);
+    try_request_with(server.port, method, path, header, form).unwrap()
+}
+
+/// `name=value` of the cookie `name` a reply sets.
+pub fn pair(reply: &Reply, name: &str) -> String {
+    format!(
+        "{name}={}",
+        reply
+            .cookie_named(name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", reply.headers))
+    )
+}
+
+/// A fresh SQLite store under `target/tmp`, as `--store` takes it.
+pub fn temp_db(name: &str) -> String {
+    let path =
+        python::workspace_root().join(format!("target/tmp/{name}-{}.db", std::process::id()));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    format!("sqlite:{}", path.display())
+}
+
 /// `flacon serve` on a free port with `args`.
 pub fn flacon_serve(args: &[&str]) -> Server {
     flacon_serve_with_env(args, &[])
