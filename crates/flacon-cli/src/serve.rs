@@ -72,6 +72,14 @@ pub(crate) struct ServeArgs {
     /// connections (slowloris) are closed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     header_read_timeout: f64,
+    /// Seconds a client may leave a request's body unsent while the app waits for it; a
+    /// stalled upload is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    body_read_timeout: f64,
+    /// Open connections at most; more wait in the kernel's queue until one closes. By
+    /// default, what this process's file-descriptor limit leaves room for.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<std::num::NonZeroUsize>,
     /// Seconds an idle keep-alive connection stays open. Above 60 s by default, so that a
     /// proxy in front (nginx keeps upstream connections 60 s) closes first.
     #[arg(long, value_name = "SECS", default_value_t = 75.0)]
@@ -106,6 +114,26 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, CliError> {
                 format!("--{flag} takes a positive number of seconds, not {value}"),
             )
         })
+}
+
+/// The connections the process's open-file limit has room for, keeping some descriptors
+/// for the stores, the log and the listener: 1024 where the limit cannot be read.
+fn default_max_connections() -> usize {
+    const RESERVED: usize = 64;
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            let soft = line.split_whitespace().nth(3)?;
+            if soft == "unlimited" {
+                Some(usize::MAX)
+            } else {
+                soft.parse::<usize>().ok()
+            }
+        });
+    soft_limit.map_or(1024, |limit| {
+        limit.saturating_sub(RESERVED).clamp(64, 65_536)
+    })
 }
 
 /// A runtime with `threads` workers; a single-threaded one for one.
@@ -173,8 +201,12 @@ pub(crate) fn run(
 ) -> Result<(), CliError> {
     let limits = crate::server::Limits {
         header_read: seconds("header-read-timeout", args.header_read_timeout)?,
+        body_read: seconds("body-read-timeout", args.body_read_timeout)?,
         keep_alive: seconds("keep-alive-timeout", args.keep_alive_timeout)?,
         shutdown: seconds("shutdown-timeout", args.shutdown_timeout)?,
+        max_connections: args
+            .max_connections
+            .map_or_else(default_max_connections, usize::from),
     };
     let settings = args.flask.resolve()?;
     let store = args

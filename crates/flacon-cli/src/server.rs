@@ -3,14 +3,20 @@
 //!
 //! - **Header-read timeout**: once a client has sent the first byte of a request, its whole
 //!   head must arrive within this time, or the connection is closed (slowloris).
+//! - **Body-read timeout**: while the app waits for a request's body, the client must send
+//!   some of it within this time, or the connection is closed (a stalled upload holds a
+//!   handler and its memory; nginx's `client_body_timeout`).
 //! - **Keep-alive timeout**: a connection with no request in progress and no byte received is
 //!   closed after this long.
+//! - **Connection cap**: past this many open connections no more are accepted until one
+//!   closes (they wait in the kernel's queue), so file descriptors cannot run out.
 //! - **Shutdown deadline**: on SIGTERM or Ctrl-C the listener closes at once, idle
 //!   connections are closed, requests in progress are answered, and whatever still runs at
 //!   the deadline is cut so the process always ends (before `docker stop`'s SIGKILL).
 //!
 //! A request counts as in progress from the moment hyper hands it to the app until its
-//! response body has been written out; no timeout cuts it.
+//! response body has been written out; only the body-read timeout cuts it, and only while
+//! the app is waiting on the client.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -40,12 +46,16 @@ use tower::ServiceExt as _;
 /// request on the wire, and closing under it would reset it.
 const NEW_CONNECTION_GRACE: Duration = Duration::from_millis(250);
 
-/// The server's time limits.
+const BODY_STALLED: &str = "request body stalled past the body-read timeout";
+
+/// The server's limits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) header_read: Duration,
+    pub(crate) body_read: Duration,
     pub(crate) keep_alive: Duration,
     pub(crate) shutdown: Duration,
+    pub(crate) max_connections: usize,
 }
 
 /// How a shutdown went.
@@ -82,7 +92,7 @@ pub(crate) async fn serve(
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
+            accepted = listener.accept(), if connections.len() < limits.max_connections => accepted,
             // Reap finished connections so the set stays the size of the open ones.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
@@ -210,6 +220,9 @@ struct Activity {
     served_any: AtomicBool,
     /// Milliseconds since `origin` when the current phase (idle, or reading a head) began.
     phase_since: AtomicU64,
+    /// Milliseconds since `origin`, plus one, since the app has been waiting for body bytes
+    /// that have not come; 0 while it is not waiting.
+    body_wait_since: AtomicU64,
     origin: Instant,
 }
 
@@ -220,6 +233,7 @@ impl Activity {
             head_started: AtomicBool::new(false),
             served_any: AtomicBool::new(false),
             phase_since: AtomicU64::new(0),
+            body_wait_since: AtomicU64::new(0),
             origin: Instant::now(),
         }
     }
@@ -246,38 +260,55 @@ impl Activity {
 
     fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.body_wait_since.store(0, Ordering::Relaxed);
         self.head_started.store(false, Ordering::Relaxed);
         self.served_any.store(true, Ordering::Relaxed);
     }
 
     fn request_finished(&self) {
+        self.body_wait_since.store(0, Ordering::Relaxed);
         if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.phase_since.store(self.now_ms(), Ordering::Relaxed);
         }
     }
 
-    /// The limit of the current phase: none while a request is in progress, the header-read
-    /// limit while a head arrives, the keep-alive limit while idle (none once stopping).
-    fn limit(&self, limits: Limits, stopping: bool) -> Option<(Duration, &'static str)> {
-        if self.in_flight.load(Ordering::Relaxed) > 0 {
-            None
-        } else if self.head_started.load(Ordering::Relaxed) {
-            Some((
-                limits.header_read,
-                "request head not received within the header-read timeout",
-            ))
-        } else if stopping && self.served_any.load(Ordering::Relaxed) {
-            Some((Duration::ZERO, "idle at shutdown"))
-        } else if stopping {
-            // Just connected: its first request may be on the wire.
-            Some((NEW_CONNECTION_GRACE, "no request at shutdown"))
-        } else {
-            Some((limits.keep_alive, "idle past the keep-alive timeout"))
+    /// The app polled the body and no bytes were there.
+    fn body_waiting(&self) {
+        if self.body_wait_since.load(Ordering::Relaxed) == 0 {
+            self.body_wait_since
+                .store(self.now_ms().saturating_add(1), Ordering::Relaxed);
         }
     }
 
-    fn phase_started(&self) -> Instant {
-        self.origin + Duration::from_millis(self.phase_since.load(Ordering::Relaxed))
+    /// Body bytes (or its end) arrived.
+    fn body_arrived(&self) {
+        self.body_wait_since.store(0, Ordering::Relaxed);
+    }
+
+    /// The limit of the current phase and when it began: the body-read limit while the app
+    /// waits for body bytes, none while a request is otherwise in progress, the header-read
+    /// limit while a head arrives, the keep-alive limit while idle (none once stopping).
+    fn limit(&self, limits: Limits, stopping: bool) -> Option<(Duration, &'static str, Instant)> {
+        let since = |ms: u64| self.origin + Duration::from_millis(ms);
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            let waiting = self.body_wait_since.load(Ordering::Relaxed);
+            return (waiting > 0).then(|| (limits.body_read, BODY_STALLED, since(waiting - 1)));
+        }
+        let phase = since(self.phase_since.load(Ordering::Relaxed));
+        let (limit, reason) = if self.head_started.load(Ordering::Relaxed) {
+            (
+                limits.header_read,
+                "request head not received within the header-read timeout",
+            )
+        } else if stopping && self.served_any.load(Ordering::Relaxed) {
+            (Duration::ZERO, "idle at shutdown")
+        } else if stopping {
+            // Just connected: its first request may be on the wire.
+            (NEW_CONNECTION_GRACE, "no request at shutdown")
+        } else {
+            (limits.keep_alive, "idle past the keep-alive timeout")
+        };
+        Some((limit, reason, phase))
     }
 
     /// When the watchdog looks again: the current phase's deadline, but no later than one
@@ -289,19 +320,19 @@ impl Activity {
         let soonest = if stopping {
             Duration::from_millis(50)
         } else {
-            limits.header_read
+            limits.header_read.min(limits.body_read)
         };
         let latest = now + soonest;
         match self.limit(limits, stopping) {
-            Some((limit, _)) => (self.phase_started() + limit).min(latest),
+            Some((limit, _, since)) => (since + limit).min(latest),
             None => latest,
         }
     }
 
     /// Why the connection must close now, if it must.
     fn expired(&self, limits: Limits, stopping: bool) -> Option<&'static str> {
-        let (limit, reason) = self.limit(limits, stopping)?;
-        (self.phase_started() + limit <= Instant::now()).then_some(reason)
+        let (limit, reason, since) = self.limit(limits, stopping)?;
+        (since + limit <= Instant::now()).then_some(reason)
     }
 }
 
@@ -384,8 +415,10 @@ impl hyper::service::Service<Request<Incoming>> for TrackedApp {
     type Error = Infallible;
     type Future = TrackedResponse;
 
-    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
         self.activity.request_started();
+        let activity = self.activity.clone();
+        let mut request = request.map(|inner| WatchedBody { inner, activity });
         if let Some(peer) = self.peer {
             request
                 .extensions_mut()
@@ -399,10 +432,46 @@ impl hyper::service::Service<Request<Incoming>> for TrackedApp {
 }
 
 pin_project! {
+    /// A request's body, noting when the app waits for bytes the client has not sent.
+    struct WatchedBody {
+        #[pin]
+        inner: Incoming,
+        activity: Arc<Activity>,
+    }
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if polled.is_pending() {
+            this.activity.body_waiting();
+        } else {
+            this.activity.body_arrived();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
     /// The app's response, its body holding the request's [`InFlight`] guard.
     struct TrackedResponse {
         #[pin]
-        inner: tower::util::Oneshot<Router, Request<Incoming>>,
+        inner: tower::util::Oneshot<Router, Request<WatchedBody>>,
         guard: Option<InFlight>,
     }
 }

@@ -211,3 +211,99 @@ fn idle_connections_do_not_delay_shutdown() {
     );
     server.wait_log("shut down cleanly");
 }
+
+/// The security review's reproduction (point 5): 200 connections send a `POST` head with
+/// `Content-Length: 100` and part of the body, then stall. Every one is closed at the
+/// body-read timeout, not held open by the handler waiting for the rest.
+#[test]
+fn stalled_request_bodies_are_closed_at_the_body_read_timeout() {
+    let server = serve(&["--header-read-timeout", "1", "--body-read-timeout", "1"]);
+    let start = Instant::now();
+    let mut streams: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut stream = connect(&server);
+            stream
+                .write_all(
+                    b"POST /set_email HTTP/1.1\r\nHost: x\r\n\
+                      Content-Type: application/x-www-form-urlencoded\r\n\
+                      Content-Length: 100\r\n\r\nemail_address=",
+                )
+                .unwrap();
+            stream
+        })
+        .collect();
+    for stream in &mut streams {
+        let (after, received) = closed_after(stream, start);
+        assert!(
+            received.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&received)
+        );
+        assert!(after < Duration::from_secs(5), "closed after {after:?}");
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "closed before the timeout: {:?}",
+        start.elapsed()
+    );
+    // A body that keeps coming, slower than the timeout in all but its pauses, is read.
+    let mut stream = connect(&server);
+    stream
+        .write_all(
+            b"POST /set_email HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\n\
+              Content-Length: 22\r\n\r\nemail_address=",
+        )
+        .unwrap();
+    for chunk in [b"a%40".as_slice(), b"b.c", b"o"] {
+        std::thread::sleep(Duration::from_millis(600));
+        stream.write_all(chunk).unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 302"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
+
+/// Past `--max-connections` no connection is served until one closes: the extra one waits
+/// (in the kernel's queue) and is answered as soon as a slot frees.
+#[test]
+fn connections_past_the_cap_wait_for_a_free_slot() {
+    let server = serve(&["--max-connections", "5"]);
+    let mut held: Vec<TcpStream> = (0..5).map(|_| connect(&server)).collect();
+    // Each held connection has been accepted: it answers a request.
+    for stream in &mut held {
+        stream
+            .write_all(b"GET /get_email HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    }
+    let mut extra = connect(&server);
+    extra
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    extra
+        .write_all(b"GET /get_email HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let waited = extra.read(&mut buf);
+    assert!(
+        matches!(&waited, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "served past the cap: {waited:?}"
+    );
+    drop(held.pop());
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let n = extra.read(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
