@@ -125,9 +125,14 @@ def establish_session(port, signed_in=False):
     it back: proves the server keeps sessions. Returns the cookies."""
     cookies = {}
     if signed_in:
-        status, _, set_cookies = request(port, "POST", "/login", body="user=bench")
-        assert status == 302, f"login answered {status}"
+        # The sign-in form carries flacon's CSRF token; the post sends it back.
+        status, page, set_cookies = request(port, "GET", "/login")
+        assert status == 200, f"login form answered {status}"
         cookies = cookies_of(set_cookies)
+        token = page.split('name=csrf_token value="')[1].split('"')[0]
+        status, _, set_cookies = request(port, "POST", "/login", cookies, body=f"user=bench&csrf_token={token}")
+        assert status == 302, f"login answered {status}"
+        cookies = cookies_of(set_cookies, cookies)
     status, _, set_cookies = request(port, "POST", "/set_email", cookies, body="email_address=bench%40example.com")
     assert status in (200, 302, 303), f"set_email answered {status}"
     cookies = cookies_of(set_cookies, cookies)

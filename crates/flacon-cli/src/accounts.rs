@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use flacon::csrf::Csrf;
 use flacon::flask_login::{client_identifier, FlaskLogin, Protected, Remember, TrustedProxies};
 use flacon::http::{find_cookie, SessionRejection};
 use flacon::revocation::RevocationRegistry;
@@ -73,11 +74,22 @@ struct LoginForm {
     user: String,
     /// Flask-Login's "remember me": a checkbox, present when ticked.
     remember: Option<String>,
+    #[serde(default)]
+    csrf_token: String,
 }
 
 #[derive(Debug, Deserialize)]
 struct RevokeForm {
     id: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// A form that carries nothing but its CSRF token (logout buttons).
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf_token: String,
 }
 
 /// What the sign-in routes share: Flask-Login's rules and the proxies whose
@@ -88,6 +100,66 @@ pub(crate) struct SignIn {
     /// What `/devices` names sessions by: a handle, never the id (the cookie's value when
     /// ids are not signed).
     pub(crate) handle_key: flacon::SecretKey,
+    /// Flask-WTF's tokens, which every state-changing form of these routes carries.
+    pub(crate) csrf: Csrf,
+}
+
+impl SignIn {
+    /// A token for the forms of a page about to be shown.
+    fn token(&self, session: &Session) -> Result<String, Response> {
+        self.csrf
+            .generate(session, crate::demo::now())
+            .map_err(|error| {
+                tracing::error!(%error, "cannot make a CSRF secret");
+                crate::demo::internal_error()
+            })
+    }
+
+    /// The refusal of a state-changing post, if it must be refused: one another site sent
+    /// (its `Sec-Fetch-Site` or `Origin` says so), or one without this session's Flask-WTF
+    /// token (a client too old to send either header is still held to the token).
+    fn refusal(&self, session: &Session, client: &Client, token: &str) -> Option<Response> {
+        if let Some(site) = cross_site(&client.headers) {
+            tracing::info!(site, "cross-site form post refused");
+            return Some(
+                (
+                    StatusCode::FORBIDDEN,
+                    "Forbidden: this form can only be posted from this site.\n",
+                )
+                    .into_response(),
+            );
+        }
+        let refused = self
+            .csrf
+            .validate(session, token, crate::demo::now())
+            .err()?;
+        tracing::info!(%refused, "form post without a valid CSRF token refused");
+        Some((StatusCode::BAD_REQUEST, format!("Bad Request: {refused}\n")).into_response())
+    }
+}
+
+/// Where a cross-site post came from, by the headers browsers add: `Sec-Fetch-Site` other
+/// than `same-origin` or `none` (a typed URL), or an `Origin` whose host is not the
+/// request's `Host`.
+fn cross_site(headers: &HeaderMap) -> Option<String> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = String::from_utf8_lossy(site.as_bytes()).to_ascii_lowercase();
+        if site != "same-origin" && site != "none" {
+            return Some(site);
+        }
+    }
+    let origin = headers.get(axum::http::header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    let host = headers
+        .get(axum::http::header::HOST)
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).to_ascii_lowercase());
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/').to_ascii_lowercase());
+    match (origin_host, host) {
+        (Some(origin_host), Some(host)) if origin_host == host => None,
+        _ => Some(origin),
+    }
 }
 
 pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, minijinja::Error> {
@@ -95,8 +167,10 @@ pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, miniji
     let everywhere = revoker.clone();
     let listing = revoker.clone();
     let whoami_pages = pages.clone();
+    let form_pages = pages.clone();
     let flask_login = Arc::new(sign_in);
     let revoking_login = flask_login.clone();
+    let form_login = flask_login.clone();
     let (signing_in, restoring, signing_out, everywhere_login, listing_login) = (
         flask_login.clone(),
         flask_login.clone(),
@@ -107,7 +181,10 @@ pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, miniji
     Ok(Router::new()
         .route(
             "/login",
-            get(login_form).post(
+            get(move |session: Session| {
+                login_form(session, form_login.clone(), form_pages.clone())
+            })
+            .post(
                 move |session: Session, client: Client, form: Form<LoginForm>| {
                     login(session, client, signing_in.clone(), form.0)
                 },
@@ -121,15 +198,25 @@ pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, miniji
         )
         .route(
             "/logout",
-            post(move |session: Session, client: Client| {
-                logout(session, client, signing_out.clone())
-            }),
+            post(
+                move |session: Session, client: Client, form: Form<TokenForm>| {
+                    logout(session, client, signing_out.clone(), form.0)
+                },
+            ),
         )
         .route(
             "/logout-everywhere",
-            post(move |session: Session| {
-                logout_everywhere(session, everywhere.clone(), everywhere_login.clone())
-            }),
+            post(
+                move |session: Session, client: Client, form: Form<TokenForm>| {
+                    logout_everywhere(
+                        session,
+                        client,
+                        everywhere.clone(),
+                        everywhere_login.clone(),
+                        form.0,
+                    )
+                },
+            ),
         )
         .route(
             "/devices",
@@ -145,9 +232,17 @@ pub(crate) fn routes(revoker: Revoker, sign_in: SignIn) -> Result<Router, miniji
         )
         .route(
             "/devices/revoke",
-            post(move |session: Session, form: Form<RevokeForm>| {
-                revoke_device(session, revoker.clone(), revoking_login.clone(), form.0)
-            }),
+            post(
+                move |session: Session, client: Client, form: Form<RevokeForm>| {
+                    revoke_device(
+                        session,
+                        client,
+                        revoker.clone(),
+                        revoking_login.clone(),
+                        form.0,
+                    )
+                },
+            ),
         )
         // Pages that show who is signed in, and where, are never kept by a cache.
         .layer(axum::middleware::map_response(no_store)))
@@ -168,14 +263,18 @@ fn unavailable(error: &dyn std::fmt::Display) -> Response {
 }
 
 /// A form for `POST /login` (a browser needs one; the contract is the POST).
-async fn login_form() -> Html<&'static str> {
-    Html(LOGIN_FORM)
+async fn login_form(session: Session, sign_in: Arc<SignIn>, pages: Pages) -> Response {
+    match sign_in.token(&session) {
+        Ok(csrf_token) => pages.render("login.html", minijinja::context! { csrf_token }),
+        Err(failed) => failed,
+    }
 }
 
 const LOGIN_FORM: &str = "<!doctype html>\n<html lang=en>\n<title>Sign in</title>\n\
     <form method=post action=/login>\n<label for=user>User:</label>\n\
     <input id=user name=user required>\n\
     <label><input type=checkbox name=remember> Remember me</label>\n\
+    <input type=hidden name=csrf_token value=\"{{ csrf_token }}\">\n\
     <button type=submit>Sign in</button>\n</form>\n";
 
 /// What Flask-Login reads off a request: the client's address (`X-Forwarded-For` first),
@@ -227,6 +326,9 @@ async fn login(
     sign_in: Arc<SignIn>,
     form: LoginForm,
 ) -> Response {
+    if let Some(refused) = sign_in.refusal(&session, &client, &form.csrf_token) {
+        return refused;
+    }
     let user = form.user.trim().to_owned();
     if user.is_empty() {
         return (StatusCode::BAD_REQUEST, "a user name is needed\n").into_response();
@@ -274,7 +376,15 @@ async fn whoami(session: Session, client: Client, sign_in: Arc<SignIn>, pages: P
     )
 }
 
-async fn logout(session: Session, client: Client, sign_in: Arc<SignIn>) -> Response {
+async fn logout(
+    session: Session,
+    client: Client,
+    sign_in: Arc<SignIn>,
+    form: TokenForm,
+) -> Response {
+    if let Some(refused) = sign_in.refusal(&session, &client, &form.csrf_token) {
+        return refused;
+    }
     let flask_login = &sign_in.flask_login;
     // The sign-in's remember-me cookie dies with it: a copy replayed later restores nothing.
     if let Err(error) = flask_login.forget(&session).await {
@@ -292,7 +402,16 @@ async fn logout(session: Session, client: Client, sign_in: Arc<SignIn>) -> Respo
     }
 }
 
-async fn logout_everywhere(session: Session, revoker: Revoker, sign_in: Arc<SignIn>) -> Response {
+async fn logout_everywhere(
+    session: Session,
+    client: Client,
+    revoker: Revoker,
+    sign_in: Arc<SignIn>,
+    form: TokenForm,
+) -> Response {
+    if let Some(refused) = sign_in.refusal(&session, &client, &form.csrf_token) {
+        return refused;
+    }
     if let Some(user) = session.user() {
         let revoked = match &revoker {
             Revoker::Nothing => Ok(()),
@@ -315,10 +434,14 @@ async fn logout_everywhere(session: Session, revoker: Revoker, sign_in: Arc<Sign
 
 async fn revoke_device(
     session: Session,
+    client: Client,
     revoker: Revoker,
     sign_in: Arc<SignIn>,
     form: RevokeForm,
 ) -> Response {
+    if let Some(refused) = sign_in.refusal(&session, &client, &form.csrf_token) {
+        return refused;
+    }
     let (Some(user), Revoker::Store(store)) = (session.user(), &revoker) else {
         return crate::demo::redirect("/devices");
     };
@@ -374,9 +497,13 @@ async fn devices(
         },
         Revoker::Registry(_) | Revoker::Nothing => None,
     };
+    let csrf_token = match sign_in.token(&session) {
+        Ok(token) => token,
+        Err(failed) => return failed,
+    };
     pages.render(
         "devices.html",
-        minijinja::context! { user, sessions => listed },
+        minijinja::context! { user, sessions => listed, csrf_token },
     )
 }
 
@@ -400,9 +527,10 @@ td, th { border: 1px solid #ccc; padding: .4em .8em; text-align: left }
 <table>
 <tr><th>Session</th><th>Signed in</th><th>Last seen</th><th></th></tr>
 {% if sessions is none %}<tr><td colspan=4>This browser. Signed cookies are not listed: use <em>Log out everywhere</em> to end them all.</td></tr>
-{% else %}{% for s in sessions %}<tr{% if s.current %} class=current{% endif %}><td>{{ s.short }}…{% if s.current %} (this device){% endif %}</td><td>{{ s.created }}</td><td>{{ s.last_seen }}</td><td><form method=post action=/devices/revoke><input type=hidden name=id value="{{ s.handle }}"><button>Revoke</button></form></td></tr>
+{% else %}{% for s in sessions %}<tr{% if s.current %} class=current{% endif %}><td>{{ s.short }}…{% if s.current %} (this device){% endif %}</td><td>{{ s.created }}</td><td>{{ s.last_seen }}</td><td><form method=post action=/devices/revoke><input type=hidden name=id value="{{ s.handle }}"><input type=hidden name=csrf_token value="{{ csrf_token }}"><button>Revoke</button></form></td></tr>
 {% endfor %}{% endif %}</table>
-<form method=post action=/logout-everywhere><button>Log out everywhere</button></form>
+<form method=post action=/logout-everywhere><input type=hidden name=csrf_token value="{{ csrf_token }}"><button>Log out everywhere</button></form>
+<form method=post action=/logout><input type=hidden name=csrf_token value="{{ csrf_token }}"><button>Log out</button></form>
 "#;
 
 /// The account pages' templates, escaped as Jinja escapes.
@@ -415,6 +543,7 @@ impl Pages {
         flacon::http::template::escape_like_jinja(&mut env);
         env.add_template("whoami.html", WHOAMI)?;
         env.add_template("devices.html", DEVICES)?;
+        env.add_template("login.html", LOGIN_FORM)?;
         Ok(Pages(Arc::new(env)))
     }
 

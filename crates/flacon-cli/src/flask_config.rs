@@ -33,7 +33,9 @@ pub(crate) struct FlaskFlags {
     /// `SESSION_COOKIE_SECURE`: send the cookie over HTTPS only.
     #[arg(long)]
     cookie_secure: bool,
-    /// `SESSION_COOKIE_SAMESITE`: `Lax`, `Strict` or `None` (default: no attribute).
+    /// `SESSION_COOKIE_SAMESITE`: `Lax` (the default, unless `--config` is given: then
+    /// Flask's default, no attribute), `Strict`, `None`, or `off` for no attribute (Flask's
+    /// default: the article's routes then answer byte for byte as Flask does).
     #[arg(long, value_name = "VALUE")]
     cookie_samesite: Option<String>,
     /// `SESSION_COOKIE_PARTITIONED`: a CHIPS partitioned cookie (implies `Secure`).
@@ -168,6 +170,11 @@ fn flag_or(flag: bool, meaning: bool, file: Option<bool>) -> Option<bool> {
     }
 }
 
+/// `--cookie-samesite off`: no attribute, Flask's `SESSION_COOKIE_SAMESITE = None`.
+fn is_off(text: &str) -> bool {
+    text.eq_ignore_ascii_case("off")
+}
+
 fn same_site(text: &str) -> Result<SameSite, CliError> {
     SameSite::parse(text).ok_or_else(|| {
         CliError::new(
@@ -185,8 +192,13 @@ impl FlaskFlags {
             None => FlaskFile::default(),
         };
         let same_site = match (&self.cookie_samesite, &file.cookie_samesite) {
+            (Some(text), _) if is_off(text) => Some(None),
             (Some(text), _) | (None, Some(text)) => Some(Some(same_site(text)?)),
-            (None, None) => None,
+            // A config file is the Flask app's: where it is silent, Flask's default (no
+            // attribute) holds, so both apps send the same cookie.
+            (None, None) if self.config.is_some() => None,
+            // The demo on its own sends Lax: its sign-in forms are not for other sites.
+            (None, None) => Some(Some(SameSite::Lax)),
         };
         let cookie = CookieSettings {
             name: self.cookie_name.clone().or(file.cookie_name.clone()),

@@ -235,7 +235,7 @@ pub(crate) fn run(
     let runtime = runtime(args.threads).map_err(|e| CliError::new("io", e))?;
     let csrf = flacon::csrf::Csrf::new(&ring);
     let router = crate::demo::router()
-        .and_then(|demo| Ok(demo.merge(crate::messages::routes(csrf)?)))
+        .and_then(|demo| Ok(demo.merge(crate::messages::routes(csrf.clone())?)))
         .map_err(|e| CliError::new("template", e))?;
     let flask_login = flask_login(args, &ring)?;
     let proxies = flacon::flask_login::TrustedProxies::parse(&args.trusted_proxies)
@@ -253,6 +253,7 @@ pub(crate) fn run(
                 flask_login,
                 proxies: proxies.clone(),
                 handle_key: handle_key.clone(),
+                csrf: csrf.clone(),
             };
             crate::accounts::routes(revoker, sign_in)
                 .map(|accounts| router.merge(accounts))

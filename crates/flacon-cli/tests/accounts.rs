@@ -13,12 +13,12 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{flacon_serve, redis_server::RedisServer, temp_db, Server};
+use support::{flacon_serve, redis_server::RedisServer, submit, temp_db, Server};
 
 const KEY: &str = "accounts-test-key-7f3a9c2e51d0";
 
 fn sign_in(server: &Server, user: &str) -> String {
-    let reply = server.post_form("/login", None, &format!("user={user}"));
+    let reply = submit(server, "/login", "/login", "", &format!("user={user}"));
     assert_eq!(reply.status, 302);
     assert_eq!(reply.header("location"), Some("/whoami"));
     reply.session_cookie().expect("a session cookie")
@@ -68,7 +68,13 @@ fn signing_in_and_out_with_server_side_sessions_and_the_store_commands() {
     assert_eq!(whoami(&server, &laptop), "<h1>Not signed in</h1>");
     assert_eq!(whoami(&server, &phone), "<h1>Signed in as ada</h1>");
 
-    let out = server.post_form("/logout", Some(&phone), "");
+    let out = submit(
+        &server,
+        "/devices",
+        "/logout",
+        &format!("session={phone}"),
+        "",
+    );
     assert_eq!(out.status, 302);
     assert_eq!(
         out.session_cookie().as_deref(),
@@ -99,7 +105,13 @@ fn a_logout_on_one_server_is_seen_by_another_within_the_staleness_bound() {
     );
 
     // A single logout on server one: the copied cookie dies on server two.
-    let out = one.post_form("/logout", Some(&cookie), "");
+    let out = submit(
+        &one,
+        "/devices",
+        "/logout",
+        &format!("session={cookie}"),
+        "",
+    );
     assert_eq!(out.status, 302);
     let seen_after = time_until(|| whoami(&two, &copy) == "<h1>Not signed in</h1>");
     assert!(
@@ -115,7 +127,13 @@ fn a_logout_on_one_server_is_seen_by_another_within_the_staleness_bound() {
     // Everywhere, from server two: the tablet signed in on two, a phone on one.
     let phone = sign_in(&one, "ada");
     let bob = sign_in(&one, "bob");
-    let out = two.post_form("/logout-everywhere", Some(&tablet), "");
+    let out = submit(
+        &two,
+        "/devices",
+        "/logout-everywhere",
+        &format!("session={tablet}"),
+        "",
+    );
     assert_eq!(out.status, 302);
     let seen_after = time_until(|| whoami(&one, &phone) == "<h1>Not signed in</h1>");
     assert!(

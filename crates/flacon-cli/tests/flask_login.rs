@@ -11,7 +11,7 @@
 
 mod support;
 
-use support::{flacon_serve, flask_login_app, pair, send, Reply};
+use support::{flacon_serve, flask_login_app, pair, send, submit, Reply};
 
 const KEY: &str = "flask-login-interop-key-7e6d5c4b3a";
 
@@ -43,7 +43,7 @@ fn logins_and_remember_me_cookies_cross_between_flask_login_and_flacon() {
     let flacon = flacon_serve(&["--secret-key", KEY]);
     let form = Some("user=ada&remember=on");
     let by_flask = send(&flask, "POST", "/login", "", form);
-    let by_flacon = send(&flacon, "POST", "/login", "", form);
+    let by_flacon = submit(&flacon, "/login", "/login", "", form.unwrap());
     // The same cookie attributes; flacon's value signs `ada|issued.id` with Flask-Login's
     // digest (a token of this sign-in, which a logout can void), Flask-Login's the bare id.
     let masked = |reply: &Reply| {
@@ -106,7 +106,7 @@ fn logins_and_remember_me_cookies_cross_between_flask_login_and_flacon() {
         pair(&by_flacon, "session"),
         pair(&by_flacon, "remember_token")
     );
-    let out_flacon = send(&flacon, "POST", "/logout", &both, None);
+    let out_flacon = submit(&flacon, "/devices", "/logout", &both, "");
     let both = format!(
         "{}; {}",
         pair(&by_flask, "session"),

@@ -10,7 +10,7 @@
 mod support;
 
 use support::http_client::Reply;
-use support::{flacon_serve, pair, send, temp_db, Server};
+use support::{flacon_serve, form_token, pair, send, submit, temp_db, Server};
 
 const KEY: &str = "security-review-key-4b8e2d6f1a9c";
 const SIGNED_IN: &str = "<h1>Signed in as ada</h1>";
@@ -18,13 +18,7 @@ const SIGNED_OUT: &str = "<h1>Not signed in</h1>";
 
 /// Signs ada in with "remember me": the session and remember-me cookies.
 fn sign_in_remembered(server: &Server, cookies: &str) -> (String, String) {
-    let reply = send(
-        server,
-        "POST",
-        "/login",
-        cookies,
-        Some("user=ada&remember=on"),
-    );
+    let reply = submit(server, "/login", "/login", cookies, "user=ada&remember=on");
     assert_eq!(reply.status, 302);
     (pair(&reply, "session"), pair(&reply, "remember_token"))
 }
@@ -63,7 +57,10 @@ fn point_1_remember_me_restores_are_sign_ins_that_revocation_ends() {
     // A logout of the restored session: its cookie and the remember-me cookie both die,
     // copies included.
     let both = format!("{session}; {remember}");
-    assert_eq!(send(&server, "POST", "/logout", &both, None).status, 302);
+    assert_eq!(
+        submit(&server, "/devices", "/logout", &both, "").status,
+        302
+    );
     assert_eq!(
         whoami(&server, &session).body,
         SIGNED_OUT,
@@ -79,7 +76,7 @@ fn point_1_remember_me_restores_are_sign_ins_that_revocation_ends() {
     let (_, laptop_remember) = sign_in_remembered(&server, "");
     let (phone, _) = sign_in_remembered(&server, "");
     assert_eq!(whoami(&server, &laptop_remember).body, SIGNED_IN);
-    let out = send(&server, "POST", "/logout-everywhere", &phone, None);
+    let out = submit(&server, "/devices", "/logout-everywhere", &phone, "");
     assert_eq!(out.status, 302);
     assert_eq!(whoami(&server, &laptop_remember).body, SIGNED_OUT);
     // A new sign-in after it is remembered again.
@@ -110,7 +107,7 @@ fn point_1_a_restore_rotates_the_planted_id_and_is_listed_and_revocable() {
     let devices = send(&server, "GET", "/devices", &session, None).body;
     assert!(devices.contains("(this device)"), "{devices}");
 
-    let out = send(&server, "POST", "/logout-everywhere", &session, None);
+    let out = submit(&server, "/devices", "/logout-everywhere", &session, "");
     assert_eq!(out.status, 302);
     assert_eq!(whoami(&server, &session).body, SIGNED_OUT);
     assert_eq!(
@@ -125,7 +122,7 @@ fn point_1_a_restore_rotates_the_planted_id_and_is_listed_and_revocable() {
 #[test]
 fn point_1_the_absolute_timeout_covers_remember_me_cookies() {
     let server = flacon_serve(&["--secret-key", KEY, "--absolute-timeout", "2"]);
-    let reply = send(&server, "POST", "/login", "", Some("user=ada&remember=on"));
+    let reply = submit(&server, "/login", "/login", "", "user=ada&remember=on");
     let header = reply
         .all("set-cookie")
         .into_iter()
@@ -160,7 +157,7 @@ fn httpdate_secs(date: &str) -> u64 {
 fn point_2_the_devices_page_shows_no_live_session_id() {
     let store = temp_db("review-devices");
     let server = flacon_serve(&["--secret-key", KEY, "--store", &store]);
-    let login = |form: &str| pair(&send(&server, "POST", "/login", "", Some(form)), "session");
+    let login = |form: &str| pair(&submit(&server, "/login", "/login", "", form), "session");
     let one = login("user=ada");
     let two = login("user=ada");
     let page = send(&server, "GET", "/devices", &one, None);
@@ -202,12 +199,13 @@ fn point_2_the_devices_page_shows_no_live_session_id() {
         .filter_map(|rest| rest.split('"').next())
         .next()
         .unwrap();
+    let token = form_token(&page.body).unwrap();
     let out = send(
         &server,
         "POST",
         "/devices/revoke",
         &one,
-        Some(&format!("id={other}")),
+        Some(&format!("id={other}&csrf_token={token}")),
     );
     assert_eq!(out.status, 302);
     assert_eq!(whoami(&server, &two).body, SIGNED_OUT);
@@ -218,8 +216,157 @@ fn point_2_the_devices_page_shows_no_live_session_id() {
         "POST",
         "/devices/revoke",
         &one,
-        Some("id=0123456789abcdef"),
+        Some(&format!("id=0123456789abcdef&csrf_token={token}")),
     );
     assert_eq!(out.status, 302);
     assert_eq!(whoami(&server, &one).body, SIGNED_IN);
+}
+
+/// A state-changing post with these request headers.
+fn post_from(
+    server: &Server,
+    action: &str,
+    headers: &[(&str, &str)],
+    cookies: &str,
+    form: &str,
+) -> Reply {
+    support::http_client::try_request_headers(
+        server.port,
+        "POST",
+        action,
+        headers,
+        (!cookies.is_empty()).then_some(cookies),
+        Some(form),
+    )
+    .unwrap()
+}
+
+/// The demo's state-changing posts (`/login`, `/logout`, `/logout-everywhere`,
+/// `/devices/revoke`) need the Flask-WTF token their pages carry, and refuse a post another
+/// site sends even with one (point 6): the review's cross-site "log out everywhere" and
+/// login CSRF, reproduced with the headers a browser adds.
+#[test]
+fn point_6_cross_site_and_tokenless_posts_are_refused() {
+    let store = temp_db("review-csrf");
+    let server = flacon_serve(&["--secret-key", KEY, "--store", &store]);
+    let origin = format!("http://127.0.0.1:{}", server.port);
+    // Without a token: refused, nobody signed in.
+    let reply = send(&server, "POST", "/login", "", Some("user=eve"));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.body.contains("The CSRF token is missing."),
+        "{}",
+        reply.body
+    );
+    assert!(reply.cookie_named("session").is_none());
+
+    let phone = pair(
+        &submit(&server, "/login", "/login", "", "user=ada"),
+        "session",
+    );
+    let laptop = pair(
+        &submit(&server, "/login", "/login", "", "user=ada"),
+        "session",
+    );
+    let page = send(&server, "GET", "/devices", &laptop, None);
+    let token = form_token(&page.body).unwrap();
+    let form = format!("csrf_token={token}");
+    for headers in [
+        &[("Origin", "https://evil.example")][..],
+        &[("Origin", "null")],
+        &[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Origin", origin.as_str()),
+        ],
+        &[("Sec-Fetch-Site", "same-site")],
+    ] {
+        let reply = post_from(&server, "/logout-everywhere", headers, &laptop, &form);
+        assert_eq!(reply.status, 403, "{headers:?}: {}", reply.body);
+        assert_eq!(whoami(&server, &phone).body, SIGNED_IN, "{headers:?}");
+    }
+    // A forged or another session's token is refused too.
+    let forged = post_from(
+        &server,
+        "/logout-everywhere",
+        &[],
+        &laptop,
+        "csrf_token=forged",
+    );
+    assert_eq!(forged.status, 400);
+    let phones_token = form_token(&send(&server, "GET", "/devices", &phone, None).body).unwrap();
+    let mismatched = format!("csrf_token={phones_token}");
+    let reply = post_from(&server, "/logout-everywhere", &[], &laptop, &mismatched);
+    assert_eq!(reply.status, 400);
+    assert_eq!(whoami(&server, &phone).body, SIGNED_IN);
+    // The same post from this site, as the browser sends it from the devices page: done.
+    let headers = [
+        ("Origin", origin.as_str()),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    let reply = post_from(&server, "/logout-everywhere", &headers, &laptop, &form);
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    assert_eq!(whoami(&server, &phone).body, SIGNED_OUT);
+}
+
+/// A token taken before signing in (say by whoever fixated the session) posts nothing
+/// after it (point 9): the sign-in dropped the session's CSRF secret.
+#[test]
+fn point_9_a_token_from_before_the_sign_in_is_void_after_it() {
+    let server = flacon_serve(&["--secret-key", KEY]);
+    let page = send(&server, "GET", "/login", "", None);
+    let before = form_token(&page.body).unwrap();
+    let cookies = support::merge_cookies("", &page);
+    let signed_in = send(
+        &server,
+        "POST",
+        "/login",
+        &cookies,
+        Some(&format!("user=ada&csrf_token={before}")),
+    );
+    assert_eq!(signed_in.status, 302);
+    let session = pair(&signed_in, "session");
+    let reply = send(
+        &server,
+        "POST",
+        "/logout",
+        &session,
+        Some(&format!("csrf_token={before}")),
+    );
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(whoami(&server, &session).body, SIGNED_IN);
+}
+
+/// The demo's cookie is `SameSite=Lax` unless told otherwise (point 6); `--cookie-samesite
+/// off`, or a Flask config file silent on it, gives Flask's default (no attribute), with
+/// which the article's routes answer byte for byte as Flask does.
+#[test]
+fn point_6_the_demo_cookie_is_same_site_lax_by_default() {
+    let cookie_of = |server: &Server| {
+        let reply = send(
+            &server,
+            "POST",
+            "/set_email",
+            "",
+            Some("email_address=a%40b.c"),
+        );
+        reply
+            .all("set-cookie")
+            .into_iter()
+            .find(|c| c.starts_with("session="))
+            .unwrap()
+            .to_owned()
+    };
+    let demo = support::flacon_serve_as_is(&["--secret-key", KEY], &[]);
+    assert!(
+        cookie_of(&demo).ends_with("; SameSite=Lax"),
+        "{}",
+        cookie_of(&demo)
+    );
+    let flask_like =
+        support::flacon_serve_as_is(&["--secret-key", KEY, "--cookie-samesite", "off"], &[]);
+    assert!(
+        !cookie_of(&flask_like).contains("SameSite"),
+        "{}",
+        cookie_of(&flask_like)
+    );
 }

@@ -38,6 +38,51 @@ pub fn pair(reply: &Reply, name: &str) -> String {
     )
 }
 
+/// A form post as a browser on the site makes it: `GET page` first (with `cookies`), then
+/// `POST action` with `form` plus the page's CSRF token, and the cookies as the page left
+/// them. The reply of the post.
+pub fn submit(server: &Server, page: &str, action: &str, cookies: &str, form: &str) -> Reply {
+    let shown = send(server, "GET", page, cookies, None);
+    let token = form_token(&shown.body)
+        .unwrap_or_else(|| panic!("no CSRF token on {page}: {}", shown.body));
+    let cookies = merge_cookies(cookies, &shown);
+    let form = if form.is_empty() {
+        format!("csrf_token={token}")
+    } else {
+        format!("{form}&csrf_token={token}")
+    };
+    send(server, "POST", action, &cookies, Some(&form))
+}
+
+/// The value of the first `csrf_token` field of a page.
+pub fn form_token(body: &str) -> Option<String> {
+    let rest = body.split("name=csrf_token value=\"").nth(1)?;
+    Some(rest.split('"').next()?.to_owned())
+}
+
+/// A `Cookie` header: `cookies` with what `reply` set in place of the old values (a deleted
+/// cookie left out).
+pub fn merge_cookies(cookies: &str, reply: &Reply) -> String {
+    let mut jar: Vec<(String, String)> = cookies
+        .split("; ")
+        .filter_map(|c| c.split_once('='))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    for header in reply.all("set-cookie") {
+        let Some((name, value)) = header.split(';').next().and_then(|c| c.split_once('=')) else {
+            continue;
+        };
+        jar.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            jar.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A fresh SQLite store under `target/tmp`, as `--store` takes it.
 pub fn temp_db(name: &str) -> String {
     let path =
@@ -52,8 +97,24 @@ pub fn flacon_serve(args: &[&str]) -> Server {
     flacon_serve_with_env(args, &[])
 }
 
-/// `flacon serve` on a free port with `args` and the environment variables `env`.
+/// `flacon serve` on a free port with `args` and the environment variables `env`, its
+/// cookie configured as the Flask apps beside it are: Flask's `SameSite` default (no
+/// attribute) unless `args` say otherwise (`flacon_serve_as_is` keeps the demo's own).
 pub fn flacon_serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+    let configured = args
+        .iter()
+        .any(|a| *a == "--cookie-samesite" || *a == "--config");
+    let flask_default: &[&str] = if configured {
+        &[]
+    } else {
+        &["--cookie-samesite", "off"]
+    };
+    let args: Vec<&str> = flask_default.iter().chain(args).copied().collect();
+    flacon_serve_as_is(&args, env)
+}
+
+/// `flacon serve` on a free port with exactly `args` (and `--addr`).
+pub fn flacon_serve_as_is(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_flacon"))
         .envs(env.iter().copied())
         .arg("serve")

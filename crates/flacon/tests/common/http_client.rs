@@ -181,6 +181,18 @@ pub fn try_request_with(
     cookie_header: Option<&str>,
     form: Option<&str>,
 ) -> Result<Reply, String> {
+    try_request_headers(port, method, path, &[], cookie_header, form)
+}
+
+/// [`try_request_with`] and more request headers (`Origin`, `Sec-Fetch-Site`, ...).
+pub fn try_request_headers(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    cookie_header: Option<&str>,
+    form: Option<&str>,
+) -> Result<Reply, String> {
     let mut stream =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     stream
@@ -188,6 +200,9 @@ pub fn try_request_with(
         .map_err(|e| e.to_string())?;
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(cookie) = cookie_header {
         head.push_str(&format!("Cookie: {cookie}\r\n"));
     }
