@@ -105,14 +105,13 @@ pub(crate) struct SignIn {
 }
 
 impl SignIn {
-    /// A token for the forms of a page about to be shown.
-    fn token(&self, session: &Session) -> Result<String, Response> {
+    /// A token for the forms of a page about to be shown; `None` (logged) when the system
+    /// has no randomness for the session's secret.
+    fn token(&self, session: &Session) -> Option<String> {
         self.csrf
             .generate(session, crate::demo::now())
-            .map_err(|error| {
-                tracing::error!(%error, "cannot make a CSRF secret");
-                crate::demo::internal_error()
-            })
+            .map_err(|error| tracing::error!(%error, "cannot make a CSRF secret"))
+            .ok()
     }
 
     /// The refusal of a state-changing post, if it must be refused: one another site sent
@@ -265,8 +264,8 @@ fn unavailable(error: &dyn std::fmt::Display) -> Response {
 /// A form for `POST /login` (a browser needs one; the contract is the POST).
 async fn login_form(session: Session, sign_in: Arc<SignIn>, pages: Pages) -> Response {
     match sign_in.token(&session) {
-        Ok(csrf_token) => pages.render("login.html", minijinja::context! { csrf_token }),
-        Err(failed) => failed,
+        Some(csrf_token) => pages.render("login.html", minijinja::context! { csrf_token }),
+        None => crate::demo::internal_error(),
     }
 }
 
@@ -497,9 +496,8 @@ async fn devices(
         },
         Revoker::Registry(_) | Revoker::Nothing => None,
     };
-    let csrf_token = match sign_in.token(&session) {
-        Ok(token) => token,
-        Err(failed) => return failed,
+    let Some(csrf_token) = sign_in.token(&session) else {
+        return crate::demo::internal_error();
     };
     pages.render(
         "devices.html",

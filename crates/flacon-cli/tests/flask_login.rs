@@ -41,9 +41,9 @@ const SIGNED_IN: &str = "<h1>Signed in as ada</h1>";
 fn logins_and_remember_me_cookies_cross_between_flask_login_and_flacon() {
     let flask = flask_login_app(KEY);
     let flacon = flacon_serve(&["--secret-key", KEY]);
-    let form = Some("user=ada&remember=on");
-    let by_flask = send(&flask, "POST", "/login", "", form);
-    let by_flacon = submit(&flacon, "/login", "/login", "", form.unwrap());
+    let form = "user=ada&remember=on";
+    let by_flask = send(&flask, "POST", "/login", "", Some(form));
+    let by_flacon = submit(&flacon, "/login", "/login", "", form);
     // The same cookie attributes; flacon's value signs `ada|issued.id` with Flask-Login's
     // digest (a token of this sign-in, which a logout can void), Flask-Login's the bare id.
     let masked = |reply: &Reply| {

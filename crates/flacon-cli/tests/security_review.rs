@@ -343,7 +343,7 @@ fn point_9_a_token_from_before_the_sign_in_is_void_after_it() {
 fn point_6_the_demo_cookie_is_same_site_lax_by_default() {
     let cookie_of = |server: &Server| {
         let reply = send(
-            &server,
+            server,
             "POST",
             "/set_email",
             "",
