@@ -154,14 +154,14 @@ async fn run_on<S: SessionStore + RevocationBackend>(
                 );
             }
             let voided = store
-                .revocations_since(None, now())
+                .revocations_since(None, now(), now().saturating_mul(1000))
                 .await
                 .map_err(store_error)?
-                .and_then(|r| r.users.get(user.as_str()).copied());
-            if let Some(before_ms) = voided {
+                .and_then(|r| r.users.into_iter().find(|(u, _)| u == user));
+            if let Some((_, revoked)) = voided {
                 eprintln!(
-                    "signed cookies of {user} signed in before {} ms (Unix) are void",
-                    before_ms
+                    "signed cookies of {user} signed in before {} ms (Unix) are void ({} time(s) logged out everywhere)",
+                    revoked.before_ms, revoked.logouts
                 );
             }
             Ok(())

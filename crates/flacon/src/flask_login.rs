@@ -424,8 +424,12 @@ impl FlaskLogin {
         let Some(registry) = &self.revocations else {
             return Ok(());
         };
-        let id = Some(token.id.as_str()).filter(|id| !id.is_empty());
-        match registry.sign_in_verdict(&token.user, token.issued_ms.unwrap_or(0), id) {
+        let sign_in = crate::revocation::SignIn {
+            at_ms: token.issued_ms.unwrap_or(0),
+            logouts: None,
+            token: Some(token.id.as_str()).filter(|id| !id.is_empty()),
+        };
+        match registry.sign_in_verdict(&token.user, sign_in) {
             Ok(Verdict::Valid) => Ok(()),
             Ok(Verdict::Revoked) => Err("revoked"),
             Err(_) => Err("revocations-stale"),
@@ -442,16 +446,18 @@ impl FlaskLogin {
     /// later restores nothing. Call it before [`Session::logout`], which clears the id.
     #[cfg(feature = "tokio")]
     pub async fn forget(&self, session: &Session) -> Result<(), crate::store::StoreError> {
-        let (Some(registry), Some(Value::Str(id))) =
-            (&self.revocations, session.get_value(REMEMBER_ID_KEY))
-        else {
+        let (Some(registry), Some(Value::Str(id)), Some(user)) = (
+            &self.revocations,
+            session.get_value(REMEMBER_ID_KEY),
+            session.user(),
+        ) else {
             return Ok(());
         };
         let max_age = self
             .max_age
             .map_or(self.duration, |max| max.min(self.duration));
         let until = crate::policy::system_clock().saturating_add(max_age.as_secs());
-        registry.deny(&id, until).await
+        registry.deny_for(&user, &id, until).await
     }
 }
 

@@ -16,8 +16,8 @@ use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::{OversizedCookie, SessionFailure};
 use crate::keys::{KeyMatch, KeyRing};
 use crate::session::{
-    holds_nothing, is_permanent, Hooks, Loaded, Loader, Pending, Session, LOGIN_KEY, PERMANENT_KEY,
-    TOKEN_KEY,
+    holds_nothing, is_permanent, user_of, Hooks, Loaded, Loader, Pending, Session, LOGIN_KEY,
+    PERMANENT_KEY, TOKEN_KEY,
 };
 use crate::store::StoreError;
 use crate::telemetry::{self, Layer};
@@ -111,7 +111,11 @@ impl CookiePolicy {
                 let Some(token) = token_of(&ended.data) else {
                     return Ok(());
                 };
-                registry.deny(token, until).await.map_err(|error| {
+                let denied = match user_of(&ended.data) {
+                    Some(user) => registry.deny_for(&user, token, until).await,
+                    None => registry.deny(token, until).await,
+                };
+                denied.map_err(|error| {
                     tracing::error!(%error, "cannot record the logout in the revocation registry");
                     Arc::new(error)
                 })
@@ -127,6 +131,20 @@ impl CookiePolicy {
     fn hooks(self: &Arc<Self>) -> Hooks {
         Hooks::default()
     }
+
+    /// A sign-in records how many times its user was logged out everywhere, so that the
+    /// next one voids it by count rather than by the clocks of two processes.
+    #[cfg(feature = "tokio")]
+    fn record_logouts(&self, data: &mut Map) {
+        use crate::session::GENERATION_KEY;
+        if let (Some(registry), Some(user)) = (&self.revocations, user_of(data)) {
+            let logouts = i64::try_from(registry.logouts_of(&user)).unwrap_or(i64::MAX);
+            data.insert(GENERATION_KEY.to_owned(), Value::Int(logouts));
+        }
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn record_logouts(&self, _data: &mut Map) {}
 
     /// What the registry says of a verified session: `Ok(true)` to serve it, `Ok(false)` when
     /// it was revoked, an error when the registry's view is too old to tell.
@@ -284,6 +302,7 @@ impl CookiePolicy {
         let mut stamped = limits.stamp(&mut data, now, false, outcome.signed_at);
         if outcome.login {
             signed_in(&mut data, limits, now);
+            self.record_logouts(&mut data);
             stamped = true;
         }
         let permanent = is_permanent(&data);

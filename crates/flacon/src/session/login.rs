@@ -60,6 +60,19 @@ pub(crate) fn login_time_of(data: &Map) -> Option<u64> {
     }
 }
 
+/// How many times the user had been logged out everywhere when this session signed in
+/// (signed cookies with a revocation registry): a later "log out everywhere" voids it by
+/// count, whatever the clocks of the processes say.
+pub(crate) const GENERATION_KEY: &str = "_flacon_gen";
+
+/// The count a session's sign-in recorded, if it did.
+pub(crate) fn generation_of(data: &Map) -> Option<u64> {
+    match data.get(GENERATION_KEY)? {
+        Value::Int(count) => u64::try_from(*count).ok(),
+        _ => None,
+    }
+}
+
 /// A cookie session's random id, if it has one.
 #[cfg(feature = "tokio")]
 pub(crate) fn token_of(data: &Map) -> Option<&str> {

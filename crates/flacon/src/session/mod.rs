@@ -17,7 +17,8 @@ pub use flash::{Flash, FLASHES_KEY};
 #[cfg(feature = "tokio")]
 pub(crate) use login::token_of;
 pub(crate) use login::{
-    login_time_of, split_stamp, user_of, CSRF_SECRET_KEY, LOGIN_KEY, TOKEN_KEY,
+    generation_of, login_time_of, split_stamp, user_of, CSRF_SECRET_KEY, GENERATION_KEY, LOGIN_KEY,
+    TOKEN_KEY,
 };
 pub use login::{FRESH_KEY, USER_KEY};
 use state::State;

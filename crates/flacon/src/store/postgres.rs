@@ -24,6 +24,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::revocation::{changes_from, RegistryVersion, RevocationChanges, UserRevocation};
+
 use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Statement};
@@ -202,7 +204,25 @@ impl PostgresStore {
                 CREATE TABLE IF NOT EXISTS flacon_revoked_tokens (
                     token TEXT PRIMARY KEY, until BIGINT NOT NULL);
                 CREATE TABLE IF NOT EXISTS flacon_revocation_version (
-                    one INT PRIMARY KEY, version BIGINT NOT NULL);"
+                    one INT PRIMARY KEY, version BIGINT NOT NULL);
+                ALTER TABLE flacon_revoked_users
+                    ADD COLUMN IF NOT EXISTS logouts BIGINT NOT NULL DEFAULT 0,
+                    ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
+                ALTER TABLE flacon_revoked_tokens
+                    ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
+                ALTER TABLE flacon_revocation_version
+                    ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0;
+                CREATE INDEX IF NOT EXISTS flacon_revoked_tokens_until
+                    ON flacon_revoked_tokens (until);
+                CREATE INDEX IF NOT EXISTS flacon_revoked_tokens_version
+                    ON flacon_revoked_tokens (version);
+                CREATE INDEX IF NOT EXISTS flacon_revoked_users_version
+                    ON flacon_revoked_users (version);
+                INSERT INTO flacon_revocation_version (one, version, generation)
+                    VALUES (1, 0, {now_ms}) ON CONFLICT (one) DO NOTHING;
+                UPDATE flacon_revocation_version SET generation = {now_ms}
+                    WHERE one = 1 AND generation = 0;",
+                now_ms = crate::policy::unix_millis()
             ))
             .await
             .map_err(unavailable)?;
@@ -452,15 +472,17 @@ impl SessionStore for PostgresStore {
     }
 }
 
-/// The revocation registry of signed cookies, in three small tables beside the sessions
-/// (each change bumps `flacon_revocation_version` in the same statement, so readers that
-/// know the version skip the rest).
+/// The revocation registry of signed cookies, in three small tables beside the sessions:
+/// each change bumps `flacon_revocation_version` and stamps its row with the new version in
+/// the same statement, so readers ask only for the rows past the version they know.
 impl crate::revocation::RevocationBackend for PostgresStore {
     async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
         self.registry_change(
-            "INSERT INTO flacon_revoked_users (user_id, before_ms) VALUES ($1, $2) \
+            "INSERT INTO flacon_revoked_users (user_id, before_ms, logouts, version) \
+             SELECT $1, $2, 1, version FROM bump \
              ON CONFLICT (user_id) DO UPDATE \
-             SET before_ms = GREATEST(flacon_revoked_users.before_ms, EXCLUDED.before_ms)",
+             SET before_ms = GREATEST(flacon_revoked_users.before_ms, EXCLUDED.before_ms), \
+                 logouts = flacon_revoked_users.logouts + 1, version = EXCLUDED.version",
             user,
             i64_of(before_ms),
         )
@@ -469,8 +491,9 @@ impl crate::revocation::RevocationBackend for PostgresStore {
 
     async fn deny_token(&self, token: &str, until: u64) -> Result<(), StoreError> {
         self.registry_change(
-            "INSERT INTO flacon_revoked_tokens (token, until) VALUES ($1, $2) \
-             ON CONFLICT (token) DO UPDATE SET until = EXCLUDED.until",
+            "INSERT INTO flacon_revoked_tokens (token, until, version) \
+             SELECT $1, $2, version FROM bump \
+             ON CONFLICT (token) DO UPDATE SET until = EXCLUDED.until, version = EXCLUDED.version",
             token,
             i64_of(until),
         )
@@ -479,61 +502,116 @@ impl crate::revocation::RevocationBackend for PostgresStore {
 
     async fn revocations_since(
         &self,
-        known: Option<u64>,
+        known: Option<RegistryVersion>,
         now: u64,
-    ) -> Result<Option<crate::revocation::Revocations>, StoreError> {
+        _now_ms: u64,
+    ) -> Result<Option<RevocationChanges>, StoreError> {
         let now = i64_of(now);
-        let rows = self
+        let read = self
             .run(|c| async move {
-                let version = c
+                let at = c
                     .client
                     .query_opt(
-                        "SELECT version FROM flacon_revocation_version WHERE one = 1",
+                        "SELECT version, generation FROM flacon_revocation_version WHERE one = 1",
                         &[],
                     )
                     .await?
-                    .map_or(0, |row| row.get::<_, i64>(0));
-                let version = u64::try_from(version).unwrap_or(0);
-                if known == Some(version) {
+                    .map_or_else(RegistryVersion::default, |row| RegistryVersion {
+                        version: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+                        generation: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                    });
+                let Some(since) = changes_from(known, at) else {
                     return Ok(None);
-                }
-                let users = c
-                    .client
-                    .query("SELECT user_id, before_ms FROM flacon_revoked_users", &[])
-                    .await?;
-                let tokens = c
-                    .client
-                    .query(
-                        "SELECT token, until FROM flacon_revoked_tokens WHERE until > $1",
-                        &[&now],
+                };
+                let since = i64_of(since);
+                // Separate statements for a whole read and a delta: the delta must use the
+                // version indexes.
+                let (users, tokens) = if since == 0 {
+                    (
+                        c.client
+                            .query(
+                                "SELECT user_id, before_ms, logouts FROM flacon_revoked_users",
+                                &[],
+                            )
+                            .await?,
+                        c.client
+                            .query(
+                                "SELECT token, until FROM flacon_revoked_tokens WHERE until > $1",
+                                &[&now],
+                            )
+                            .await?,
                     )
-                    .await?;
-                Ok(Some((version, users, tokens)))
+                } else {
+                    (
+                        c.client
+                            .query(
+                                "SELECT user_id, before_ms, logouts FROM flacon_revoked_users \
+                                 WHERE version > $1",
+                                &[&since],
+                            )
+                            .await?,
+                        c.client
+                            .query(
+                                "SELECT token, until FROM flacon_revoked_tokens \
+                                 WHERE version > $1 AND until > $2",
+                                &[&since, &now],
+                            )
+                            .await?,
+                    )
+                };
+                Ok(Some((at, since == 0, users, tokens)))
             })
             .await?;
-        let Some((version, users, tokens)) = rows else {
+        let Some((at, complete, users, tokens)) = read else {
             return Ok(None);
         };
-        let pairs = |rows: Vec<tokio_postgres::Row>| {
-            rows.iter()
-                .filter_map(|row| {
-                    let key: String = row.try_get(0).ok()?;
-                    let at: i64 = row.try_get(1).ok()?;
-                    Some((key, u64::try_from(at).unwrap_or(0)))
-                })
-                .collect()
+        let number = |row: &tokio_postgres::Row, i: usize| {
+            row.try_get::<_, i64>(i)
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0)
         };
-        Ok(Some(crate::revocation::Revocations {
-            version,
-            users: pairs(users),
-            tokens: pairs(tokens),
+        Ok(Some(RevocationChanges {
+            at,
+            complete,
+            users: users
+                .iter()
+                .filter_map(|row| {
+                    let user: String = row.try_get(0).ok()?;
+                    let revocation = UserRevocation {
+                        before_ms: number(row, 1),
+                        logouts: number(row, 2),
+                    };
+                    Some((user, revocation))
+                })
+                .collect(),
+            tokens: tokens
+                .iter()
+                .filter_map(|row| Some((row.try_get::<_, String>(0).ok()?, number(row, 1))))
+                .collect(),
         }))
+    }
+
+    async fn purge_revocations(&self, now: u64) -> Result<usize, StoreError> {
+        let batch = u64::try_from(crate::revocation::PURGE_BATCH).unwrap_or(u64::MAX);
+        let (now, batch) = (i64_of(now), i64_of(batch));
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    "DELETE FROM flacon_revoked_tokens WHERE token IN \
+                     (SELECT token FROM flacon_revoked_tokens WHERE until <= $1 LIMIT $2)",
+                    &[&now, &batch],
+                )
+                .await
+        })
+        .await
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
 
 impl PostgresStore {
-    /// One registry change: `insert` (of `$1`, `$2`) with the version bumped in the same
-    /// statement.
+    /// One registry change: `insert` (of `$1`, `$2`, reading the new version from `bump`)
+    /// with the version bumped in the same statement.
     async fn registry_change(&self, insert: &str, key: &str, value: i64) -> Result<(), StoreError> {
         let (sql, key) = (
             format!("WITH bump AS ({BUMP_VERSION}) {insert}"),
@@ -547,4 +625,5 @@ impl PostgresStore {
 
 /// Bumps the registry's version (a CTE in each change, so the two cannot part).
 const BUMP_VERSION: &str = "INSERT INTO flacon_revocation_version (one, version) VALUES (1, 1) \
-    ON CONFLICT (one) DO UPDATE SET version = flacon_revocation_version.version + 1 RETURNING 1";
+    ON CONFLICT (one) DO UPDATE SET version = flacon_revocation_version.version + 1 \
+    RETURNING version";

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::revocation::{RegistryVersion, RevocationChanges, UserRevocation};
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
@@ -157,13 +158,16 @@ impl RedisStore {
 
     /// The cookie revocation registry's keys, under one hash tag: one Cluster slot, so a
     /// change and its version bump are one atomic script.
-    fn revocation_keys(&self) -> [String; 3] {
+    fn revocation_keys(&self) -> RegistryKeys {
         let tag = format!("{{flacon:revocations:{}}}", self.prefix);
-        [
-            format!("{tag}:users"),
-            format!("{tag}:tokens"),
-            format!("{tag}:version"),
-        ]
+        RegistryKeys {
+            users: format!("{tag}:users"),
+            logouts: format!("{tag}:logouts"),
+            tokens: format!("{tag}:tokens"),
+            changes: format!("{tag}:changes"),
+            version: format!("{tag}:version"),
+            generation: format!("{tag}:generation"),
+        }
     }
 
     fn cached_conn(&self) -> std::sync::MutexGuard<'_, Option<Conn>> {
@@ -300,13 +304,69 @@ const INDEX_SESSION: &str = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) \
      if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then \
        redis.call('EXPIRE', KEYS[1], ARGV[3]) end return 1";
 
-/// A revocation: `HSET` the user's "void before" (never moved back) or `ZADD` a denied
-/// token, and bump the version, atomically.
+/// The registry's keys: per user the "void before" time (`users`) and the count of
+/// "log out everywhere" (`logouts`), the denied ids by expiry (`tokens`), the change log
+/// (`changes`: `u:USER` or `t:TOKEN` scored by the version that last changed it), the
+/// version, and the generation (when the registry was created, Unix milliseconds).
+struct RegistryKeys {
+    users: String,
+    logouts: String,
+    tokens: String,
+    changes: String,
+    version: String,
+    generation: String,
+}
+
+/// A "log out everywhere": the user's "void before" (never moved back) and count, the
+/// version bumped and the change logged, atomically.
 const VOID_USER: &str = "local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') \
      if tonumber(ARGV[2]) > old then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end \
-     return redis.call('INCR', KEYS[2])";
+     redis.call('HINCRBY', KEYS[2], ARGV[1], 1) \
+     local v = redis.call('INCR', KEYS[4]) \
+     redis.call('ZADD', KEYS[3], v, 'u:' .. ARGV[1]) return v";
+/// A denied id, the version bumped and the change logged, atomically.
 const DENY_TOKEN: &str = "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) \
-     return redis.call('INCR', KEYS[2])";
+     local v = redis.call('INCR', KEYS[3]) \
+     redis.call('ZADD', KEYS[2], v, 't:' .. ARGV[1]) return v";
+/// What changed since the version a reader knows (`ARGV[1]` generation, `ARGV[2]` version),
+/// or all of it; a registry without a generation (new, or its data lost) starts one at
+/// `ARGV[4]`. Answers `{generation, version}` when nothing changed, else
+/// `{generation, version, since, users, tokens}` (flat arrays: user, before, count; token,
+/// expiry), denials past `ARGV[3]` left out.
+const READ_CHANGES: &str = "local gen = redis.call('GET', KEYS[6]) \
+     if not gen then redis.call('SET', KEYS[6], ARGV[4], 'NX') gen = redis.call('GET', KEYS[6]) end \
+     local v = tonumber(redis.call('GET', KEYS[5]) or '0') \
+     local since = 0 \
+     if gen == ARGV[1] then \
+       local known = tonumber(ARGV[2]) \
+       if known == v then return {gen, tostring(v)} end \
+       if known < v then since = known end \
+     end \
+     local users, tokens = {}, {} \
+     local function user(u) \
+       users[#users + 1] = u \
+       users[#users + 1] = redis.call('HGET', KEYS[1], u) or '0' \
+       users[#users + 1] = redis.call('HGET', KEYS[2], u) or '0' \
+     end \
+     if since == 0 then \
+       for _, u in ipairs(redis.call('HKEYS', KEYS[1])) do user(u) end \
+       tokens = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[3], '+inf', 'WITHSCORES') \
+     else \
+       for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. since, '+inf')) do \
+         local key = string.sub(m, 3) \
+         if string.sub(m, 1, 2) == 'u:' then user(key) else \
+           local expiry = redis.call('ZSCORE', KEYS[3], key) \
+           if expiry and tonumber(expiry) > tonumber(ARGV[3]) then \
+             tokens[#tokens + 1] = key tokens[#tokens + 1] = expiry end \
+         end \
+       end \
+     end \
+     return {gen, tostring(v), tostring(since), users, tokens}";
+/// Up to `ARGV[2]` denials expired by `ARGV[1]`, removed with their change-log entries.
+const PURGE_TOKENS: &str = "local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2])) \
+     for _, t in ipairs(expired) do \
+       redis.call('ZREM', KEYS[1], t) redis.call('ZREM', KEYS[2], 't:' .. t) end \
+     return #expired";
 
 /// What [`RedisStore::query`] sends: a command or a pipeline.
 #[derive(Clone, Copy)]
@@ -508,24 +568,27 @@ impl SessionStore for RedisStore {
 
 impl crate::revocation::RevocationBackend for RedisStore {
     async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
-        let [users, _, version] = self.revocation_keys();
+        let keys = self.revocation_keys();
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(VOID_USER)
-            .arg(2)
-            .arg(users)
-            .arg(version)
+            .arg(4)
+            .arg(keys.users)
+            .arg(keys.logouts)
+            .arg(keys.changes)
+            .arg(keys.version)
             .arg(user)
             .arg(before_ms);
         self.query::<i64>(Request::Command(&cmd)).await.map(drop)
     }
 
     async fn deny_token(&self, token: &str, until: u64) -> Result<(), StoreError> {
-        let [_, tokens, version] = self.revocation_keys();
+        let keys = self.revocation_keys();
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(DENY_TOKEN)
-            .arg(2)
-            .arg(tokens)
-            .arg(version)
+            .arg(3)
+            .arg(keys.tokens)
+            .arg(keys.changes)
+            .arg(keys.version)
             .arg(token)
             .arg(until);
         self.query::<i64>(Request::Command(&cmd)).await.map(drop)
@@ -533,36 +596,92 @@ impl crate::revocation::RevocationBackend for RedisStore {
 
     async fn revocations_since(
         &self,
-        known: Option<u64>,
+        known: Option<RegistryVersion>,
         now: u64,
-    ) -> Result<Option<crate::revocation::Revocations>, StoreError> {
-        let [users, tokens, version] = self.revocation_keys();
-        let mut get = redis::cmd("GET");
-        get.arg(&version);
-        let current: Option<u64> = self.query(Request::Command(&get)).await?;
-        let current = current.unwrap_or(0);
-        if known == Some(current) {
-            return Ok(None);
-        }
-        // Denials past their cookie's expiry are dropped here, by whichever reader comes.
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(&tokens)
-            .arg("-inf")
+        now_ms: u64,
+    ) -> Result<Option<RevocationChanges>, StoreError> {
+        let keys = self.revocation_keys();
+        let known = known.unwrap_or_default();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(READ_CHANGES)
+            .arg(6)
+            .arg(keys.users)
+            .arg(keys.logouts)
+            .arg(keys.tokens)
+            .arg(keys.changes)
+            .arg(keys.version)
+            .arg(keys.generation)
+            .arg(known.generation)
+            .arg(known.version)
             .arg(now)
-            .ignore()
-            .hgetall(&users)
-            .cmd("ZRANGE")
-            .arg(&tokens)
-            .arg(0)
-            .arg(-1)
-            .arg("WITHSCORES");
-        type Pairs = Vec<(String, u64)>;
-        let (voided, denied): (Pairs, Pairs) = self.query(Request::Pipeline(&pipe)).await?;
-        Ok(Some(crate::revocation::Revocations {
-            version: current,
-            users: voided.into_iter().collect(),
-            tokens: denied.into_iter().collect(),
-        }))
+            .arg(now_ms);
+        let answer: Vec<redis::Value> = self.query(Request::Command(&cmd)).await?;
+        parse_changes(&answer)
     }
+
+    async fn purge_revocations(&self, now: u64) -> Result<usize, StoreError> {
+        let keys = self.revocation_keys();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(PURGE_TOKENS)
+            .arg(2)
+            .arg(keys.tokens)
+            .arg(keys.changes)
+            .arg(now)
+            .arg(crate::revocation::PURGE_BATCH);
+        let purged: i64 = self.query(Request::Command(&cmd)).await?;
+        Ok(usize::try_from(purged).unwrap_or(0))
+    }
+}
+
+/// [`READ_CHANGES`]'s answer.
+fn parse_changes(answer: &[redis::Value]) -> Result<Option<RevocationChanges>, StoreError> {
+    let corrupt = || StoreError::Corrupt("unexpected answer from the registry's read".to_owned());
+    let number = |value: &redis::Value| -> Result<u64, StoreError> {
+        let text: String = redis::from_redis_value(value).map_err(|_| corrupt())?;
+        // Scores may come back as floats ("1.7e9" for large ones).
+        text.parse::<u64>()
+            .ok()
+            .or_else(|| text.parse::<f64>().ok().map(|f| f as u64))
+            .ok_or_else(corrupt)
+    };
+    let (Some(generation), Some(version)) = (answer.first(), answer.get(1)) else {
+        return Err(corrupt());
+    };
+    let at = RegistryVersion {
+        generation: number(generation)?,
+        version: number(version)?,
+    };
+    let (Some(since), Some(users), Some(tokens)) = (answer.get(2), answer.get(3), answer.get(4))
+    else {
+        return Ok(None);
+    };
+    let users: Vec<redis::Value> = redis::from_redis_value(users).map_err(|_| corrupt())?;
+    let tokens: Vec<redis::Value> = redis::from_redis_value(tokens).map_err(|_| corrupt())?;
+    let text = |value: &redis::Value| -> Result<String, StoreError> {
+        redis::from_redis_value(value).map_err(|_| corrupt())
+    };
+    Ok(Some(RevocationChanges {
+        at,
+        complete: number(since)? == 0,
+        users: users
+            .chunks_exact(3)
+            .map(|entry| match entry {
+                [user, before, logouts] => Ok((
+                    text(user)?,
+                    UserRevocation {
+                        before_ms: number(before)?,
+                        logouts: number(logouts)?,
+                    },
+                )),
+                _ => Err(corrupt()),
+            })
+            .collect::<Result<_, _>>()?,
+        tokens: tokens
+            .chunks_exact(2)
+            .map(|entry| match entry {
+                [token, until] => Ok((text(token)?, number(until)?)),
+                _ => Err(corrupt()),
+            })
+            .collect::<Result<_, _>>()?,
+    }))
 }

@@ -106,6 +106,7 @@ impl SqliteStore {
                  DROP INDEX IF EXISTS flacon_sessions_expiry;",
             )?;
             pooled.execute_batch(users::SCHEMA)?;
+            users::migrate(&pooled, crate::policy::unix_millis())?;
             let inline = (0..inline)
                 .map(|_| {
                     let conn = connect(&path, Duration::ZERO)?;

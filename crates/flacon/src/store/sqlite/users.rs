@@ -6,9 +6,15 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{secs, unavailable, SqliteStore};
+#[cfg(feature = "tokio")]
+use crate::revocation::{
+    changes_from, RegistryVersion, RevocationChanges, UserRevocation, PURGE_BATCH,
+};
 use crate::store::{SessionId, StoreError};
 
-/// The tables, created with the sessions table.
+/// The tables, created with the sessions table. Every registry change takes the next
+/// version and stamps its row with it, so a reader asks for the rows past the version it
+/// knows (an index on `version`); expired denials are purged by an index on `until`.
 pub(super) const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS flacon_user_sessions (
         user TEXT NOT NULL,
@@ -18,17 +24,73 @@ pub(super) const SCHEMA: &str = "
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS flacon_revoked_users (
         user TEXT PRIMARY KEY NOT NULL,
-        before_ms INTEGER NOT NULL
+        before_ms INTEGER NOT NULL,
+        logouts INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS flacon_revoked_tokens (
         token TEXT PRIMARY KEY NOT NULL,
-        until INTEGER NOT NULL
+        until INTEGER NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS flacon_revocation_version (
         one INTEGER PRIMARY KEY CHECK (one = 1),
-        version INTEGER NOT NULL
+        version INTEGER NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0
     );
     INSERT OR IGNORE INTO flacon_revocation_version (one, version) VALUES (1, 0);";
+
+/// The columns a registry made by an earlier flacon lacks.
+const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
+    (
+        "flacon_revoked_users",
+        "logouts",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "flacon_revoked_users",
+        "version",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "flacon_revoked_tokens",
+        "version",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "flacon_revocation_version",
+        "generation",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+];
+
+/// Brings a registry made by an earlier flacon up to [`SCHEMA`] (its rows keep version 0:
+/// a reader that knows nothing reads them whole), adds the indexes, and starts the
+/// registry's generation if it has none.
+pub(super) fn migrate(conn: &rusqlite::Connection, now_ms: u64) -> rusqlite::Result<()> {
+    for (table, column, declaration) in ADDED_COLUMNS {
+        let present: bool = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+            ))?
+            .exists([column])?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+            ))?;
+        }
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS flacon_revoked_tokens_until ON flacon_revoked_tokens (until);
+         CREATE INDEX IF NOT EXISTS flacon_revoked_tokens_version ON flacon_revoked_tokens (version);
+         CREATE INDEX IF NOT EXISTS flacon_revoked_users_version ON flacon_revoked_users (version);",
+    )?;
+    conn.execute(
+        "UPDATE flacon_revocation_version SET generation = ?1 WHERE one = 1 AND generation = 0",
+        params![secs(now_ms)],
+    )?;
+    Ok(())
+}
 
 impl SqliteStore {
     pub(super) async fn index_user(
@@ -95,7 +157,8 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs one change to the registry and bumps its version, in one transaction.
+    /// Runs one change to the registry, stamped with the version it bumps to, in one
+    /// transaction: `sql` takes the key, the value and that version.
     async fn revocation_change(
         &self,
         sql: &'static str,
@@ -106,12 +169,16 @@ impl SqliteStore {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            tx.execute(sql, params![key, value]).map_err(unavailable)?;
-            tx.execute(
-                "UPDATE flacon_revocation_version SET version = version + 1 WHERE one = 1",
-                [],
-            )
-            .map_err(unavailable)?;
+            let version: i64 = tx
+                .query_row(
+                    "UPDATE flacon_revocation_version SET version = version + 1 WHERE one = 1
+                       RETURNING version",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(unavailable)?;
+            tx.execute(sql, params![key, value, version])
+                .map_err(unavailable)?;
             tx.commit().map_err(unavailable)
         })
         .await
@@ -122,8 +189,10 @@ impl SqliteStore {
 impl crate::revocation::RevocationBackend for SqliteStore {
     async fn void_user_before(&self, user: &str, before_ms: u64) -> Result<(), StoreError> {
         self.revocation_change(
-            "INSERT INTO flacon_revoked_users (user, before_ms) VALUES (?1, ?2)
-               ON CONFLICT (user) DO UPDATE SET before_ms = max(before_ms, excluded.before_ms)",
+            "INSERT INTO flacon_revoked_users (user, before_ms, logouts, version)
+               VALUES (?1, ?2, 1, ?3)
+               ON CONFLICT (user) DO UPDATE SET before_ms = max(before_ms, excluded.before_ms),
+                 logouts = logouts + 1, version = excluded.version",
             user.to_owned(),
             secs(before_ms),
         )
@@ -132,7 +201,9 @@ impl crate::revocation::RevocationBackend for SqliteStore {
 
     async fn deny_token(&self, token: &str, until: u64) -> Result<(), StoreError> {
         self.revocation_change(
-            "INSERT OR REPLACE INTO flacon_revoked_tokens (token, until) VALUES (?1, ?2)",
+            "INSERT INTO flacon_revoked_tokens (token, until, version) VALUES (?1, ?2, ?3)
+               ON CONFLICT (token) DO UPDATE SET until = excluded.until,
+                 version = excluded.version",
             token.to_owned(),
             secs(until),
         )
@@ -141,57 +212,89 @@ impl crate::revocation::RevocationBackend for SqliteStore {
 
     async fn revocations_since(
         &self,
-        known: Option<u64>,
+        known: Option<RegistryVersion>,
         now: u64,
-    ) -> Result<Option<crate::revocation::Revocations>, StoreError> {
-        let version: i64 = self
+        _now_ms: u64,
+    ) -> Result<Option<RevocationChanges>, StoreError> {
+        let (version, generation): (i64, i64) = self
             .statement(false, |c| {
-                c.prepare_cached("SELECT version FROM flacon_revocation_version WHERE one = 1")?
-                    .query_row([], |row| row.get(0))
-                    .optional()
-                    .map(Option::unwrap_or_default)
+                c.prepare_cached(
+                    "SELECT version, generation FROM flacon_revocation_version WHERE one = 1",
+                )?
+                .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+                .map(Option::unwrap_or_default)
             })
             .await?;
-        let version = u64::try_from(version).unwrap_or(0);
-        if known == Some(version) {
+        let at = RegistryVersion {
+            generation: u64::try_from(generation).unwrap_or(0),
+            version: u64::try_from(version).unwrap_or(0),
+        };
+        let Some(since) = changes_from(known, at) else {
             return Ok(None);
-        }
+        };
         self.with(move |c| {
-            let mut revocations = crate::revocation::Revocations {
-                version,
-                ..Default::default()
+            let since = secs(since);
+            let mut changes = RevocationChanges {
+                at,
+                complete: since == 0,
+                ..RevocationChanges::default()
             };
-            let mut users = c
-                .prepare("SELECT user, before_ms FROM flacon_revoked_users")
-                .map_err(unavailable)?;
-            for row in users
-                .query_map([], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            // Two statements, not one with `OR ?1 = 0`: a delta must use the version index.
+            let (users_sql, tokens_sql) = if since == 0 {
+                (
+                    "SELECT user, before_ms, logouts FROM flacon_revoked_users WHERE ?1 = 0",
+                    "SELECT token, until FROM flacon_revoked_tokens WHERE ?1 = 0 AND until > ?2",
+                )
+            } else {
+                (
+                    "SELECT user, before_ms, logouts FROM flacon_revoked_users WHERE version > ?1",
+                    "SELECT token, until FROM flacon_revoked_tokens
+                       WHERE version > ?1 AND until > ?2",
+                )
+            };
+            let mut users = c.prepare_cached(users_sql).map_err(unavailable)?;
+            let rows = users
+                .query_map(params![since], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        UserRevocation {
+                            before_ms: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                            logouts: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                        },
+                    ))
                 })
-                .map_err(unavailable)?
-            {
-                let (user, before) = row.map_err(unavailable)?;
-                revocations
-                    .users
-                    .insert(user, u64::try_from(before).unwrap_or(0));
-            }
-            let mut tokens = c
-                .prepare("SELECT token, until FROM flacon_revoked_tokens WHERE until > ?1")
                 .map_err(unavailable)?;
-            for row in tokens
-                .query_map(params![secs(now)], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .map_err(unavailable)?
-            {
-                let (token, until) = row.map_err(unavailable)?;
-                revocations
-                    .tokens
-                    .insert(token, u64::try_from(until).unwrap_or(0));
+            for row in rows {
+                changes.users.push(row.map_err(unavailable)?);
             }
-            Ok(revocations)
+            let mut tokens = c.prepare_cached(tokens_sql).map_err(unavailable)?;
+            let rows = tokens
+                .query_map(params![since, secs(now)], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                    ))
+                })
+                .map_err(unavailable)?;
+            for row in rows {
+                changes.tokens.push(row.map_err(unavailable)?);
+            }
+            Ok(changes)
         })
         .await
         .map(Some)
+    }
+
+    async fn purge_revocations(&self, now: u64) -> Result<usize, StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM flacon_revoked_tokens WHERE token IN
+                   (SELECT token FROM flacon_revoked_tokens WHERE until <= ?1 LIMIT ?2)",
+                params![secs(now), i64::try_from(PURGE_BATCH).unwrap_or(i64::MAX)],
+            )
+            .map_err(unavailable)
+        })
+        .await
     }
 }
