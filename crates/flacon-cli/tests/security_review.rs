@@ -370,3 +370,139 @@ fn point_6_the_demo_cookie_is_same_site_lax_by_default() {
         cookie_of(&flask_like)
     );
 }
+
+/// A registry whose store lost its data (a Redis restarted without persistence) is a new
+/// generation: a cookie that logged out before is not accepted again, and neither is any
+/// sign-in older than the new registry; sign-ins after it work (point 7).
+#[test]
+fn point_7_a_registry_that_lost_its_data_fails_closed() {
+    let mut redis = support::redis_server::RedisServer::start();
+    let registry = redis.url();
+    let server = flacon_serve(&["--secret-key", KEY, "--revocations", &registry]);
+    let sign_in = || {
+        pair(
+            &submit(&server, "/login", "/login", "", "user=ada"),
+            "session",
+        )
+    };
+    let logged_out = sign_in();
+    let kept = sign_in();
+    assert_eq!(
+        submit(&server, "/devices", "/logout", &logged_out, "").status,
+        302
+    );
+    assert_eq!(whoami(&server, &logged_out).body, SIGNED_OUT);
+    assert_eq!(whoami(&server, &kept).body, SIGNED_IN);
+
+    redis.restart_empty();
+    // Once the server has read the new registry (within its staleness bound, 1 s), no
+    // sign-in older than it is trusted; until then the old view (or a 503) answers. Never
+    // is the logged-out cookie signed in again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let replayed = whoami(&server, &logged_out);
+        assert_ne!(replayed.body, SIGNED_IN, "the lost logout is undone");
+        let reply = whoami(&server, &kept);
+        if reply.status == 200 && reply.body == SIGNED_OUT {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a sign-in older than the new registry is still trusted: {}",
+            reply.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(whoami(&server, &logged_out).body, SIGNED_OUT);
+    let after = sign_in();
+    assert_eq!(whoami(&server, &after).body, SIGNED_IN);
+}
+
+/// The review's reproduction of point 4: a registry holding a million denials, one process
+/// serving a signed-in user while another signs an account in and out in a loop. Every read
+/// of the signed-in user is answered (no 503: the view never falls behind its bound), every
+/// logout is done, and the loop's denials stay under the per-user cap.
+#[test]
+fn point_4_a_million_denials_and_a_churning_process_stall_nobody() {
+    let path = support::python::workspace_root().join(format!(
+        "target/tmp/review-million-{}.db",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    seed_denials(&path, 1_000_000);
+    let registry = format!("sqlite:{}", path.display());
+    let reader = flacon_serve(&["--secret-key", KEY, "--revocations", &registry]);
+    let churner = flacon_serve(&["--secret-key", KEY, "--revocations", &registry]);
+    let ada = pair(
+        &submit(&reader, "/login", "/login", "", "user=ada"),
+        "session",
+    );
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let server = churner;
+            let mut logouts = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let eve = pair(
+                    &submit(&server, "/login", "/login", "", "user=eve"),
+                    "session",
+                );
+                let out = submit(&server, "/devices", "/logout", &eve, "");
+                assert_eq!(out.status, 302, "{}", out.body);
+                logouts += 1;
+            }
+            logouts
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut reads = 0;
+    while started.elapsed() < std::time::Duration::from_secs(5) {
+        let reply = whoami(&reader, &ada);
+        assert_eq!(reply.status, 200, "read {reads}: {}", reply.body);
+        assert_eq!(reply.body, SIGNED_IN);
+        reads += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let logouts = churn.join().unwrap();
+    eprintln!("1,000,000 denials: {reads} signed-in reads answered, {logouts} logouts done in 5 s");
+    assert!(logouts > 100, "the loop ran: {logouts} logouts");
+    assert!(reads > 100, "{reads} reads");
+    // The loop's account holds no more denials than the cap, whatever it did.
+    let live = count_rows(&path, "SELECT count(*) FROM flacon_revoked_tokens");
+    assert!(
+        live <= 1_000_000 + flacon::revocation::MAX_DENIALS_PER_USER as u64,
+        "{live} denials"
+    );
+}
+
+/// A registry in SQLite with `count` live denials (Unix seconds an hour from now), created
+/// a day ago, as flacon lays it out.
+fn seed_denials(path: &std::path::Path, count: u64) {
+    let script = "import sqlite3, sys, time\n\
+        db = sqlite3.connect(sys.argv[1])\n\
+        now = int(time.time())\n\
+        db.executescript('''\n\
+        CREATE TABLE flacon_revoked_users (user TEXT PRIMARY KEY NOT NULL, before_ms INTEGER NOT NULL, logouts INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;\n\
+        CREATE TABLE flacon_revoked_tokens (token TEXT PRIMARY KEY NOT NULL, until INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;\n\
+        CREATE TABLE flacon_revocation_version (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL, generation INTEGER NOT NULL DEFAULT 0);\n\
+        ''')\n\
+        db.execute('INSERT INTO flacon_revocation_version VALUES (1, 1, ?)', ((now - 86400) * 1000,))\n\
+        db.executemany('INSERT INTO flacon_revoked_tokens VALUES (?, ?, 1)', (('seed-%d' % i, now + 3600) for i in range(int(sys.argv[2]))))\n\
+        db.commit()\n\
+        print('[]')\n";
+    support::python::json_lines(
+        &["-c", script, path.to_str().unwrap(), &count.to_string()],
+        String::new(),
+    );
+}
+
+fn count_rows(path: &std::path::Path, sql: &str) -> u64 {
+    let script = "import sqlite3, sys\nprint(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])\n";
+    let out =
+        support::python::json_lines(&["-c", script, path.to_str().unwrap(), sql], String::new());
+    out[0].as_u64().unwrap()
+}

@@ -52,9 +52,9 @@ use crate::value::Map;
 /// The default bound on how old the in-process view may be.
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(1);
 
-/// Live denials one user may have from one process; past it, a logout ends every sign-in of
-/// that user instead (one row, not one more), so that no account can grow the registry
-/// without bound by signing in and out in a loop.
+/// Live denials one user may have from one process; at it, a logout ends every sign-in of
+/// that user instead (a row the user has already, not one more) until some of them expire,
+/// so that no account can grow the registry by signing in and out in a loop.
 pub const MAX_DENIALS_PER_USER: usize = 64;
 
 /// Expired denials a purge deletes in one statement or script.
@@ -447,6 +447,9 @@ impl RevocationRegistry {
             denials_by_user: Mutex::new(HashMap::new()),
         });
         registry.refresh().await?;
+        // The view is as old as the start of the read that made it: after a long first read
+        // (a large registry), read what changed meanwhile, so that the view starts fresh.
+        registry.refresh().await?;
         let every = registry.max_staleness / 4;
         let weak: Weak<Self> = Arc::downgrade(&registry);
         tokio::spawn(async move {
@@ -614,10 +617,6 @@ impl RevocationRegistry {
                 },
             );
         }
-        self.denials_by_user
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(user);
         self.refresh_after_change().await;
         Ok(())
     }
@@ -632,10 +631,12 @@ impl RevocationRegistry {
         Ok(())
     }
 
-    /// [`deny`](Self::deny) for a session of `user`: past [`MAX_DENIALS_PER_USER`] live
+    /// [`deny`](Self::deny) for a session of `user`: at [`MAX_DENIALS_PER_USER`] live
     /// denials of that user from this process, the user is logged out everywhere instead.
     pub async fn deny_for(&self, user: &str, token: &str, until: u64) -> Result<(), StoreError> {
         let now = unix_ms() / 1000;
+        // At the cap, this logout ends every sign-in of the user (a row that exists already)
+        // rather than adding a denial; the count goes down as the denials expire.
         let over = {
             let mut by_user = self
                 .denials_by_user
@@ -643,8 +644,11 @@ impl RevocationRegistry {
                 .unwrap_or_else(PoisonError::into_inner);
             let live = by_user.entry(user.to_owned()).or_default();
             live.retain(|expiry| *expiry > now);
-            live.push(until);
-            live.len() > MAX_DENIALS_PER_USER
+            let over = live.len() >= MAX_DENIALS_PER_USER;
+            if !over {
+                live.push(until);
+            }
+            over
         };
         if over {
             tracing::warn!(
@@ -927,14 +931,14 @@ mod tests {
         let memory = Arc::new(hour_old());
         let registry = RevocationRegistry::start(memory.clone()).await.unwrap();
         let until = unix_ms() / 1000 + 600;
-        for i in 0..=MAX_DENIALS_PER_USER {
+        for i in 0..MAX_DENIALS_PER_USER + 10 {
             registry
                 .deny_for("eve", &format!("t{i}"), until)
                 .await
                 .unwrap();
         }
         assert_eq!(registry.denials(), MAX_DENIALS_PER_USER);
-        assert_eq!(registry.logouts_of("eve"), 1);
+        assert_eq!(registry.logouts_of("eve"), 10);
         assert_eq!(
             registry
                 .verdict(&signed_in("eve", unix_ms() - 5, "other"))

@@ -70,6 +70,15 @@ impl RedisServer {
         wait_for_port(self.port, "redis-server did not start");
     }
 
+    /// Stops the server and starts it again on the same port with nothing: what a Redis
+    /// without persistence comes back with after a restart.
+    pub fn restart_empty(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(&self.dir).unwrap();
+        self.restart();
+    }
+
     /// Stops the server (SIGTERM: it flushes its append-only file first).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
