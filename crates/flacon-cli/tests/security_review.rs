@@ -506,3 +506,38 @@ fn count_rows(path: &std::path::Path, sql: &str) -> u64 {
         support::python::json_lines(&["-c", script, path.to_str().unwrap(), sql], String::new());
     out[0].as_u64().unwrap()
 }
+
+/// A user signed in by a real Flask-Login app on the Flask side of one Redis is filed under
+/// the user the first time flacon loads the session, so flacon's "log out everywhere" ends
+/// that login too, on both sides (point 14).
+#[test]
+fn point_14_log_out_everywhere_ends_a_login_made_by_the_flask_app() {
+    let redis = support::redis_server::RedisServer::start();
+    let flask = support::flask_login_session_app(KEY, &redis.url());
+    let flacon = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
+    let by_flask = pair(
+        &send(&flask, "POST", "/login", "", Some("user=ada")),
+        "session",
+    );
+    assert_eq!(
+        send(&flask, "GET", "/whoami", &by_flask, None).body,
+        SIGNED_IN
+    );
+    // flacon reads Flask's session: the same login, now on ada's list.
+    assert_eq!(whoami(&flacon, &by_flask).body, SIGNED_IN);
+    let by_flacon = pair(
+        &submit(&flacon, "/login", "/login", "", "user=ada"),
+        "session",
+    );
+    let devices = send(&flacon, "GET", "/devices", &by_flacon, None).body;
+    assert_eq!(devices.matches("name=id value=").count(), 2, "{devices}");
+
+    let out = submit(&flacon, "/devices", "/logout-everywhere", &by_flacon, "");
+    assert_eq!(out.status, 302);
+    assert_eq!(whoami(&flacon, &by_flask).body, SIGNED_OUT);
+    assert_eq!(
+        send(&flask, "GET", "/whoami", &by_flask, None).body,
+        SIGNED_OUT,
+        "ended for the Flask app too"
+    );
+}

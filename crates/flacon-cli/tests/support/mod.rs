@@ -156,6 +156,12 @@ pub fn flask_login_app(key: &str) -> Server {
     flask_app_env(&[key], &[("ARTICLE_APP_FLASK_LOGIN", "1")])
 }
 
+/// The reference Flask app with Flask-Login on, its sessions in Flask-Session's Redis at
+/// `redis_url`.
+pub fn flask_login_session_app(key: &str, redis_url: &str) -> Server {
+    flask_app_env(&[key, redis_url], &[("ARTICLE_APP_FLASK_LOGIN", "1")])
+}
+
 fn flask_app_with(args: &[&str]) -> Server {
     flask_app_env(args, &[])
 }

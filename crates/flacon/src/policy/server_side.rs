@@ -322,12 +322,21 @@ impl<S: SessionStore> StorePolicy<S> {
         let now = self.settings.now();
         let limits = self.settings.limits();
         let mut data = outcome.data;
-        if outcome.login {
+        // A session signed in by the Flask app (Flask-Login's `_user_id`, none of flacon's
+        // sign-in bookkeeping) is adopted the first time flacon loads it: stamped and filed
+        // under its user, so that listing and "log out everywhere" see it.
+        let adopted = !outcome.login
+            && id.is_some()
+            && user_of(&data).is_some()
+            && !data.contains_key(LOGIN_KEY);
+        if outcome.login || adopted {
             let stamp = i64::try_from(super::unix_millis()).unwrap_or(i64::MAX);
             data.insert(LOGIN_KEY.to_owned(), Value::Int(stamp));
+        }
+        if outcome.login {
             limits.restart(&mut data, now);
         }
-        let stamped = limits.stamp(&mut data, now, true, None);
+        let stamped = limits.stamp(&mut data, now, true, None) || adopted;
         let modified = outcome.modified || stamped;
         let expires_at = limits.deadline(&data, now);
         let permanent = is_permanent(&data);
@@ -375,7 +384,7 @@ impl<S: SessionStore> StorePolicy<S> {
         let Some(id) = id else {
             return Ok((decision, None));
         };
-        if let (Some(user), true) = (&user, outcome.login || new_id) {
+        if let (Some(user), true) = (&user, outcome.login || new_id || adopted) {
             self.store
                 .index_user_session(user, &id, now, expires_at)
                 .await
