@@ -541,3 +541,75 @@ fn point_14_log_out_everywhere_ends_a_login_made_by_the_flask_app() {
         "ended for the Flask app too"
     );
 }
+
+/// Flask-Login's session protection is checked, not only written (point 12): with `strong`
+/// a session used from another browser is signed out; with the default `basic` it stays
+/// signed in but is no longer a fresh login. `X-Forwarded-For` from a client that is not a
+/// trusted proxy does not change who the client is.
+#[test]
+fn point_12_session_protection_is_checked() {
+    let from = |server: &Server, agent: &str, cookies: &str, extra: &[(&str, &str)]| {
+        let mut headers = vec![("User-Agent", agent)];
+        headers.extend_from_slice(extra);
+        support::http_client::try_request_headers(
+            server.port,
+            "GET",
+            "/whoami",
+            &headers,
+            Some(cookies),
+            None,
+        )
+        .unwrap()
+    };
+    let login_from = |server: &Server, agent: &str| {
+        let page = support::http_client::try_request_headers(
+            server.port,
+            "GET",
+            "/login",
+            &[("User-Agent", agent)],
+            None,
+            None,
+        )
+        .unwrap();
+        let token = form_token(&page.body).unwrap();
+        let cookies = support::merge_cookies("", &page);
+        let reply = support::http_client::try_request_headers(
+            server.port,
+            "POST",
+            "/login",
+            &[("User-Agent", agent)],
+            Some(&cookies),
+            Some(&format!("user=ada&csrf_token={token}")),
+        )
+        .unwrap();
+        pair(&reply, "session")
+    };
+    let strong = flacon_serve(&["--secret-key", KEY, "--session-protection", "strong"]);
+    let session = login_from(&strong, "Laptop/1.0");
+    assert_eq!(from(&strong, "Laptop/1.0", &session, &[]).body, SIGNED_IN);
+    // The same address pretending to be another through X-Forwarded-For: still the laptop.
+    let forwarded = [("X-Forwarded-For", "203.0.113.9")];
+    let strong_untrusting = flacon_serve(&[
+        "--secret-key",
+        KEY,
+        "--session-protection",
+        "strong",
+        "--trusted-proxies",
+        "none",
+    ]);
+    let kept = login_from(&strong_untrusting, "Laptop/1.0");
+    assert_eq!(
+        from(&strong_untrusting, "Laptop/1.0", &kept, &forwarded).body,
+        SIGNED_IN
+    );
+    let stolen = from(&strong, "Thief/6.6", &session, &[]);
+    assert_eq!(stolen.body, SIGNED_OUT, "another browser: signed out");
+    let emptied = pair(&stolen, "session");
+    assert_eq!(from(&strong, "Laptop/1.0", &emptied, &[]).body, SIGNED_OUT);
+
+    let basic = flacon_serve(&["--secret-key", KEY]);
+    let session = login_from(&basic, "Laptop/1.0");
+    let elsewhere = from(&basic, "Thief/6.6", &session, &[]);
+    assert_eq!(elsewhere.body, SIGNED_IN);
+    assert!(cookie_json(&pair(&elsewhere, "session")).contains("\"_fresh\":false"));
+}
