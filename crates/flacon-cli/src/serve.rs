@@ -278,9 +278,7 @@ pub(crate) fn run(
                 let store = Arc::new(MemoryStore::default());
                 purge_expired_every(store.clone(), PURGE_EVERY);
                 let registry =
-                    RevocationRegistry::start(flacon::revocation::MemoryRevocations::default())
-                        .await
-                        .map_err(store_error)?;
+                    registry_over(flacon::revocation::MemoryRevocations::default()).await?;
                 server_side_app(
                     store,
                     registry,
@@ -293,9 +291,7 @@ pub(crate) fn run(
             StoreSpec::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                let registry = RevocationRegistry::start(store.clone())
-                    .await
-                    .map_err(store_error)?;
+                let registry = registry_over(store.clone()).await?;
                 server_side_app(
                     store,
                     registry,
@@ -313,9 +309,7 @@ pub(crate) fn run(
                     .with_serialization(settings.serialization);
                 let store = Arc::new(store);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                let registry = RevocationRegistry::start(store.clone())
-                    .await
-                    .map_err(store_error)?;
+                let registry = registry_over(store.clone()).await?;
                 server_side_app(
                     store,
                     registry,
@@ -331,9 +325,7 @@ pub(crate) fn run(
                     redis = redis.with_prefix(prefix.clone());
                 }
                 let redis = Arc::new(redis.with_serialization(settings.serialization));
-                let registry = RevocationRegistry::start(redis.clone())
-                    .await
-                    .map_err(store_error)?;
+                let registry = registry_over(redis.clone()).await?;
                 server_side_app(
                     redis,
                     registry,
@@ -422,6 +414,16 @@ fn flask_login(args: &ServeArgs, ring: &KeyRing) -> Result<FlaskLogin, CliError>
     Ok(FlaskLogin::new(ring)
         .with_session_protection(protection)
         .with_max_age(args.absolute_timeout.map(Duration::from_secs)))
+}
+
+/// The registry a server-side store keeps remember-me revocations in (the store itself,
+/// or memory for the memory store).
+async fn registry_over<B: flacon::revocation::RevocationBackend>(
+    backend: B,
+) -> Result<Arc<RevocationRegistry>, CliError> {
+    RevocationRegistry::start(backend)
+        .await
+        .map_err(|e| CliError::new("store", e))
 }
 
 /// The revocation registry of signed cookies, in SQLite or Redis.
