@@ -16,8 +16,8 @@ use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::{OversizedCookie, SessionFailure};
 use crate::keys::{KeyMatch, KeyRing};
 use crate::session::{
-    holds_nothing, is_permanent, user_of, Hooks, Loaded, Loader, Pending, Session, LOGIN_KEY,
-    PERMANENT_KEY, TOKEN_KEY,
+    holds_nothing, is_permanent, Hooks, Loaded, Loader, Pending, Session, LOGIN_KEY, PERMANENT_KEY,
+    TOKEN_KEY,
 };
 use crate::store::StoreError;
 use crate::telemetry::{self, Layer};
@@ -97,7 +97,7 @@ impl CookiePolicy {
     /// expired anyway.
     #[cfg(feature = "tokio")]
     fn hooks(self: &Arc<Self>) -> Hooks {
-        use crate::session::{token_of, Ended, Ender};
+        use crate::session::{token_of, user_of, Ended, Ender};
         let Some(registry) = self.revocations.clone() else {
             return Hooks::default();
         };
@@ -136,7 +136,7 @@ impl CookiePolicy {
     /// next one voids it by count rather than by the clocks of two processes.
     #[cfg(feature = "tokio")]
     fn record_logouts(&self, data: &mut Map) {
-        use crate::session::GENERATION_KEY;
+        use crate::session::{user_of, GENERATION_KEY};
         if let (Some(registry), Some(user)) = (&self.revocations, user_of(data)) {
             let logouts = i64::try_from(registry.logouts_of(&user)).unwrap_or(i64::MAX);
             data.insert(GENERATION_KEY.to_owned(), Value::Int(logouts));

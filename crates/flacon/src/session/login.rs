@@ -60,11 +60,13 @@ pub(crate) fn login_time_of(data: &Map) -> Option<u64> {
     }
 }
 
+#[cfg(feature = "tokio")]
 /// How many times the user had been logged out everywhere when this session signed in
 /// (signed cookies with a revocation registry): a later "log out everywhere" voids it by
 /// count, whatever the clocks of the processes say.
 pub(crate) const GENERATION_KEY: &str = "_flacon_gen";
 
+#[cfg(feature = "tokio")]
 /// The count a session's sign-in recorded, if it did.
 pub(crate) fn generation_of(data: &Map) -> Option<u64> {
     match data.get(GENERATION_KEY)? {
