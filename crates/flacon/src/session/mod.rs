@@ -15,10 +15,9 @@ mod state;
 
 pub use flash::{Flash, FLASHES_KEY};
 #[cfg(feature = "tokio")]
-pub(crate) use login::token_of;
+pub(crate) use login::{generation_of, token_of, GENERATION_KEY};
 pub(crate) use login::{
-    generation_of, login_time_of, split_stamp, user_of, CSRF_SECRET_KEY, GENERATION_KEY, LOGIN_KEY,
-    TOKEN_KEY,
+    login_time_of, split_stamp, user_of, CSRF_SECRET_KEY, LOGIN_KEY, TOKEN_KEY,
 };
 pub use login::{FRESH_KEY, USER_KEY};
 use state::State;
