@@ -36,6 +36,12 @@ pub(crate) trait Devices: Send + Sync {
         id: &'a SessionId,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn revoke_all<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<usize, StoreError>>;
+    /// What session `id` holds, if it is live.
+    fn data<'a>(
+        &'a self,
+        id: &'a SessionId,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<flacon::Map>, StoreError>>;
 }
 
 impl<S: SessionStore> Devices for Arc<S> {
@@ -55,6 +61,13 @@ impl<S: SessionStore> Devices for Arc<S> {
     }
     fn revoke_all<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<usize, StoreError>> {
         Box::pin(users::revoke_all(&**self, user, None))
+    }
+    fn data<'a>(
+        &'a self,
+        id: &'a SessionId,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Option<flacon::Map>, StoreError>> {
+        Box::pin(async move { Ok(self.load(id, None, now).await?.map(|record| record.data)) })
     }
 }
 
@@ -455,8 +468,17 @@ async fn revoke_device(
     else {
         return crate::demo::redirect("/devices");
     };
-    match store.revoke(&user, &device.id).await {
-        Ok(_) => crate::demo::redirect("/devices"),
+    // The device's remember-me cookie ends with it.
+    let revoked = async {
+        let data = store.data(&device.id, crate::demo::now()).await?;
+        store.revoke(&user, &device.id).await?;
+        match data {
+            Some(data) => sign_in.flask_login.forget_sign_in(&data).await,
+            None => Ok(()),
+        }
+    };
+    match revoked.await {
+        Ok(()) => crate::demo::redirect("/devices"),
         Err(error) => unavailable(&error),
     }
 }

@@ -613,3 +613,38 @@ fn point_12_session_protection_is_checked() {
     assert_eq!(elsewhere.body, SIGNED_IN);
     assert!(cookie_json(&pair(&elsewhere, "session")).contains("\"_fresh\":false"));
 }
+
+/// Revoking a device from `/devices` ends its remember-me cookie too (point 1): a copy of it
+/// restores nothing afterwards, while the other device's still does.
+#[test]
+fn point_1_revoking_a_device_ends_its_remember_me_cookie() {
+    let store = temp_db("review-revoke-remembered");
+    let server = flacon_serve(&["--secret-key", KEY, "--store", &store]);
+    let (phone, phone_remember) = sign_in_remembered(&server, "");
+    let (laptop, laptop_remember) = sign_in_remembered(&server, "");
+    let page = send(&server, "GET", "/devices", &phone, None).body;
+    let token = form_token(&page).unwrap();
+    let laptop_row = page
+        .split("<tr")
+        .filter(|row| !row.contains("(this device)"))
+        .filter_map(|row| row.split("name=id value=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .next()
+        .unwrap()
+        .to_owned();
+    let out = send(
+        &server,
+        "POST",
+        "/devices/revoke",
+        &phone,
+        Some(&format!("id={laptop_row}&csrf_token={token}")),
+    );
+    assert_eq!(out.status, 302);
+    assert_eq!(whoami(&server, &laptop).body, SIGNED_OUT);
+    assert_eq!(
+        whoami(&server, &laptop_remember).body,
+        SIGNED_OUT,
+        "the revoked device's remember-me cookie"
+    );
+    assert_eq!(whoami(&server, &phone_remember).body, SIGNED_IN);
+}

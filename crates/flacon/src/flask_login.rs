@@ -446,10 +446,20 @@ impl FlaskLogin {
     /// later restores nothing. Call it before [`Session::logout`], which clears the id.
     #[cfg(feature = "tokio")]
     pub async fn forget(&self, session: &Session) -> Result<(), crate::store::StoreError> {
+        self.forget_sign_in(&session.snapshot()).await
+    }
+
+    /// [`forget`](Self::forget) for a session known by what it holds: a device revoked from
+    /// its user's list, whose record is about to go.
+    #[cfg(feature = "tokio")]
+    pub async fn forget_sign_in(
+        &self,
+        session_data: &crate::value::Map,
+    ) -> Result<(), crate::store::StoreError> {
         let (Some(registry), Some(Value::Str(id)), Some(user)) = (
             &self.revocations,
-            session.get_value(REMEMBER_ID_KEY),
-            session.user(),
+            session_data.get(REMEMBER_ID_KEY),
+            crate::session::user_of(session_data),
         ) else {
             return Ok(());
         };
@@ -457,7 +467,7 @@ impl FlaskLogin {
             .max_age
             .map_or(self.duration, |max| max.min(self.duration));
         let until = crate::policy::system_clock().saturating_add(max_age.as_secs());
-        registry.deny_for(&user, &id, until).await
+        registry.deny_for(&user, id, until).await
     }
 }
 
