@@ -199,7 +199,38 @@ async fn an_earlier_sqlite_registry_is_migrated_with_its_revocations() {
         .await
         .unwrap();
     assert_eq!(registry.denials(), 1);
-    assert_ne!(registry.version().generation, 0);
+    assert_eq!(
+        registry.version().generation,
+        1,
+        "its data is all there: upgrading voids no sign-in"
+    );
+    registry.deny("new-token", until).await.unwrap();
+    registry.revoke_user("ada").await.unwrap();
+    assert_eq!(registry.denials(), 2);
+    assert_eq!(registry.logouts_of("ada"), 1);
+}
+
+/// The same on PostgreSQL: a registry in the tables of the flacon before versioned rows is
+/// migrated in place, keeps its revocations, and voids no sign-in.
+#[tokio::test]
+async fn an_earlier_postgres_registry_is_migrated_with_its_revocations() {
+    let server = PostgresServer::start();
+    let until = now_ms() / 1000 + 600;
+    server
+        .psql(&format!(
+            "CREATE TABLE flacon_revoked_users (user_id TEXT PRIMARY KEY, before_ms BIGINT NOT NULL);
+             CREATE TABLE flacon_revoked_tokens (token TEXT PRIMARY KEY, until BIGINT NOT NULL);
+             CREATE TABLE flacon_revocation_version (one INT PRIMARY KEY, version BIGINT NOT NULL);
+             INSERT INTO flacon_revocation_version VALUES (1, 2);
+             INSERT INTO flacon_revoked_users VALUES ('ada', 1000);
+             INSERT INTO flacon_revoked_tokens VALUES ('old-token', {until});"
+        ))
+        .unwrap();
+    let registry = RevocationRegistry::start(PostgresStore::connect(&server.url()).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(registry.denials(), 1);
+    assert_eq!(registry.version().generation, 1);
     registry.deny("new-token", until).await.unwrap();
     registry.revoke_user("ada").await.unwrap();
     assert_eq!(registry.denials(), 2);

@@ -220,7 +220,9 @@ impl PostgresStore {
                     ON flacon_revoked_users (version);
                 INSERT INTO flacon_revocation_version (one, version, generation)
                     VALUES (1, 0, {now_ms}) ON CONFLICT (one) DO NOTHING;
-                UPDATE flacon_revocation_version SET generation = {now_ms}
+                -- A registry an earlier flacon made has all its data: its generation is the
+                -- earliest time, so that upgrading voids no sign-in.
+                UPDATE flacon_revocation_version SET generation = 1
                     WHERE one = 1 AND generation = 0;",
                 now_ms = crate::policy::unix_millis()
             ))

@@ -66,8 +66,11 @@ const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
 
 /// Brings a registry made by an earlier flacon up to [`SCHEMA`] (its rows keep version 0:
 /// a reader that knows nothing reads them whole), adds the indexes, and starts the
-/// registry's generation if it has none.
+/// registry's generation if it has none: now for a new registry, and the earliest time
+/// (1 ms) for one an earlier flacon made, whose data is all there, so that upgrading voids
+/// no sign-in.
 pub(super) fn migrate(conn: &rusqlite::Connection, now_ms: u64) -> rusqlite::Result<()> {
+    let mut upgraded = false;
     for (table, column, declaration) in ADDED_COLUMNS {
         let present: bool = conn
             .prepare(&format!(
@@ -75,11 +78,13 @@ pub(super) fn migrate(conn: &rusqlite::Connection, now_ms: u64) -> rusqlite::Res
             ))?
             .exists([column])?;
         if !present {
+            upgraded = true;
             conn.execute_batch(&format!(
                 "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
             ))?;
         }
     }
+    let generation = if upgraded { 1 } else { now_ms };
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS flacon_revoked_tokens_until ON flacon_revoked_tokens (until);
          CREATE INDEX IF NOT EXISTS flacon_revoked_tokens_version ON flacon_revoked_tokens (version);
@@ -87,7 +92,7 @@ pub(super) fn migrate(conn: &rusqlite::Connection, now_ms: u64) -> rusqlite::Res
     )?;
     conn.execute(
         "UPDATE flacon_revocation_version SET generation = ?1 WHERE one = 1 AND generation = 0",
-        params![secs(now_ms)],
+        params![secs(generation)],
     )?;
     Ok(())
 }
