@@ -23,6 +23,17 @@ fn sign_in_remembered(server: &Server, cookies: &str) -> (String, String) {
     (pair(&reply, "session"), pair(&reply, "remember_token"))
 }
 
+/// The revoke form's handle of the first row of a `/devices` page that is not this device.
+fn other_device(page: &str) -> String {
+    page.split("<tr")
+        .filter(|row| !row.contains("(this device)"))
+        .filter_map(|row| row.split("name=id value=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .next()
+        .unwrap_or_else(|| panic!("no other device on {page}"))
+        .to_owned()
+}
+
 fn whoami(server: &Server, cookies: &str) -> Reply {
     send(server, "GET", "/whoami", cookies, None)
 }
@@ -190,15 +201,7 @@ fn point_2_the_devices_page_shows_no_live_session_id() {
         Some("no-store")
     );
     // Revoke each row that is not this device: device two is signed out, one is not.
-    let others = page
-        .body
-        .split("<tr")
-        .filter(|row| !row.contains("(this device)"));
-    let other = others
-        .filter_map(|row| row.split("name=id value=\"").nth(1))
-        .filter_map(|rest| rest.split('"').next())
-        .next()
-        .unwrap();
+    let other = other_device(&page.body);
     let token = form_token(&page.body).unwrap();
     let out = send(
         &server,
@@ -624,14 +627,7 @@ fn point_1_revoking_a_device_ends_its_remember_me_cookie() {
     let (laptop, laptop_remember) = sign_in_remembered(&server, "");
     let page = send(&server, "GET", "/devices", &phone, None).body;
     let token = form_token(&page).unwrap();
-    let laptop_row = page
-        .split("<tr")
-        .filter(|row| !row.contains("(this device)"))
-        .filter_map(|row| row.split("name=id value=\"").nth(1))
-        .filter_map(|rest| rest.split('"').next())
-        .next()
-        .unwrap()
-        .to_owned();
+    let laptop_row = other_device(&page);
     let out = send(
         &server,
         "POST",
