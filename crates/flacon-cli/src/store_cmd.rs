@@ -41,11 +41,17 @@ pub(crate) enum StoreCommand {
         /// Every session of this user instead of one id.
         #[arg(long, value_name = "U", conflicts_with = "id")]
         user: Option<String>,
+        /// Every session of every user: the store's sessions deleted, and every sign-in
+        /// before now void for signed cookies and remember-me cookies (a new generation of
+        /// the registry kept in the same store; every server honours it within its
+        /// staleness bound). Also the step after restoring a registry from a backup.
+        #[arg(long, conflicts_with_all = ["id", "user"])]
+        all: bool,
         /// With --user: keep this server-side session ("log out my other devices").
         #[arg(long, value_name = "ID", requires = "user")]
         except: Option<String>,
         /// The session id (the cookie value; one starting with `-` is taken as it is).
-        #[arg(allow_hyphen_values = true, required_unless_present = "user")]
+        #[arg(allow_hyphen_values = true, required_unless_present_any = ["user", "all"])]
         id: Option<String>,
     },
     /// List a user's sessions (id, signed in, last seen, expires; tab-separated, Unix
@@ -68,6 +74,12 @@ fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn parse_id(text: &str) -> Result<SessionId, CliError> {
@@ -166,6 +178,31 @@ async fn run_on<S: SessionStore + RevocationBackend>(
             }
             Ok(())
         }
+        StoreCommand::Revoke { all: true, .. } => {
+            let mut deleted = 0;
+            // Pages of ids from a scan that deletions do not disturb: each page starts
+            // after the last id of the one before.
+            let mut cursor = None;
+            loop {
+                let page = store.scan(cursor, 500).await.map_err(store_error)?;
+                for id in &page.ids {
+                    store.delete(id).await.map_err(store_error)?;
+                }
+                deleted += page.ids.len();
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            store
+                .start_generation(now_ms())
+                .await
+                .map_err(store_error)?;
+            println!(
+                "revoked {deleted} server-side session(s); every signed cookie signed in before now is void"
+            );
+            Ok(())
+        }
         StoreCommand::Revoke {
             user: Some(user),
             except,
@@ -176,11 +213,8 @@ async fn run_on<S: SessionStore + RevocationBackend>(
                 .await
                 .map_err(store_error)?;
             // Signed cookies carry no id the store could list: they are voided by time.
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
             store
-                .void_user_before(user, now_ms)
+                .void_user_before(user, now_ms())
                 .await
                 .map_err(store_error)?;
             println!(

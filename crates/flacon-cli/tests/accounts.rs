@@ -215,3 +215,55 @@ fn timeouts_and_encryption_are_flags() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cookie sessions"));
 }
+
+/// `flacon store revoke --all` (ASVS 7.4.2, 7.4.5: an administrator ends every session):
+/// with signed cookies, every sign-in before it is void on every server sharing the
+/// registry, within the staleness bound; with a server-side store, every session is
+/// deleted. A sign-in after it works.
+#[test]
+fn revoke_all_ends_every_session_of_every_user() {
+    let registry = temp_db("accounts-revoke-all");
+    let args = ["--secret-key", KEY, "--revocations", &registry];
+    let one = flacon_serve(&args);
+    let two = flacon_serve(&args);
+    let ada = sign_in(&one, "ada");
+    let bob = sign_in(&two, "bob");
+    assert_eq!(whoami(&two, &ada), "<h1>Signed in as ada</h1>");
+    let out = flacon(&["store", "revoke", "--all", "--store", &registry]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("every signed cookie signed in before now is void"));
+    let seen_after = time_until(|| {
+        [(&one, &ada), (&two, &ada), (&one, &bob), (&two, &bob)]
+            .iter()
+            .all(|(server, cookie)| whoami(server, cookie) == "<h1>Not signed in</h1>")
+    });
+    assert!(
+        seen_after < Duration::from_millis(1500),
+        "seen after {seen_after:?}"
+    );
+    let again = sign_in(&one, "ada");
+    assert_eq!(whoami(&two, &again), "<h1>Signed in as ada</h1>");
+
+    let store = temp_db("accounts-revoke-all-store");
+    let server = flacon_serve(&["--secret-key", KEY, "--store", &store]);
+    let ada = sign_in(&server, "ada");
+    let bob = sign_in(&server, "bob");
+    let out = flacon(&["store", "revoke", "--all", "--store", &store]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("revoked 2 server-side session(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(whoami(&server, &ada), "<h1>Not signed in</h1>");
+    assert_eq!(whoami(&server, &bob), "<h1>Not signed in</h1>");
+}

@@ -131,6 +131,10 @@ pub trait RevocationBackend: Send + Sync + 'static {
     /// seconds); how many went.
     fn purge_revocations(&self, now: u64)
         -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Starts a new generation at `now_ms` (Unix milliseconds): every sign-in before it is
+    /// void, in every process, once each has read the registry.
+    fn start_generation(&self, now_ms: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// A shared backend is a backend: the same store serves sessions and the registry.
@@ -163,6 +167,9 @@ impl<B: RevocationBackend> RevocationBackend for Arc<B> {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         (**self).purge_revocations(now)
     }
+    fn start_generation(&self, now_ms: u64) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).start_generation(now_ms)
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -186,6 +193,7 @@ trait ErasedBackend: Send + Sync {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Option<RevocationChanges>, StoreError>>;
     fn purge_revocations(&self, now: u64) -> BoxFuture<'_, Result<usize, StoreError>>;
+    fn start_generation(&self, now_ms: u64) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
 impl<B: RevocationBackend> ErasedBackend for B {
@@ -215,6 +223,9 @@ impl<B: RevocationBackend> ErasedBackend for B {
     }
     fn purge_revocations(&self, now: u64) -> BoxFuture<'_, Result<usize, StoreError>> {
         Box::pin(RevocationBackend::purge_revocations(self, now))
+    }
+    fn start_generation(&self, now_ms: u64) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(RevocationBackend::start_generation(self, now_ms))
     }
 }
 
@@ -308,6 +319,12 @@ impl RevocationBackend for MemoryRevocations {
         let before = state.tokens.len();
         state.tokens.retain(|_, (until, _)| *until > now);
         Ok(before - state.tokens.len())
+    }
+
+    async fn start_generation(&self, now_ms: u64) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.at.generation = state.at.generation.max(now_ms);
+        Ok(())
     }
 }
 
@@ -540,7 +557,7 @@ impl RevocationRegistry {
             );
         } else if known.generation != 0 && !same {
             tracing::warn!(
-                "the revocation registry is a new generation (its store lost its data?): sign-ins made before it are void"
+                "the revocation registry is a new generation (everyone was logged out, or its store lost its data): sign-ins made before it are void"
             );
         }
         whole.apply(changes);
@@ -619,6 +636,14 @@ impl RevocationRegistry {
         }
         self.refresh_after_change().await;
         Ok(())
+    }
+
+    /// Ends every sign-in there is, of every user (`flacon store revoke --all`; also the step
+    /// after restoring the registry's store from a backup): a new generation, which every
+    /// process sharing the store honours within the staleness bound, and this one at once.
+    pub async fn revoke_all(&self) -> Result<(), StoreError> {
+        self.backend.start_generation(unix_ms()).await?;
+        self.refresh().await
     }
 
     /// Denies one session id until `until` (Unix seconds), when its cookie expires anyway,
@@ -798,6 +823,9 @@ mod tests {
         }
         async fn purge_revocations(&self, now: u64) -> Result<usize, StoreError> {
             RevocationBackend::purge_revocations(&self.inner, now).await
+        }
+        async fn start_generation(&self, now_ms: u64) -> Result<(), StoreError> {
+            RevocationBackend::start_generation(&self.inner, now_ms).await
         }
     }
 

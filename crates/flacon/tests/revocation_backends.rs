@@ -125,6 +125,14 @@ async fn check<B: RevocationBackend>(backend: Arc<B>) {
     assert_eq!(one.purge().await.unwrap(), 1);
     assert_eq!(one.purge().await.unwrap(), 0);
     assert_eq!(two.version().generation, start.generation);
+
+    // Everyone logged out: a new generation, read whole by the other registry.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    one.revoke_all().await.unwrap();
+    let renewed = one.version();
+    assert!(renewed.generation > start.generation, "{renewed:?}");
+    two.refresh().await.unwrap();
+    assert_eq!(two.version(), renewed);
 }
 
 #[tokio::test]

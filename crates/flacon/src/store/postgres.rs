@@ -594,6 +594,21 @@ impl crate::revocation::RevocationBackend for PostgresStore {
         }))
     }
 
+    async fn start_generation(&self, now_ms: u64) -> Result<(), StoreError> {
+        let now_ms = i64_of(now_ms);
+        self.run(|c| async move {
+            c.client
+                .execute(
+                    "UPDATE flacon_revocation_version \
+                     SET generation = GREATEST(generation, $1) WHERE one = 1",
+                    &[&now_ms],
+                )
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
     async fn purge_revocations(&self, now: u64) -> Result<usize, StoreError> {
         let batch = u64::try_from(crate::revocation::PURGE_BATCH).unwrap_or(u64::MAX);
         let (now, batch) = (i64_of(now), i64_of(batch));

@@ -619,6 +619,12 @@ impl crate::revocation::RevocationBackend for RedisStore {
         parse_changes(&answer)
     }
 
+    async fn start_generation(&self, now_ms: u64) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.revocation_keys().generation).arg(now_ms);
+        self.query::<()>(Request::Command(&cmd)).await
+    }
+
     async fn purge_revocations(&self, now: u64) -> Result<usize, StoreError> {
         let keys = self.revocation_keys();
         let mut cmd = redis::cmd("EVAL");

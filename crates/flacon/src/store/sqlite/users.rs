@@ -291,6 +291,18 @@ impl crate::revocation::RevocationBackend for SqliteStore {
         .map(Some)
     }
 
+    async fn start_generation(&self, now_ms: u64) -> Result<(), StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "UPDATE flacon_revocation_version SET generation = max(generation, ?1) WHERE one = 1",
+                params![secs(now_ms)],
+            )
+            .map(drop)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn purge_revocations(&self, now: u64) -> Result<usize, StoreError> {
         self.with(move |c| {
             c.execute(
