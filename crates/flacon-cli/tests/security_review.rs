@@ -381,7 +381,9 @@ fn point_6_the_demo_cookie_is_same_site_lax_by_default() {
 fn point_7_a_registry_that_lost_its_data_fails_closed() {
     let mut redis = support::redis_server::RedisServer::start();
     let registry = redis.url();
-    let server = flacon_serve(&["--secret-key", KEY, "--revocations", &registry]);
+    let args = ["--secret-key", KEY, "--revocations", &registry];
+    let server = flacon_serve(&args);
+    let other = flacon_serve(&args);
     let sign_in = || {
         pair(
             &submit(&server, "/login", "/login", "", "user=ada"),
@@ -396,6 +398,15 @@ fn point_7_a_registry_that_lost_its_data_fails_closed() {
     );
     assert_eq!(whoami(&server, &logged_out).body, SIGNED_OUT);
     assert_eq!(whoami(&server, &kept).body, SIGNED_IN);
+    // The other server honours the logout within its staleness bound (1 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while whoami(&other, &logged_out).body != SIGNED_OUT {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never seen by the other server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     redis.restart_empty();
     // Once the server has read the new registry (within its staleness bound, 1 s), no
@@ -403,12 +414,19 @@ fn point_7_a_registry_that_lost_its_data_fails_closed() {
     // is the logged-out cookie signed in again.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let replayed = whoami(&server, &logged_out);
-        assert_ne!(replayed.body, SIGNED_IN, "the lost logout is undone");
-        let reply = whoami(&server, &kept);
-        if reply.status == 200 && reply.body == SIGNED_OUT {
+        let replayed = [whoami(&server, &logged_out), whoami(&other, &logged_out)];
+        assert!(
+            replayed.iter().all(|r| r.body != SIGNED_IN),
+            "the lost logout is undone"
+        );
+        let replies = [whoami(&server, &kept), whoami(&other, &kept)];
+        if replies
+            .iter()
+            .all(|r| r.status == 200 && r.body == SIGNED_OUT)
+        {
             break;
         }
+        let reply = &replies[0];
         assert!(
             std::time::Instant::now() < deadline,
             "a sign-in older than the new registry is still trusted: {}",
@@ -417,8 +435,14 @@ fn point_7_a_registry_that_lost_its_data_fails_closed() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(whoami(&server, &logged_out).body, SIGNED_OUT);
+    // A server started after the loss never saw the old registry: the generation alone
+    // keeps both cookies out.
+    let late = flacon_serve(&args);
+    assert_eq!(whoami(&late, &logged_out).body, SIGNED_OUT);
+    assert_eq!(whoami(&late, &kept).body, SIGNED_OUT);
     let after = sign_in();
-    assert_eq!(whoami(&server, &after).body, SIGNED_IN);
+    assert_eq!(whoami(&late, &after).body, SIGNED_IN);
+    assert_eq!(whoami(&other, &after).body, SIGNED_IN);
 }
 
 /// The review's reproduction of point 4: a registry holding a million denials, one process
