@@ -277,29 +277,28 @@ pub(crate) fn run(
             StoreSpec::Memory => {
                 let store = Arc::new(MemoryStore::default());
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                let registry =
-                    registry_over(flacon::revocation::MemoryRevocations::default()).await?;
                 server_side_app(
                     store,
-                    registry,
+                    flacon::revocation::MemoryRevocations::default(),
                     router,
                     ring,
                     (config, server_config),
                     with_accounts,
-                )?
+                )
+                .await?
             }
             StoreSpec::Sqlite(path) => {
                 let store = Arc::new(SqliteStore::open(path).await.map_err(store_error)?);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                let registry = registry_over(store.clone()).await?;
                 server_side_app(
+                    store.clone(),
                     store,
-                    registry,
                     router,
                     ring,
                     (config, server_config),
                     with_accounts,
-                )?
+                )
+                .await?
             }
             StoreSpec::Postgres(url) => {
                 let prefix = settings.key_prefix.as_deref().unwrap_or("session:");
@@ -309,15 +308,15 @@ pub(crate) fn run(
                     .with_serialization(settings.serialization);
                 let store = Arc::new(store);
                 purge_expired_every(store.clone(), PURGE_EVERY);
-                let registry = registry_over(store.clone()).await?;
                 server_side_app(
+                    store.clone(),
                     store,
-                    registry,
                     router,
                     ring,
                     (config, server_config),
                     with_accounts,
-                )?
+                )
+                .await?
             }
             StoreSpec::Redis(_) | StoreSpec::RedisCluster(_) | StoreSpec::RedisSentinel { .. } => {
                 let mut redis = crate::store_spec::open_redis(&store).map_err(store_error)?;
@@ -325,15 +324,15 @@ pub(crate) fn run(
                     redis = redis.with_prefix(prefix.clone());
                 }
                 let redis = Arc::new(redis.with_serialization(settings.serialization));
-                let registry = registry_over(redis.clone()).await?;
                 server_side_app(
+                    redis.clone(),
                     redis,
-                    registry,
                     router,
                     ring,
                     (config, server_config),
                     with_accounts,
-                )?
+                )
+                .await?
             }
         })
     })?;
@@ -383,10 +382,11 @@ pub(crate) fn run(
 }
 
 /// The app over a server-side store: the sign-in routes revoking through the store's
-/// per-user index, all under the store layer.
-fn server_side_app<S: flacon::store::SessionStore>(
+/// per-user index (and remember-me cookies through a registry over `revocations`, the store
+/// itself where it can keep one), all under the store layer.
+async fn server_side_app<S: flacon::store::SessionStore>(
     store: Arc<S>,
-    registry: Arc<RevocationRegistry>,
+    revocations: impl flacon::revocation::RevocationBackend,
     router: axum::Router,
     keys: KeyRing,
     (config, server): (SessionConfig, ServerSideConfig),
@@ -396,6 +396,9 @@ fn server_side_app<S: flacon::store::SessionStore>(
         Option<Arc<RevocationRegistry>>,
     ) -> Result<axum::Router, CliError>,
 ) -> Result<axum::Router, CliError> {
+    let registry = RevocationRegistry::start(revocations)
+        .await
+        .map_err(|e| CliError::new("store", e))?;
     let revoker = Revoker::Store(Arc::new(store.clone()));
     let layer = StoreLayer::new(store, keys)
         .with_config(config)
@@ -414,16 +417,6 @@ fn flask_login(args: &ServeArgs, ring: &KeyRing) -> Result<FlaskLogin, CliError>
     Ok(FlaskLogin::new(ring)
         .with_session_protection(protection)
         .with_max_age(args.absolute_timeout.map(Duration::from_secs)))
-}
-
-/// The registry a server-side store keeps remember-me revocations in (the store itself,
-/// or memory for the memory store).
-async fn registry_over<B: flacon::revocation::RevocationBackend>(
-    backend: B,
-) -> Result<Arc<RevocationRegistry>, CliError> {
-    RevocationRegistry::start(backend)
-        .await
-        .map_err(|e| CliError::new("store", e))
 }
 
 /// The revocation registry of signed cookies, in SQLite or Redis.

@@ -397,6 +397,12 @@ impl FlaskLogin {
         Some(token.user)
     }
 
+    /// The longest a remember-me token lives: its duration, or the max age if shorter.
+    fn longest(&self) -> Duration {
+        self.max_age
+            .map_or(self.duration, |max| max.min(self.duration))
+    }
+
     /// Why a verified token may not restore a login at `now_ms`, if it may not.
     fn admissible(&self, token: &Token, now_ms: u64) -> Result<(), &'static str> {
         let Some(issued_ms) = token.issued_ms else {
@@ -408,11 +414,8 @@ impl FlaskLogin {
             }
             return self.unrevoked(token);
         };
-        let max_age = self
-            .max_age
-            .map_or(self.duration, |max| max.min(self.duration));
         let age_ms = now_ms.saturating_sub(issued_ms);
-        if u128::from(age_ms) > max_age.as_millis() {
+        if u128::from(age_ms) > self.longest().as_millis() {
             return Err("expired");
         }
         self.unrevoked(token)
@@ -463,10 +466,7 @@ impl FlaskLogin {
         ) else {
             return Ok(());
         };
-        let max_age = self
-            .max_age
-            .map_or(self.duration, |max| max.min(self.duration));
-        let until = crate::policy::system_clock().saturating_add(max_age.as_secs());
+        let until = crate::policy::system_clock().saturating_add(self.longest().as_secs());
         registry.deny_for(&user, id, until).await
     }
 }

@@ -393,6 +393,13 @@ impl View {
         entry.logouts = entry.logouts.max(revocation.logouts);
     }
 
+    /// Whether a denial's cookie has expired by `now` (Unix seconds).
+    fn expires_by(&self, now: u64) -> bool {
+        self.expiries
+            .first()
+            .is_some_and(|(until, _)| *until <= now)
+    }
+
     /// Drops the denials whose cookies have expired by `now` (Unix seconds).
     fn expire(&mut self, now: u64) {
         while let Some(first) = self.expiries.first() {
@@ -518,7 +525,11 @@ impl RevocationRegistry {
         if let Some(changes) = fresh {
             self.install(known, changes, now_ms);
         }
-        self.write_view().expire(now_ms / 1000);
+        // The write lock only when a denial is due to go: readers of every request wait on it.
+        let now = now_ms / 1000;
+        if self.read_view().expires_by(now) {
+            self.write_view().expire(now);
+        }
         self.refreshed_ms
             .fetch_max(started.max(1), Ordering::AcqRel);
         Ok(())

@@ -325,10 +325,9 @@ impl<S: SessionStore> StorePolicy<S> {
         // A session signed in by the Flask app (Flask-Login's `_user_id`, none of flacon's
         // sign-in bookkeeping) is adopted the first time flacon loads it: stamped and filed
         // under its user, so that listing and "log out everywhere" see it.
-        let adopted = !outcome.login
-            && id.is_some()
-            && user_of(&data).is_some()
-            && !data.contains_key(LOGIN_KEY);
+        let user = user_of(&data);
+        let adopted =
+            !outcome.login && id.is_some() && user.is_some() && !data.contains_key(LOGIN_KEY);
         if outcome.login || adopted {
             let stamp = i64::try_from(super::unix_millis()).unwrap_or(i64::MAX);
             data.insert(LOGIN_KEY.to_owned(), Value::Int(stamp));
@@ -342,7 +341,6 @@ impl<S: SessionStore> StorePolicy<S> {
         let permanent = is_permanent(&data);
         let record = Record { data, expires_at };
         let mut new_id = false;
-        let user = user_of(&record.data);
         if let (true, Some(old)) = (outcome.cycle_id, id.clone()) {
             let fresh = SessionId::generate_of(self.server.id_bytes)?;
             if telemetry::store_op(StoreOp::ChangeId, self.store.change_id(&old, &fresh, now))
