@@ -51,7 +51,23 @@ pub(crate) fn router() -> Result<Router, minijinja::Error> {
         .route("/cart/add/{item}", get(cart_add))
         .route("/cart", get(cart))
         .route("/permanent", get(permanent))
-        .route("/clear", get(clear)))
+        .route("/clear", get(clear))
+        .route(
+            "/count",
+            get(count).layer(flacon::http::SessionModeLayer::exclusive()),
+        ))
+}
+
+/// A counter: it writes a value computed from the one it read, which merging overlapping
+/// requests cannot get right, so the route is exclusive (requests of one server-side session
+/// run it one at a time; signed-cookie sessions cannot be locked).
+async fn count(session: Session) -> Response {
+    let count = match session.get_value("count") {
+        Some(Value::Int(count)) => count.saturating_add(1),
+        _ => 1,
+    };
+    session.insert_value("count", Value::Int(count));
+    format!("{count}\n").into_response()
 }
 
 async fn set_email_form() -> Html<&'static str> {

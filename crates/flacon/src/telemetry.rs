@@ -9,6 +9,7 @@
 //! | `flacon_fallback_key_hits_total` | counter | | cookies that verified with a fallback key: zero for a while means the fallback can go |
 //! | `flacon_oversized_cookies_total` | counter | `policy` (`error`, `warn`) | cookies over `max_cookie_size` |
 //! | `flacon_store_errors_total` | counter | `op` | store operations that failed |
+//! | `flacon_session_conflicts_total` | counter | | keys two overlapping requests of one session changed differently (the later save's value is kept, and logged) |
 //! | `flacon_store_operation_seconds` | histogram | `op` (`load`, `create`, `save`, `touch`, `delete`, `change_id`) | store latency |
 
 use std::future::Future;
@@ -40,6 +41,10 @@ pub(crate) fn session_created(layer: Layer) {
         Layer::Store => ::metrics::counter!("flacon_sessions_created_total", "layer" => "store"),
     }
     .increment(1);
+}
+
+pub(crate) fn session_conflict() {
+    ::metrics::counter!("flacon_session_conflicts_total").increment(1);
 }
 
 pub(crate) fn cookie_rejected(kind: &'static str) {

@@ -11,7 +11,7 @@ use crate::session::Session;
 /// What a response whose route set a [`SessionMode`] carries, decided without the policy:
 /// `None` when the route set no mode and the policy decides.
 pub(crate) fn decision_for_mode(mode: Option<SessionMode>, session: &Session) -> Option<Decision> {
-    let mode = mode?;
+    let mode = mode.filter(|mode| !matches!(mode, SessionMode::Exclusive { .. }))?;
     if session.is_modified() {
         tracing::warn!(
             ?mode,
@@ -24,7 +24,34 @@ pub(crate) fn decision_for_mode(mode: Option<SessionMode>, session: &Session) ->
             vary_cookie: session.is_accessed(),
             set_cookie: None,
         },
+        SessionMode::Exclusive { .. } => return None,
     })
+}
+
+/// What a route's mode does before its handler runs: an exclusive route's server-side
+/// session is marked to load under its lock (every adapter calls this as the request comes
+/// in, before any extractor loads the session).
+pub(crate) fn begin_mode(mode: SessionMode, server: Option<&Session>, cookie: bool) {
+    let SessionMode::Exclusive { wait, hold } = mode else {
+        return;
+    };
+    match server {
+        Some(session) if !session.make_exclusive(crate::session::Exclusive { wait, hold }) => {
+            tracing::warn!(
+                "an exclusive route's session was loaded before the route's layer ran; it is not locked"
+            );
+        }
+        Some(_) => {}
+        None if cookie => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "an exclusive route uses signed-cookie sessions, which cannot be locked (use a server-side store)"
+                );
+            });
+        }
+        None => {}
+    }
 }
 
 /// What becomes of the handler's response once the session is decided: the one rule every

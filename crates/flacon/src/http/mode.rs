@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -34,6 +35,21 @@ pub enum SessionMode {
     /// The session may be read (`Vary: Cookie` is sent) but nothing is written: no cookie
     /// refresh, no store write; a change made anyway is dropped and logged.
     ReadOnly,
+    /// A server-side session is loaded under a per-session lock, held until its save, so
+    /// that overlapping requests of the session run this route one at a time: for a
+    /// handler that writes a value computed from one it read (a counter, a balance, a
+    /// one-time token), where merging overlapping writes cannot be right. Set it with
+    /// [`SessionModeLayer::exclusive`], which runs before the session is loaded (as a
+    /// response extension it comes too late and changes nothing). Signed-cookie sessions
+    /// cannot be locked: the browser keeps whichever cookie arrives last.
+    Exclusive {
+        /// How long a request waits for the lock before it gets the store-error response
+        /// (`503` with `Retry-After`).
+        wait: Duration,
+        /// How long a lock is held at most: the lock of a request that died runs out then.
+        /// Longer than the route's slowest response.
+        hold: Duration,
+    },
 }
 
 /// Puts a [`SessionMode`] into every response of the services it wraps (use it with
@@ -50,6 +66,58 @@ impl SessionModeLayer {
     /// [`SessionMode::ReadOnly`].
     pub fn read_only() -> Self {
         SessionModeLayer(SessionMode::ReadOnly)
+    }
+
+    /// [`SessionMode::Exclusive`]: a request waits up to 5 s for the session's lock, and
+    /// holds it 30 s at most. Put it on the routes that need it (`route_layer`), under the
+    /// store layer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::{routing::post, Router};
+    /// use flacon::http::SessionModeLayer;
+    /// use flacon::store::MemoryStore;
+    /// use flacon::{KeyRing, SecretKey, Session, StoreLayer};
+    ///
+    /// async fn increment(session: Session) -> String {
+    ///     let count = session.get::<i64>("count").ok().flatten().unwrap_or(0) + 1;
+    ///     session.insert("count", count).unwrap();
+    ///     count.to_string()
+    /// }
+    ///
+    /// let key = KeyRing::new(SecretKey::from_text("a long random key, from the environment"));
+    /// let app: Router = Router::new()
+    ///     .route("/count", post(increment))
+    ///     .route_layer(SessionModeLayer::exclusive().with_lock_wait(Duration::from_secs(2)))
+    ///     .layer(StoreLayer::new(MemoryStore::default(), key));
+    /// ```
+    pub fn exclusive() -> Self {
+        SessionModeLayer(SessionMode::Exclusive {
+            wait: Duration::from_secs(5),
+            hold: Duration::from_secs(30),
+        })
+    }
+
+    /// How long an [`exclusive`](Self::exclusive) route waits for the lock.
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        if let SessionMode::Exclusive {
+            wait: ref mut w, ..
+        } = self.0
+        {
+            *w = wait;
+        }
+        self
+    }
+
+    /// How long an [`exclusive`](Self::exclusive) route holds the lock at most.
+    pub fn with_lock_hold(mut self, hold: Duration) -> Self {
+        if let SessionMode::Exclusive {
+            hold: ref mut h, ..
+        } = self.0
+        {
+            *h = hold;
+        }
+        self
     }
 }
 
@@ -88,6 +156,12 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let extensions = request.extensions();
+        super::common::begin_mode(
+            self.mode,
+            extensions.get::<super::ServerSession>().map(|s| &s.0),
+            extensions.get::<super::CookieSession>().is_some(),
+        );
         SessionModeFuture {
             inner: self.inner.call(request),
             mode: self.mode,

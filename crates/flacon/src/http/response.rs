@@ -107,7 +107,8 @@ pub(crate) struct UncaughtRejection;
 
 /// Builds the response sent when the session cannot be loaded or saved. The defaults are
 /// short plain-text bodies that reveal nothing internal: `500 Internal Server Error` for a
-/// cookie too large, `503 Service Unavailable` (with `Retry-After: 5`) for a store outage.
+/// cookie too large, `503 Service Unavailable` for a store outage (with `Retry-After: 5`)
+/// or a session busy with overlapping requests (`Retry-After: 1`).
 ///
 /// ```
 /// use flacon::http::{ErrorResponder, SessionFailure};
@@ -186,9 +187,12 @@ impl ErrorResponder {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Session storage is temporarily unavailable. Please retry.\n",
                 );
+                // A session busy with another request frees up in moments; an outage may not.
+                let busy = matches!(failure.cause(), Some(StoreError::Busy(_)));
+                let retry_after = if busy { "1" } else { "5" };
                 response
                     .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(retry_after));
                 response
             }
         }

@@ -8,10 +8,8 @@
 
 mod cookie;
 pub(crate) mod expiry;
-// The merge a compare-and-set save will call when another request saved the session
-// meanwhile (overlapping requests); its rule and its property tests come first.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod merge;
+mod overlap;
 pub(crate) mod rejections;
 mod server_side;
 

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::overlap::Landed;
 use super::rejections::log_rejection;
 use super::{Decision, Failure, Settings};
 use crate::codec::{KeyDerivation, Signer};
@@ -14,8 +15,8 @@ use crate::cookie::{deletion_cookie, set_cookie, Expiry};
 use crate::http::SessionFailure;
 use crate::keys::KeyRing;
 use crate::session::{
-    is_permanent, user_of, Ended, Ender, Hooks, Loaded, Outcome, Pending, Saver, Session,
-    LOGIN_KEY, PERMANENT_KEY,
+    is_permanent, user_of, Ended, Ender, Exclusive, Hooks, Loaded, LoadedAs, Outcome, Pending,
+    Saver, Session, Written, LOGIN_KEY, PERMANENT_KEY,
 };
 use crate::store::{flask_session, Record, SessionId, SessionStore, StoreError};
 use crate::telemetry::{self, Layer, StoreOp};
@@ -80,8 +81,8 @@ impl<S: SessionStore> StorePolicy<S> {
     pub(crate) fn session_for(self: &Arc<Self>, id: Option<SessionId>) -> Session {
         let pending = id.map(|id| {
             let policy = self.clone();
-            Pending::Async(Box::new(move || {
-                Box::pin(async move { policy.load(&id).await })
+            Pending::Async(Box::new(move |exclusive| {
+                Box::pin(async move { policy.load(&id, exclusive).await })
             }))
         });
         // With an id, the loader supplies the data; only a new visitor starts from scratch.
@@ -196,13 +197,38 @@ impl<S: SessionStore> StorePolicy<S> {
         }
     }
 
-    /// One store round trip: the record, its expiry refreshed where the store can do both.
-    pub(crate) async fn load(&self, id: &SessionId) -> Result<Loaded, Arc<StoreError>> {
+    /// One store round trip: the record, its expiry refreshed where the store can do both;
+    /// for an exclusive route, under the session's lock, taken first.
+    pub(crate) async fn load(
+        &self,
+        id: &SessionId,
+        exclusive: Option<Exclusive>,
+    ) -> Result<Loaded, Arc<StoreError>> {
+        let lease = match exclusive {
+            Some(exclusive) => Some(self.lock(id, exclusive).await.map_err(|error| {
+                tracing::error!(%error, "cannot lock the session; answering with the store-error response");
+                Arc::new(error)
+            })?),
+            None => None,
+        };
+        let loaded = self.load_record(id).await;
+        match (loaded, lease) {
+            (Ok(loaded), lease) => Ok(Loaded { lease, ..loaded }),
+            (Err(error), Some(lease)) => {
+                self.unlock(lease).await;
+                Err(error)
+            }
+            (Err(error), None) => Err(error),
+        }
+    }
+
+    async fn load_record(&self, id: &SessionId) -> Result<Loaded, Arc<StoreError>> {
         let now = self.settings.now();
         let limits = self.settings.limits();
         let refresh_to = Some(now.saturating_add(limits.cookie_max_age()));
-        match telemetry::store_op(StoreOp::Load, self.store.load(id, refresh_to, now)).await {
-            Ok(Some(record)) => {
+        let load = self.store.load_versioned(id, refresh_to, now);
+        match telemetry::store_op(StoreOp::Load, load).await {
+            Ok(Some((record, version))) => {
                 if let Err(expired) = limits.check(&record.data, now, true, None) {
                     log_rejection!(
                         self.settings.rejections,
@@ -220,6 +246,10 @@ impl<S: SessionStore> StorePolicy<S> {
                 }
                 telemetry::session_loaded(Layer::Store);
                 Ok(Loaded {
+                    loaded_as: Some(LoadedAs {
+                        data: record.data.clone(),
+                        version,
+                    }),
                     data: record.data,
                     stored_until: Some(record.expires_at),
                     stored_id: Some(id.clone()),
@@ -252,9 +282,19 @@ impl<S: SessionStore> StorePolicy<S> {
     /// What the response carries for `session`, after writing it to the store as needed;
     /// the failure the adapter answers with otherwise.
     pub(crate) async fn decide(&self, session: &Session) -> Result<Decision, Failure> {
-        let Some(outcome) = session.outcome(|| false) else {
+        let Some(mut outcome) = session.outcome(|| false) else {
             return Ok(Decision::default());
         };
+        let lease = outcome.lease.take();
+        let decided = self.decide_outcome(outcome).await;
+        // Held from the load through the save: released whatever the save came to.
+        if let Some(lease) = lease {
+            self.unlock(lease).await;
+        }
+        decided
+    }
+
+    async fn decide_outcome(&self, outcome: Outcome) -> Result<Decision, Failure> {
         if outcome.failed {
             return Err(Failure::at_load(outcome.cause.clone()));
         }
@@ -297,7 +337,7 @@ impl<S: SessionStore> StorePolicy<S> {
     async fn write_back(
         &self,
         outcome: Outcome,
-    ) -> Result<(Decision, Option<(SessionId, u64)>), StoreError> {
+    ) -> Result<(Decision, Option<Written>), StoreError> {
         let config = &self.settings.config;
         let mut decision = Decision {
             vary_cookie: outcome.accessed,
@@ -338,8 +378,8 @@ impl<S: SessionStore> StorePolicy<S> {
         let stamped = limits.stamp(&mut data, now, true, None) || adopted;
         let modified = outcome.modified || stamped;
         let expires_at = limits.deadline(&data, now);
-        let permanent = is_permanent(&data);
-        let record = Record { data, expires_at };
+        let mut record = Record { data, expires_at };
+        let mut saved = None;
         let mut new_id = false;
         if let (true, Some(old)) = (outcome.cycle_id, id.clone()) {
             let fresh = SessionId::generate_of(self.server.id_bytes)?;
@@ -356,14 +396,21 @@ impl<S: SessionStore> StorePolicy<S> {
         if modified {
             match &id {
                 Some(existing) => {
-                    if !telemetry::store_op(StoreOp::Save, self.store.save(existing, &record, now))
+                    match self
+                        .save_over(existing, record, outcome.loaded_as, now)
                         .await?
                     {
-                        // Deleted meanwhile (a logout racing this request): stay deleted.
-                        tracing::info!(
-                            "session was deleted during this request; its update is dropped"
-                        );
-                        return Ok((decision, None));
+                        Landed::Saved(stored, version) => {
+                            record = stored;
+                            saved = version;
+                        }
+                        Landed::Gone => {
+                            // Deleted meanwhile (a logout racing this request): stay deleted.
+                            tracing::info!(
+                                "session was deleted during this request; its update is dropped"
+                            );
+                            return Ok((decision, None));
+                        }
                     }
                 }
                 None => {
@@ -382,6 +429,7 @@ impl<S: SessionStore> StorePolicy<S> {
         let Some(id) = id else {
             return Ok((decision, None));
         };
+        let (expires_at, permanent) = (record.expires_at, is_permanent(&record.data));
         if let (Some(user), true) = (&user, outcome.login || new_id || adopted) {
             self.store
                 .index_user_session(user, &id, now, expires_at)
@@ -396,7 +444,12 @@ impl<S: SessionStore> StorePolicy<S> {
             let expiry = Expiry::of_session(permanent, expires_at);
             decision.send(set_cookie(config, &self.cookie_value(&id), expiry));
         }
-        Ok((decision, Some((id, expires_at))))
+        let written = Written {
+            id,
+            expires_at,
+            saved,
+        };
+        Ok((decision, Some(written)))
     }
 
     /// Stores a new session under a fresh random id, retrying on the (astronomically
@@ -483,6 +536,101 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+
+    /// A stored session with a cart of one item, and its cookie value.
+    async fn stored_cart(policy: &Arc<StorePolicy<MemoryStore>>) -> String {
+        let session = session_from(policy, None).await;
+        session.insert("cart", &["bike"]).unwrap();
+        id_of(&policy.decide(&session).await.unwrap())
+    }
+
+    fn add_to_cart(session: &Session, item: &str) {
+        session.update(|data| {
+            if let Some(Value::List(items)) = data.get_mut("cart") {
+                items.push(Value::from(item));
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn overlapping_writes_are_merged_and_none_is_lost() {
+        let policy = policy();
+        let sid = stored_cart(&policy).await;
+        // Three requests load the same record before any of them saves.
+        let first = session_from(&policy, Some(&sid)).await;
+        let second = session_from(&policy, Some(&sid)).await;
+        let third = session_from(&policy, Some(&sid)).await;
+        add_to_cart(&first, "helmet");
+        first.insert("email", "someone@example.com").unwrap();
+        add_to_cart(&second, "lock");
+        third.insert("lang", "fr").unwrap();
+        for session in [&first, &second, &third] {
+            policy.decide(session).await.unwrap();
+        }
+        let stored = policy
+            .store
+            .load(&SessionId::parse(&sid).unwrap(), None, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.data.get("cart"),
+            Some(&Value::List(vec![
+                Value::from("bike"),
+                Value::from("helmet"),
+                Value::from("lock")
+            ]))
+        );
+        assert_eq!(
+            stored.data.get("email"),
+            Some(&Value::from("someone@example.com"))
+        );
+        assert_eq!(stored.data.get("lang"), Some(&Value::from("fr")));
+    }
+
+    #[tokio::test]
+    async fn an_explicit_save_takes_in_what_others_wrote_and_the_final_save_keeps_it() {
+        let policy = policy();
+        let sid = stored_cart(&policy).await;
+        let slow = session_from(&policy, Some(&sid)).await;
+        let fast = session_from(&policy, Some(&sid)).await;
+        add_to_cart(&fast, "lock");
+        policy.decide(&fast).await.unwrap();
+        slow.insert("email", "someone@example.com").unwrap();
+        slow.save().await.unwrap();
+        // The handler goes on from the merged record: its next save removes nothing.
+        slow.insert("lang", "fr").unwrap();
+        policy.decide(&slow).await.unwrap();
+        let stored = policy
+            .store
+            .load(&SessionId::parse(&sid).unwrap(), None, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.data.get("cart"),
+            Some(&Value::List(vec![Value::from("bike"), Value::from("lock")]))
+        );
+        assert!(stored.data.contains_key("email") && stored.data.contains_key("lang"));
+    }
+
+    #[tokio::test]
+    async fn a_session_cleared_while_another_request_writes_stays_gone() {
+        let policy = policy();
+        let sid = stored_cart(&policy).await;
+        let clearing = session_from(&policy, Some(&sid)).await;
+        let writing = session_from(&policy, Some(&sid)).await;
+        clearing.clear();
+        policy.decide(&clearing).await.unwrap();
+        add_to_cart(&writing, "lock");
+        let decision = policy.decide(&writing).await.unwrap();
+        assert_eq!(
+            policy.store.len(),
+            0,
+            "the cleared session is not brought back"
+        );
+        assert_eq!(decision.set_cookie, None, "no cookie names the dead record");
     }
 
     #[tokio::test]

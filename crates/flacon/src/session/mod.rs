@@ -21,7 +21,10 @@ pub(crate) use login::{
 };
 pub use login::{FRESH_KEY, USER_KEY};
 use state::State;
-pub(crate) use state::{Ended, Ender, Hooks, Loaded, Loader, Outcome, Pending, Saver};
+pub(crate) use state::{
+    Ended, Ender, Exclusive, Hooks, Lease, Loaded, LoadedAs, Loader, Outcome, Pending, Saver,
+    Written,
+};
 
 /// The key Flask stores permanence under, inside the session itself.
 pub const PERMANENT_KEY: &str = "_permanent";

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::{Session, SessionUnavailable};
 use crate::keys::KeyMatch;
 use crate::policy::Decision;
-use crate::store::{SessionId, StoreError};
+use crate::store::{SessionId, StoreError, Version};
 use crate::value::Map;
 
 /// What a lazily loaded session turned out to hold.
@@ -30,11 +30,42 @@ pub(crate) struct Loaded {
     /// For a cookie session: the cookie that verified, so an unchanged session is re-signed
     /// from its payload segment without being serialized and compressed again.
     pub(crate) verified_cookie: Option<Arc<str>>,
+    /// For a server-side session found in its store: the record as loaded, which its save
+    /// compares against and merges from.
+    pub(crate) loaded_as: Option<LoadedAs>,
+    /// For a session of an exclusive route: the lock it holds until its response.
+    pub(crate) lease: Option<Lease>,
+}
+
+/// A stored record as a request loaded it: the base of a three-way merge, and the version a
+/// compare-and-set save expects.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedAs {
+    pub(crate) data: Map,
+    pub(crate) version: Version,
+}
+
+/// A per-session lock held by this request.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    pub(crate) id: SessionId,
+    pub(crate) token: String,
+}
+
+/// How long an exclusive route waits for its session's lock, and holds it at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Exclusive {
+    pub(crate) wait: std::time::Duration,
+    pub(crate) hold: std::time::Duration,
 }
 
 pub(crate) type Loader = Box<dyn FnOnce() -> Result<Loaded, Arc<StoreError>> + Send>;
+/// Fetches a server-side session; given an [`Exclusive`], under its lock.
 pub(crate) type AsyncLoader = Box<
-    dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Loaded, Arc<StoreError>>> + Send>> + Send,
+    dyn FnOnce(
+            Option<Exclusive>,
+        ) -> Pin<Box<dyn Future<Output = Result<Loaded, Arc<StoreError>>> + Send>>
+        + Send,
 >;
 
 /// Writes a server-side session to its store now ([`Session::save`]); returns what the
@@ -97,6 +128,9 @@ pub(super) struct State {
     pub(super) stored_until: Option<u64>,
     pub(super) stored_id: Option<SessionId>,
     pub(super) verified_cookie: Option<Arc<str>>,
+    pub(super) loaded_as: Option<LoadedAs>,
+    pub(super) exclusive: Option<Exclusive>,
+    pub(super) lease: Option<Lease>,
     pub(super) accessed: bool,
     pub(super) modified: bool,
     pub(super) cycle_id: bool,
@@ -122,6 +156,7 @@ impl State {
         data: Map,
         saved: Option<Decision>,
         verified_cookie: Option<Arc<str>>,
+        lease: Option<Lease>,
     ) -> Outcome {
         Outcome {
             data,
@@ -137,6 +172,8 @@ impl State {
             signed_at: self.signed_at,
             stored_until: self.stored_until,
             verified_cookie,
+            loaded_as: self.loaded_as.clone(),
+            lease,
         }
     }
 
@@ -171,6 +208,8 @@ impl State {
         self.stored_until = loaded.stored_until;
         self.stored_id = loaded.stored_id;
         self.verified_cookie = loaded.verified_cookie;
+        self.loaded_as = loaded.loaded_as;
+        self.lease = loaded.lease;
     }
 
     pub(super) fn load(&mut self) -> &mut Map {
@@ -208,6 +247,10 @@ pub(crate) struct Outcome {
     pub(crate) signed_at: Option<u64>,
     pub(crate) stored_until: Option<u64>,
     pub(crate) verified_cookie: Option<Arc<str>>,
+    /// The record as loaded (or as last saved), for a compare-and-set save.
+    pub(crate) loaded_as: Option<LoadedAs>,
+    /// The lock to release once the response is decided (only the final outcome has it).
+    pub(crate) lease: Option<Lease>,
 }
 
 impl Session {
@@ -253,7 +296,7 @@ impl Session {
     pub(crate) fn outcome_to_save(&self) -> Outcome {
         let mut state = self.lock();
         let data = state.load().clone();
-        let outcome = state.outcome(data, None, None);
+        let outcome = state.outcome(data, None, None, None);
         state.modified = false;
         state.cycle_id = false;
         state.login = false;
@@ -262,13 +305,31 @@ impl Session {
 
     /// Records what an explicit save did: the record's id and expiry, what the response
     /// carries.
-    pub(crate) fn saved_as(&self, stored: Option<(SessionId, u64)>, decision: Decision) {
+    pub(crate) fn saved_as(&self, stored: Option<Written>, decision: Decision) {
         let mut state = self.lock();
-        if let Some((id, until)) = stored {
-            state.stored_id = Some(id);
-            state.stored_until = Some(until);
+        if let Some(written) = stored {
+            state.stored_id = Some(written.id);
+            state.stored_until = Some(written.expires_at);
+            if let Some(saved) = written.saved {
+                // What overlapping requests wrote meanwhile is merged in: the handler goes
+                // on from the record as it now stands, so that its next save removes
+                // nothing they added.
+                state.data = saved.data.clone();
+                state.loaded_as = Some(saved);
+            }
         }
         state.saved = Some(decision);
+    }
+
+    /// Marks a session not yet loaded to be loaded under its per-session lock
+    /// ([`SessionMode::Exclusive`](crate::http::SessionMode)); `false` if it is too late.
+    pub(crate) fn make_exclusive(&self, exclusive: Exclusive) -> bool {
+        let mut state = self.lock();
+        let pending = matches!(state.pending, Some(Pending::Async(_)));
+        if pending {
+            state.exclusive = Some(exclusive);
+        }
+        pending || state.lease.is_some()
     }
 
     /// Loads a server-side session from its store; a no-op for cookie sessions and for a
@@ -280,7 +341,7 @@ impl Session {
             match state.pending.take() {
                 Some(Pending::Async(loader)) => {
                     state.loading = true;
-                    Ok(loader)
+                    Ok((loader, state.exclusive))
                 }
                 Some(Pending::Checked(loader)) => {
                     state.take_loaded(loader());
@@ -292,7 +353,7 @@ impl Session {
                 }
             }
         };
-        let loader = match loader {
+        let (loader, exclusive) = match loader {
             Ok(loader) => loader,
             Err(Some(result)) => return result,
             // actix polls a handler's extractors together: wait for that load rather than
@@ -310,7 +371,7 @@ impl Session {
             }
         };
         let mut guard = LoadGuard(Some(self));
-        let result = loader().await;
+        let result = loader(exclusive).await;
         guard.0 = None;
         let mut state = self.lock();
         state.finish_loading();
@@ -329,8 +390,18 @@ impl Session {
         let data = std::mem::take(state.load());
         let saved = state.saved.take();
         let verified_cookie = state.verified_cookie.take();
-        Some(state.outcome(data, saved, verified_cookie))
+        let lease = state.lease.take();
+        Some(state.outcome(data, saved, verified_cookie, lease))
     }
+}
+
+/// What a save wrote: the record's id and expiry, and the record as stored when the save
+/// was compare-and-set.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) id: SessionId,
+    pub(crate) expires_at: u64,
+    pub(crate) saved: Option<LoadedAs>,
 }
 
 /// A load dropped before its store answered (the request was cancelled) leaves a session

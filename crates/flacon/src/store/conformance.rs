@@ -9,7 +9,7 @@
 //! # }
 //! ```
 
-use super::{Record, SessionId, SessionStore};
+use super::{sleep_anywhere as sleep, Record, SaveOutcome, SessionId, SessionStore};
 use crate::value::{Map, Value};
 
 fn record(n: i64, expires_at: u64) -> Record {
@@ -26,33 +26,6 @@ fn id() -> SessionId {
         Ok(id) => id,
         Err(e) => panic!("random ids: {e}"),
     }
-}
-
-/// Waits `duration` without blocking the executor and without asking which runtime runs it
-/// (a store may come with any): a thread sleeps and wakes the task.
-async fn sleep(duration: std::time::Duration) {
-    use std::sync::{Arc, Mutex, PoisonError};
-    use std::task::{Poll, Waker};
-    let state: Arc<Mutex<(bool, Option<Waker>)>> = Arc::default();
-    let sleeper = state.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(duration);
-        let mut state = sleeper.lock().unwrap_or_else(PoisonError::into_inner);
-        state.0 = true;
-        if let Some(waker) = state.1.take() {
-            waker.wake();
-        }
-    });
-    std::future::poll_fn(|cx| {
-        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.0 {
-            Poll::Ready(())
-        } else {
-            state.1 = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
-    .await;
 }
 
 /// Runs every rule against `store`, panicking with the broken rule's name. Uses times around
@@ -212,4 +185,100 @@ pub async fn check<S: SessionStore>(store: &S) {
         "delete_expired: live records stay"
     );
     store.delete(&c).await.unwrap();
+    check_overlap(store, now, later).await;
+}
+
+/// Compare-and-set saves and per-session locks: what keeps overlapping requests of one
+/// session from erasing each other's writes.
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+async fn check_overlap<S: SessionStore>(store: &S, now: u64, later: u64) {
+    let e = id();
+    assert!(store.create(&e, &record(1, later), now).await.unwrap());
+    let (_, first) = store
+        .load_versioned(&e, None, now)
+        .await
+        .unwrap()
+        .expect("load_versioned: a stored record is returned");
+    let (_, same) = store.load_versioned(&e, None, now).await.unwrap().unwrap();
+    assert_eq!(
+        first, same,
+        "load_versioned: an unchanged record keeps its version"
+    );
+    let SaveOutcome::Saved(second) = store
+        .save_if(&e, &record(2, later), &first, now)
+        .await
+        .unwrap()
+    else {
+        panic!("save_if: a record still as loaded is written");
+    };
+    let (stored, reread) = store.load_versioned(&e, None, now).await.unwrap().unwrap();
+    assert_eq!(
+        stored.data.get("n"),
+        Some(&Value::Int(2)),
+        "save_if: the new data is stored"
+    );
+    assert_eq!(second, reread, "save_if: reports the version it stored");
+    assert_eq!(
+        store
+            .save_if(&e, &record(3, later), &first, now)
+            .await
+            .unwrap(),
+        SaveOutcome::Changed,
+        "save_if: a record another save changed since the load is not written"
+    );
+    let (kept, _) = store.load_versioned(&e, None, now).await.unwrap().unwrap();
+    assert_eq!(
+        kept.data.get("n"),
+        Some(&Value::Int(2)),
+        "save_if: a refused save writes nothing"
+    );
+    store.delete(&e).await.unwrap();
+    assert_eq!(
+        store
+            .save_if(&e, &record(4, later), &second, now)
+            .await
+            .unwrap(),
+        SaveOutcome::Gone,
+        "save_if: a deleted record is not brought back"
+    );
+    assert!(store.load(&e, None, now).await.unwrap().is_none());
+
+    let now_ms = now * 1000;
+    match store.try_lock(&e, "first", now_ms + 60_000, now_ms).await {
+        Err(super::StoreError::Unsupported(_)) => return,
+        locked => assert!(locked.unwrap(), "try_lock: a free lock is taken"),
+    }
+    assert!(
+        !store
+            .try_lock(&e, "second", now_ms + 60_000, now_ms)
+            .await
+            .unwrap(),
+        "try_lock: a held lock is not taken by another token"
+    );
+    store.unlock(&e, "second").await.unwrap();
+    assert!(
+        !store
+            .try_lock(&e, "second", now_ms + 60_000, now_ms)
+            .await
+            .unwrap(),
+        "unlock: another token cannot release a lock it does not hold"
+    );
+    store.unlock(&e, "first").await.unwrap();
+    assert!(
+        store
+            .try_lock(&e, "second", now_ms + 1_000, now_ms)
+            .await
+            .unwrap(),
+        "unlock: a released lock is free"
+    );
+    // A holder that died: its hold runs out (on the store's clock, for Redis).
+    sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(
+        store
+            .try_lock(&e, "third", now_ms + 61_000, now_ms + 1_100)
+            .await
+            .unwrap(),
+        "try_lock: a lock whose hold ran out is free"
+    );
+    store.unlock(&e, "third").await.unwrap();
 }

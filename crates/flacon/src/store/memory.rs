@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{Record, ScanPage, SessionId, SessionStore, StoreError};
+use super::{Record, SaveOutcome, ScanPage, SessionId, SessionStore, StoreError, Version};
 
 /// Sessions in memory, for one process and for tests. Holds at most `capacity` sessions:
 /// expired ones are dropped first, then those closest to expiry, so memory never grows
@@ -27,11 +27,21 @@ struct Inner {
     by_expiry: BTreeSet<(u64, SessionId)>,
     /// The per-user index: user, then each session id with its sign-in time.
     users: HashMap<String, BTreeMap<SessionId, u64>>,
+    /// Each record's version: a number no earlier write of it had.
+    versions: HashMap<SessionId, u64>,
+    next_version: u64,
+    /// The per-session locks: the holder's token and when its hold runs out (Unix ms).
+    locks: HashMap<SessionId, (String, u64)>,
 }
 
 impl Inner {
     fn live(&self, id: &SessionId, now: u64) -> Option<&Record> {
         self.records.get(id).filter(|r| r.expires_at > now)
+    }
+
+    fn version(&self, id: &SessionId) -> Version {
+        let number = self.versions.get(id).copied().unwrap_or_default();
+        Version::new(number.to_be_bytes().to_vec())
     }
 
     /// Removes a record for good, and its entry in the per-user index.
@@ -46,6 +56,7 @@ impl Inner {
     /// Takes a record out to put it back or elsewhere.
     fn take(&mut self, id: &SessionId) -> Option<Record> {
         let record = self.records.remove(id)?;
+        self.versions.remove(id);
         self.by_expiry.remove(&(record.expires_at, id.clone()));
         Some(record)
     }
@@ -63,6 +74,8 @@ impl Inner {
         self.take(id);
         self.by_expiry.insert((record.expires_at, id.clone()));
         self.records.insert(id.clone(), record);
+        self.next_version += 1;
+        self.versions.insert(id.clone(), self.next_version);
     }
 
     fn purge_expired(&mut self, now: u64, limit: usize) -> usize {
@@ -152,11 +165,76 @@ impl SessionStore for MemoryStore {
         Ok(true)
     }
 
+    async fn load_versioned(
+        &self,
+        id: &SessionId,
+        _refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<(Record, Version)>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .live(id, now)
+            .map(|record| (record.clone(), inner.version(id))))
+    }
+
+    async fn save_if(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        expected: &Version,
+        now: u64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let mut inner = self.lock();
+        if inner.live(id, now).is_none() {
+            return Ok(SaveOutcome::Gone);
+        }
+        if inner.version(id) != *expected {
+            return Ok(SaveOutcome::Changed);
+        }
+        inner.put(id, record.clone());
+        Ok(SaveOutcome::Saved(inner.version(id)))
+    }
+
+    async fn try_lock(
+        &self,
+        id: &SessionId,
+        token: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if let Some((holder, held_until)) = inner.locks.get(id) {
+            if holder != token && *held_until > now_ms {
+                return Ok(false);
+            }
+        }
+        // Holds that ran out are dropped here too, so the map stays as small as the
+        // number of sessions locked right now.
+        if inner.locks.len() > 1024 {
+            inner.locks.retain(|_, (_, until)| *until > now_ms);
+        }
+        inner.locks.insert(id.clone(), (token.to_owned(), until_ms));
+        Ok(true)
+    }
+
+    async fn unlock(&self, id: &SessionId, token: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .locks
+            .get(id)
+            .is_some_and(|(holder, _)| holder == token)
+        {
+            inner.locks.remove(id);
+        }
+        Ok(())
+    }
+
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         let Some(record) = inner.live(id, now).cloned() else {
             return Ok(false);
         };
+        let version = inner.versions.get(id).copied();
         inner.put(
             id,
             Record {
@@ -164,6 +242,10 @@ impl SessionStore for MemoryStore {
                 ..record
             },
         );
+        // The data did not change: a save that loaded it still lands.
+        if let Some(version) = version {
+            inner.versions.insert(id.clone(), version);
+        }
         Ok(true)
     }
 

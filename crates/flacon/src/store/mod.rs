@@ -63,6 +63,33 @@ pub fn purge_expired_every<S: SessionStore>(
     })
 }
 
+/// Waits `duration` without blocking the executor and without asking which runtime runs it
+/// (a store may come with any): a thread sleeps and wakes the task.
+pub(crate) async fn sleep_anywhere(duration: std::time::Duration) {
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::task::{Poll, Waker};
+    let state: Arc<Mutex<(bool, Option<Waker>)>> = Arc::default();
+    let sleeper = state.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(duration);
+        let mut state = sleeper.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 = true;
+        if let Some(waker) = state.1.take() {
+            waker.wake();
+        }
+    });
+    std::future::poll_fn(|cx| {
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.0 {
+            Poll::Ready(())
+        } else {
+            state.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
@@ -181,6 +208,48 @@ pub struct Record {
     pub expires_at: u64,
 }
 
+/// What a store held for a record when it was read, as the store compares it: the stored
+/// bytes, or a digest of them (never a column or key of its own, so that Flask-Session's
+/// records stay what Flask-Session writes). [`SessionStore::save_if`] lands only while the
+/// record is still this.
+///
+/// ```
+/// use flacon::store::Version;
+/// assert_eq!(Version::new(b"stored".to_vec()), Version::new(b"stored".to_vec()));
+/// assert_ne!(Version::new(b"stored".to_vec()), Version::new(b"other".to_vec()));
+/// ```
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Version(std::sync::Arc<[u8]>);
+
+impl Version {
+    /// The version a store compares: its stored bytes or a digest of them.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Version(bytes.into())
+    }
+
+    /// What [`new`](Self::new) was given.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Version({} bytes)", self.0.len())
+    }
+}
+
+/// What a compare-and-set [`save_if`](SessionStore::save_if) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// The record was still as loaded, and now holds the new data, at this version.
+    Saved(Version),
+    /// Another request wrote the record since it was loaded: nothing was written.
+    Changed,
+    /// The record is gone (deleted, expired, moved to a new id): nothing was written.
+    Gone,
+}
+
 /// A store operation failed. Never papered over: the request gets an explicit error response
 /// rather than an empty session that could overwrite the real one.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +264,11 @@ pub enum StoreError {
     /// The store does not offer this operation (a custom store without a per-user index).
     #[error("this session store has no {0}")]
     Unsupported(&'static str),
+    /// Overlapping requests of the session kept it from being written in time: its lock
+    /// stayed held past the wait of an exclusive route, or its record kept changing under
+    /// a save. Nothing was lost; retrying shortly succeeds.
+    #[error("the session is busy with another request: {0}")]
+    Busy(&'static str),
 }
 
 impl StoreError {
@@ -257,6 +331,69 @@ pub trait SessionStore: Send + Sync + 'static {
         record: &Record,
         now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// [`load`](SessionStore::load), with the [`Version`] a later
+    /// [`save_if`](SessionStore::save_if) compares against. A store that cannot compare
+    /// answers an empty version (the default), and its saves are last-writer-wins.
+    fn load_versioned(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<(Record, Version)>, StoreError>> + Send {
+        async move {
+            Ok(self
+                .load(id, refresh_to, now)
+                .await?
+                .map(|record| (record, Version::default())))
+        }
+    }
+
+    /// Compare-and-set: replaces the record only while it is still `expected` (what
+    /// [`load_versioned`](SessionStore::load_versioned) returned), in one atomic step, so that
+    /// a request never erases what an overlapping one wrote. The default, for a store that
+    /// cannot compare, is [`save`](SessionStore::save).
+    fn save_if(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        expected: &Version,
+        now: u64,
+    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send {
+        let _ = expected;
+        async move {
+            Ok(if self.save(id, record, now).await? {
+                SaveOutcome::Saved(Version::default())
+            } else {
+                SaveOutcome::Gone
+            })
+        }
+    }
+
+    /// Takes the per-session lock of `id` for `token` unless another token holds it and
+    /// its hold has not run out; the hold ends at `until_ms` (Unix milliseconds) even if
+    /// its holder dies. `Ok(false)` when someone else holds it. Stores without locks answer
+    /// [`StoreError::Unsupported`].
+    fn try_lock(
+        &self,
+        id: &SessionId,
+        token: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = (id, token, until_ms, now_ms);
+        async { Err(StoreError::Unsupported("per-session lock")) }
+    }
+
+    /// Releases the lock of `id` if `token` still holds it (never someone else's).
+    fn unlock(
+        &self,
+        id: &SessionId,
+        token: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (id, token);
+        async { Err(StoreError::Unsupported("per-session lock")) }
+    }
 
     /// Extends the expiry of an existing record; `Ok(false)` if it does not exist.
     fn touch(
@@ -348,6 +485,39 @@ impl<S: SessionStore> SessionStore for std::sync::Arc<S> {
         now: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).save(id, record, now)
+    }
+    fn load_versioned(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<(Record, Version)>, StoreError>> + Send {
+        (**self).load_versioned(id, refresh_to, now)
+    }
+    fn save_if(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        expected: &Version,
+        now: u64,
+    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send {
+        (**self).save_if(id, record, expected, now)
+    }
+    fn try_lock(
+        &self,
+        id: &SessionId,
+        token: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).try_lock(id, token, until_ms, now_ms)
+    }
+    fn unlock(
+        &self,
+        id: &SessionId,
+        token: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).unlock(id, token)
     }
     fn touch(
         &self,

@@ -31,7 +31,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::flask_session::{self, Serialization};
-use super::{Record, ScanPage, SessionId, SessionStore, StoreError};
+use super::{Record, SaveOutcome, ScanPage, SessionId, SessionStore, StoreError, Version};
 
 /// Flask-Session's `SESSION_SQLALCHEMY_TABLE`.
 const DEFAULT_TABLE: &str = "sessions";
@@ -75,6 +75,9 @@ struct Connection {
     create: Statement,
     load: Statement,
     save: Statement,
+    save_if: Statement,
+    lock: Statement,
+    unlock: Statement,
     touch: Statement,
     delete: Statement,
     change_id: Statement,
@@ -199,6 +202,11 @@ impl PostgresStore {
                     expires_at BIGINT NOT NULL,
                     PRIMARY KEY (user_id, session_id)
                 );
+                CREATE TABLE IF NOT EXISTS flacon_session_locks (
+                    session_id VARCHAR(255) PRIMARY KEY,
+                    token TEXT NOT NULL,
+                    until_ms BIGINT NOT NULL
+                );
                 CREATE TABLE IF NOT EXISTS flacon_revoked_users (
                     user_id TEXT PRIMARY KEY, before_ms BIGINT NOT NULL);
                 CREATE TABLE IF NOT EXISTS flacon_revoked_tokens (
@@ -250,6 +258,27 @@ impl PostgresStore {
                 at(3),
                 at(4)
             ))
+            .await?,
+            // The stored bytes are the version: unchanged since the load, or no write.
+            save_if: prepare(format!(
+                "UPDATE {t} SET data = $2, expiry = {} WHERE session_id = $1 AND expiry > {} \
+                 AND data = $5",
+                at(3),
+                at(4)
+            ))
+            .await?,
+            lock: prepare(
+                "INSERT INTO flacon_session_locks (session_id, token, until_ms) \
+                 VALUES ($1, $2, $3) ON CONFLICT (session_id) DO UPDATE \
+                 SET token = EXCLUDED.token, until_ms = EXCLUDED.until_ms \
+                 WHERE flacon_session_locks.until_ms <= $4 \
+                 OR flacon_session_locks.token = EXCLUDED.token"
+                    .to_owned(),
+            )
+            .await?,
+            unlock: prepare(
+                "DELETE FROM flacon_session_locks WHERE session_id = $1 AND token = $2".to_owned(),
+            )
             .await?,
             touch: prepare(format!(
                 "UPDATE {t} SET expiry = {} WHERE session_id = $1 AND expiry > {}",
@@ -337,15 +366,27 @@ impl SessionStore for PostgresStore {
             .map(|rows| rows == 1)
     }
 
+    async fn load(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .load_versioned(id, refresh_to, now)
+            .await?
+            .map(|(record, _)| record))
+    }
+
     /// One `SELECT`: the stored expiry is extended by [`touch`](SessionStore::touch) when the
     /// layer's touch interval says so, not by every read (an `UPDATE` per request would cost
-    /// PostgreSQL a WAL write each).
-    async fn load(
+    /// PostgreSQL a WAL write each). The stored bytes are the version.
+    async fn load_versioned(
         &self,
         id: &SessionId,
         _refresh_to: Option<u64>,
         now: u64,
-    ) -> Result<Option<Record>, StoreError> {
+    ) -> Result<Option<(Record, Version)>, StoreError> {
         let key = self.key(id);
         let now = now as f64;
         let row = self
@@ -354,10 +395,65 @@ impl SessionStore for PostgresStore {
         let Some(row) = row else { return Ok(None) };
         let bytes: Vec<u8> = row.try_get(0).map_err(unavailable)?;
         let expires_at: i64 = row.try_get(1).map_err(unavailable)?;
-        Ok(Some(Record {
+        let record = Record {
             data: flask_session::decode(&bytes)?,
             expires_at: u64::try_from(expires_at).unwrap_or(0),
-        }))
+        };
+        Ok(Some((record, Version::new(bytes))))
+    }
+
+    /// One conditional `UPDATE`; only when it changes nothing, a `SELECT` tells a changed
+    /// record from a gone one.
+    async fn save_if(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        expected: &Version,
+        now: u64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let (key, data) = (self.key(id), self.serialization.encode(&record.data));
+        let (expires, now_secs) = (record.expires_at as f64, now as f64);
+        let expected = expected.as_bytes().to_vec();
+        let version = Version::new(data.clone());
+        let rows = self
+            .run(|c| async move {
+                c.client
+                    .execute(&c.save_if, &[&key, &data, &expires, &now_secs, &expected])
+                    .await
+            })
+            .await?;
+        if rows == 1 {
+            return Ok(SaveOutcome::Saved(version));
+        }
+        Ok(match self.load_versioned(id, None, now).await? {
+            Some(_) => SaveOutcome::Changed,
+            None => SaveOutcome::Gone,
+        })
+    }
+
+    async fn try_lock(
+        &self,
+        id: &SessionId,
+        token: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let (key, token) = (self.key(id), token.to_owned());
+        let (until, now) = (i64_of(until_ms), i64_of(now_ms));
+        self.run(|c| async move {
+            c.client
+                .execute(&c.lock, &[&key, &token, &until, &now])
+                .await
+        })
+        .await
+        .map(|rows| rows == 1)
+    }
+
+    async fn unlock(&self, id: &SessionId, token: &str) -> Result<(), StoreError> {
+        let (key, token) = (self.key(id), token.to_owned());
+        self.run(|c| async move { c.client.execute(&c.unlock, &[&key, &token]).await })
+            .await
+            .map(drop)
     }
 
     async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use super::deadline::{Deadlines, Overdue};
 use super::flask_session::{self, Serialization};
-use super::{Record, ScanPage, SessionId, SessionStore, StoreError};
+use super::{Record, SaveOutcome, ScanPage, SessionId, SessionStore, StoreError, Version};
 
 /// How late a hung command may be noticed past its timeout.
 const DEADLINE_GRANULARITY: Duration = Duration::from_millis(100);
@@ -147,6 +147,42 @@ impl RedisStore {
 
     fn key(&self, id: &SessionId) -> String {
         format!("{}{}", self.prefix, id.as_str())
+    }
+
+    /// The stored bytes and expiry, in one round trip: `GETEX key EX ttl` when refreshing,
+    /// else `GET` and `TTL` pipelined.
+    async fn load_stored(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        let key = self.key(id);
+        let (bytes, expires_at) = match refresh_to {
+            Some(at) => {
+                let mut cmd = redis::cmd("GETEX");
+                cmd.arg(&key).arg("EX").arg(ttl(at, now));
+                (
+                    self.query::<Option<Vec<u8>>>(Request::Command(&cmd))
+                        .await?,
+                    at,
+                )
+            }
+            None => {
+                let mut pipe = redis::pipe();
+                pipe.get(&key).ttl(&key);
+                let (bytes, left): (Option<Vec<u8>>, i64) =
+                    self.query(Request::Pipeline(&pipe)).await?;
+                (bytes, now + u64::try_from(left).unwrap_or(0))
+            }
+        };
+        Ok(bytes.map(|bytes| (bytes, expires_at)))
+    }
+
+    /// The per-session lock of an exclusive route, beside Flask-Session's records and
+    /// outside their `prefix*` pattern.
+    fn lock_key(&self, id: &SessionId) -> String {
+        format!("flacon:lock:{}{}", self.prefix, id.as_str())
     }
 
     /// A user's index: a sorted set of session ids scored by sign-in time, one key per user
@@ -298,6 +334,25 @@ impl RedisStore {
 const RENAME_IF_EXISTS: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
      return redis.call('RENAMENX', KEYS[1], KEYS[2])";
 
+/// Compare-and-set on one key: 1 when the record was still the version `ARGV[1]` (the SHA-1
+/// of its bytes) and now holds `ARGV[2]` for `ARGV[3]` seconds, 0 when it is gone, -1 when
+/// another request wrote it since.
+const SAVE_IF_UNCHANGED: &str = "local stored = redis.call('GET', KEYS[1]) \
+     if not stored then return 0 end \
+     if redis.sha1hex(stored) ~= ARGV[1] then return -1 end \
+     redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1";
+
+/// Releases a lock only for the token that holds it (a holder whose hold ran out must not
+/// release the next holder's).
+const UNLOCK_IF_HELD: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     return redis.call('DEL', KEYS[1]) end return 0";
+
+/// Lowercase hex SHA-1, as Lua's `redis.sha1hex` writes it.
+fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::Digest as _;
+    crate::value::hex_of(&sha1::Sha1::digest(bytes))
+}
+
 /// Files a session in its user's index and keeps the index alive as long as its longest
 /// session: `ZADD`, then the key's expiry raised (never lowered) to `ARGV[3]` seconds.
 const INDEX_SESSION: &str = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) \
@@ -401,34 +456,15 @@ impl SessionStore for RedisStore {
             .is_some())
     }
 
-    /// One round trip: `GETEX key EX ttl` when refreshing, else `GET` and `TTL` pipelined.
     async fn load(
         &self,
         id: &SessionId,
         refresh_to: Option<u64>,
         now: u64,
     ) -> Result<Option<Record>, StoreError> {
-        let key = self.key(id);
-        let (bytes, expires_at) = match refresh_to {
-            Some(at) => {
-                let mut cmd = redis::cmd("GETEX");
-                cmd.arg(&key).arg("EX").arg(ttl(at, now));
-                (
-                    self.query::<Option<Vec<u8>>>(Request::Command(&cmd))
-                        .await?,
-                    at,
-                )
-            }
-            None => {
-                let mut pipe = redis::pipe();
-                pipe.get(&key).ttl(&key);
-                let (bytes, left): (Option<Vec<u8>>, i64) =
-                    self.query(Request::Pipeline(&pipe)).await?;
-                (bytes, now + u64::try_from(left).unwrap_or(0))
-            }
-        };
-        bytes
-            .map(|bytes| {
+        self.load_stored(id, refresh_to, now)
+            .await?
+            .map(|(bytes, expires_at)| {
                 Ok(Record {
                     data: flask_session::decode(&bytes)?,
                     expires_at,
@@ -449,6 +485,80 @@ impl SessionStore for RedisStore {
             .query::<Option<String>>(Request::Command(&cmd))
             .await?
             .is_some())
+    }
+
+    /// The version is the SHA-1 of the stored bytes, as Lua's `redis.sha1hex` gives it, so
+    /// that [`save_if`](SessionStore::save_if) is one script on the record's one key
+    /// (Cluster-safe) and the record stays what Flask-Session writes.
+    async fn load_versioned(
+        &self,
+        id: &SessionId,
+        refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<(Record, Version)>, StoreError> {
+        self.load_stored(id, refresh_to, now)
+            .await?
+            .map(|(bytes, expires_at)| {
+                let version = Version::new(sha1_hex(&bytes).into_bytes());
+                let record = Record {
+                    data: flask_session::decode(&bytes)?,
+                    expires_at,
+                };
+                Ok((record, version))
+            })
+            .transpose()
+    }
+
+    async fn save_if(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        expected: &Version,
+        now: u64,
+    ) -> Result<SaveOutcome, StoreError> {
+        let bytes = self.serialization.encode(&record.data);
+        let version = Version::new(sha1_hex(&bytes).into_bytes());
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(SAVE_IF_UNCHANGED)
+            .arg(1)
+            .arg(self.key(id))
+            .arg(expected.as_bytes())
+            .arg(bytes)
+            .arg(ttl(record.expires_at, now));
+        Ok(match self.query::<i64>(Request::Command(&cmd)).await? {
+            1 => SaveOutcome::Saved(version),
+            0 => SaveOutcome::Gone,
+            _ => SaveOutcome::Changed,
+        })
+    }
+
+    /// `SET lock token NX PX hold`: a lock that runs out if its holder dies.
+    async fn try_lock(
+        &self,
+        id: &SessionId,
+        token: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.lock_key(id))
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(until_ms.saturating_sub(now_ms).max(1));
+        Ok(self
+            .query::<Option<String>>(Request::Command(&cmd))
+            .await?
+            .is_some())
+    }
+
+    async fn unlock(&self, id: &SessionId, token: &str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(UNLOCK_IF_HELD)
+            .arg(1)
+            .arg(self.lock_key(id))
+            .arg(token);
+        self.query::<i64>(Request::Command(&cmd)).await.map(drop)
     }
 
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {

@@ -249,6 +249,14 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let mode = self.mode;
+        {
+            let extensions = request.extensions();
+            crate::http::common::begin_mode(
+                mode,
+                extensions.get::<ServerSession>().map(|s| &s.0),
+                extensions.get::<CookieSession>().is_some(),
+            );
+        }
         let response = self.service.call(request);
         Box::pin(async move {
             let mut response = response.await?;

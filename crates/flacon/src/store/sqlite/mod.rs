@@ -6,13 +6,15 @@ mod group_commit;
 mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{flask_session, Record, ScanPage, SessionId, SessionStore, StoreError};
+use super::{
+    flask_session, Record, SaveOutcome, ScanPage, SessionId, SessionStore, StoreError, Version,
+};
 
 use checkpoint::{note_log_pages, FRAME_HEADER_BYTES};
 use connection::{connect, wait_briefly};
@@ -103,7 +105,14 @@ impl SqliteStore {
                  ) WITHOUT ROWID;
                  -- An expiry index costs every save a second page write (the expiry moves
                  -- on each one); purges walk the table by id instead.
-                 DROP INDEX IF EXISTS flacon_sessions_expiry;",
+                 DROP INDEX IF EXISTS flacon_sessions_expiry;
+                 -- The per-session locks of exclusive routes: who holds one, and until when
+                 -- (Unix ms), so that the lock of a holder that died runs out.
+                 CREATE TABLE IF NOT EXISTS flacon_session_locks (
+                     id TEXT PRIMARY KEY NOT NULL,
+                     token TEXT NOT NULL,
+                     until_ms INTEGER NOT NULL
+                 ) WITHOUT ROWID;",
             )?;
             pooled.execute_batch(users::SCHEMA)?;
             users::migrate(&pooled, crate::policy::unix_millis())?;
@@ -177,9 +186,35 @@ impl SessionStore for SqliteStore {
     async fn load(
         &self,
         id: &SessionId,
-        _refresh_to: Option<u64>,
+        refresh_to: Option<u64>,
         now: u64,
     ) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .load_versioned(id, refresh_to, now)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
+        let (id, bytes, expires) = row(id, record);
+        self.write(move |c| {
+            changed_one(
+                c,
+                "UPDATE flacon_sessions SET data = ?2, expires_at = ?3 WHERE id = ?1 AND expires_at > ?4",
+                params![id, bytes, expires, secs(now)],
+            )
+        })
+        .await
+    }
+
+    /// The stored bytes are the version: [`save_if`](SessionStore::save_if) compares them in
+    /// its `UPDATE`.
+    async fn load_versioned(
+        &self,
+        id: &SessionId,
+        _refresh_to: Option<u64>,
+        now: u64,
+    ) -> Result<Option<(Record, Version)>, StoreError> {
         let id = id.as_str().to_owned();
         let row = self
             .statement(false, move |c| {
@@ -196,24 +231,86 @@ impl SessionStore for SqliteStore {
             })
             .await?;
         row.map(|(bytes, expires)| {
-            Ok(Record {
+            let record = Record {
                 data: flask_session::decode(&bytes)?,
                 expires_at: u64::try_from(expires).unwrap_or(0),
-            })
+            };
+            Ok((record, Version::new(bytes)))
         })
         .transpose()
     }
 
-    async fn save(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
+    /// One conditional `UPDATE` (the stored bytes still those loaded); when it changes
+    /// nothing, the same transaction tells a changed record from a gone one.
+    async fn save_if(
+        &self,
+        id: &SessionId,
+        record: &Record,
+        expected: &Version,
+        now: u64,
+    ) -> Result<SaveOutcome, StoreError> {
         let (id, bytes, expires) = row(id, record);
+        let version = Version::new(bytes.clone());
+        let expected = expected.as_bytes().to_vec();
+        let exists = Arc::new(AtomicBool::new(false));
+        let seen = exists.clone();
+        let saved = self
+            .write(move |c| {
+                if changed_one(
+                    c,
+                    "UPDATE flacon_sessions SET data = ?2, expires_at = ?3 \
+                     WHERE id = ?1 AND expires_at > ?4 AND data = ?5",
+                    params![id, bytes, expires, secs(now), expected],
+                )? {
+                    return Ok(true);
+                }
+                let live = c
+                    .prepare_cached(
+                        "SELECT 1 FROM flacon_sessions WHERE id = ?1 AND expires_at > ?2",
+                    )?
+                    .exists(params![id, secs(now)])?;
+                seen.store(live, Ordering::Release);
+                Ok(false)
+            })
+            .await?;
+        Ok(match (saved, exists.load(Ordering::Acquire)) {
+            (true, _) => SaveOutcome::Saved(version),
+            (false, true) => SaveOutcome::Changed,
+            (false, false) => SaveOutcome::Gone,
+        })
+    }
+
+    async fn try_lock(
+        &self,
+        id: &SessionId,
+        token: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let (id, token) = (id.as_str().to_owned(), token.to_owned());
         self.write(move |c| {
             changed_one(
                 c,
-                "UPDATE flacon_sessions SET data = ?2, expires_at = ?3 WHERE id = ?1 AND expires_at > ?4",
-                params![id, bytes, expires, secs(now)],
+                "INSERT INTO flacon_session_locks (id, token, until_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET token = excluded.token, until_ms = excluded.until_ms \
+                 WHERE flacon_session_locks.until_ms <= ?4 OR flacon_session_locks.token = excluded.token",
+                params![id, token, secs(until_ms), secs(now_ms)],
             )
         })
         .await
+    }
+
+    async fn unlock(&self, id: &SessionId, token: &str) -> Result<(), StoreError> {
+        let (id, token) = (id.as_str().to_owned(), token.to_owned());
+        self.write(move |c| {
+            changed_one(
+                c,
+                "DELETE FROM flacon_session_locks WHERE id = ?1 AND token = ?2",
+                params![id, token],
+            )
+        })
+        .await
+        .map(drop)
     }
 
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
