@@ -167,9 +167,9 @@ def redis_calls(port):
     return sum(int(m) for m in re.findall(r"calls=(\d+)", out))
 
 
-def run_wrk(port, mix, cookies, duration):
+def run_wrk(port, mix, cookies, duration, connections=32):
     header = "Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items())
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{duration}s", "--latency",
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
            "-s", str(ROOT / f"bench/wrk/{mix}.lua"), "-H", header, f"http://127.0.0.1:{port}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
     def unit(value, suffix):

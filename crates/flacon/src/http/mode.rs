@@ -80,8 +80,8 @@ impl SessionModeLayer {
     /// use flacon::{KeyRing, SecretKey, Session, StoreLayer};
     ///
     /// async fn increment(session: Session) -> String {
-    ///     let count = session.get::<i64>("count").ok().flatten().unwrap_or(0) + 1;
-    ///     session.insert("count", count).unwrap();
+    ///     let count = session.get::<i64>("count").unwrap_or(0) + 1;
+    ///     session.insert("count", &count).unwrap();
     ///     count.to_string()
     /// }
     ///

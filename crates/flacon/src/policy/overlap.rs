@@ -73,7 +73,7 @@ impl<S: SessionStore> StorePolicy<S> {
                 return Ok(Landed::Gone);
             };
             let merged = merge(&base.data, &record.data, &theirs.data);
-            report_conflicts(&merged.conflicts);
+            report_conflicts(&merged.conflicts, now);
             record.expires_at = self.settings.limits().deadline(&merged.data, now);
             record.data = merged.data;
             base = LoadedAs {
@@ -129,8 +129,13 @@ impl<S: SessionStore> StorePolicy<S> {
     }
 }
 
-/// Logs and counts the keys both requests changed differently (this request's value won).
-fn report_conflicts(conflicts: &[String]) {
+/// Counts the keys both requests changed differently (this request's value won), and logs
+/// them: at most one line per interval, with how many conflicts went unlogged since the last,
+/// so that a client hammering one key cannot flood the log.
+fn report_conflicts(conflicts: &[String], now: u64) {
+    use std::sync::{Mutex, PoisonError};
+    /// When a conflict was last logged (Unix seconds), and how many were not logged since.
+    static LOGGED: Mutex<(u64, u64)> = Mutex::new((0, 0));
     let reported: Vec<&str> = conflicts
         .iter()
         .map(String::as_str)
@@ -139,13 +144,29 @@ fn report_conflicts(conflicts: &[String]) {
     if reported.is_empty() {
         return;
     }
-    tracing::warn!(
-        keys = ?reported,
-        "overlapping requests changed the same session keys differently; the later save's values are kept"
-    );
     for _ in &reported {
         telemetry::session_conflict();
     }
+    let unlogged = {
+        let mut logged = LOGGED.lock().unwrap_or_else(PoisonError::into_inner);
+        if now
+            < logged
+                .0
+                .saturating_add(super::rejections::LOG_INTERVAL_SECS)
+            && logged.0 != 0
+        {
+            logged.1 += 1;
+            return;
+        }
+        let unlogged = logged.1;
+        *logged = (now, 0);
+        unlogged
+    };
+    tracing::warn!(
+        keys = ?reported,
+        unlogged,
+        "overlapping requests changed the same session keys differently; the later save's values are kept"
+    );
 }
 
 #[cfg(feature = "tokio")]

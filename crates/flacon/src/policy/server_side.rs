@@ -634,6 +634,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_of_an_id_that_was_changed_meanwhile_never_recreates_it() {
+        let policy = policy();
+        let sid = stored_cart(&policy).await;
+        let signing_in = session_from(&policy, Some(&sid)).await;
+        let late = session_from(&policy, Some(&sid)).await;
+        signing_in.login("ada");
+        let new_sid = id_of(&policy.decide(&signing_in).await.unwrap());
+        assert_ne!(new_sid, sid);
+        add_to_cart(&late, "lock");
+        policy.decide(&late).await.unwrap();
+        let old = SessionId::parse(&sid).unwrap();
+        assert!(policy.store.load(&old, None, NOW).await.unwrap().is_none());
+        assert_eq!(
+            policy.store.len(),
+            1,
+            "only the signed-in session is stored"
+        );
+    }
+
+    #[tokio::test]
     async fn clearing_deletes_the_record_and_sends_the_deletion_cookie() {
         let policy = policy();
         let session = session_from(&policy, None).await;
