@@ -32,6 +32,7 @@ def start_postgres(tmp):
     bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
     data = Path(tmp) / "pg"
     data.mkdir()
+    os.chmod(tmp, 0o755)  # the server's user must reach its data directory
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if run_as:
         subprocess.run(["chown", "postgres:postgres", str(data)], check=True)
@@ -89,6 +90,7 @@ def main():
     ap.add_argument("--label", default="")
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--stores", default="", help="only these stores (comma-separated names)")
     ap.add_argument("--out", default=str(ROOT / "bench/results/overlap.md"))
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="flacon-overlap-")
@@ -108,8 +110,11 @@ def main():
              "each time), median req/s. flacon on core 0, wrk and the stores on core 1.", "",
              "| store | mix | before (req/s) | after (req/s) | after / before | errors after |",
              "|---|---|---:|---:|---:|---:|"]
+    only = [name.strip().lower() for name in args.stores.split(",") if name.strip()]
     try:
         for store_name, store in stores:
+            if only and store_name.lower() not in only:
+                continue
             for mix, mix_name in mixes:
                 before, after, errors = [], [], 0
                 for i in range(args.pairs):

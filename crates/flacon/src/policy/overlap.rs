@@ -13,7 +13,7 @@ use super::expiry::{CREATED_KEY, SEEN_KEY};
 use super::merge::merge;
 use super::server_side::StorePolicy;
 use crate::session::{Exclusive, Lease, LoadedAs, LOGIN_KEY};
-use crate::store::{Record, SaveOutcome, SessionId, SessionStore, StoreError};
+use crate::store::{Record, SaveOutcome, SessionId, SessionStore, StoreError, Version};
 use crate::telemetry::{self, StoreOp};
 
 /// How many times a save merges and tries again before it answers the store-error response.
@@ -29,7 +29,7 @@ const STAMPS: [&str; 3] = [SEEN_KEY, CREATED_KEY, LOGIN_KEY];
 pub(crate) enum Landed {
     /// Written: the record as stored (merged with what overlapping requests wrote), and the
     /// version a later save of this request compares against, when the store has one.
-    Saved(Record, Option<LoadedAs>),
+    Saved(Record, Option<Version>),
     /// The record is gone (a logout, a clear, a revocation, a new id): nothing was written,
     /// and nothing is brought back.
     Gone,
@@ -55,18 +55,19 @@ impl<S: SessionStore> StorePolicy<S> {
                 Landed::Gone
             });
         };
-        for _ in 0..MAX_MERGES {
+        for tries in 0..MAX_MERGES {
             let attempt = self.store.save_if(id, &record, &base.version, now);
             match telemetry::store_op(StoreOp::Save, attempt).await? {
-                SaveOutcome::Saved(version) => {
-                    let stored = LoadedAs {
-                        data: record.data.clone(),
-                        version,
-                    };
-                    return Ok(Landed::Saved(record, Some(stored)));
-                }
+                SaveOutcome::Saved(version) => return Ok(Landed::Saved(record, Some(version))),
                 SaveOutcome::Gone => return Ok(Landed::Gone),
                 SaveOutcome::Changed => {}
+            }
+            if tries > 0 {
+                // A request that keeps losing to fresh ones steps out of their rhythm for a
+                // random moment before it reads again (a SQLite group commit lands one save
+                // of a session per commit, in queue order: without this, one request can
+                // lose every time).
+                sleep(jitter(tries)).await;
             }
             let reread = self.store.load_versioned(id, None, now);
             let Some((theirs, version)) = telemetry::store_op(StoreOp::Load, reread).await? else {
@@ -127,6 +128,17 @@ impl<S: SessionStore> StorePolicy<S> {
             tracing::warn!(%error, "could not release the session's lock; it runs out at its hold");
         }
     }
+}
+
+/// A random pause below a cap that doubles with each try, from 0.5 ms up to 16 ms.
+fn jitter(tries: usize) -> Duration {
+    let cap = Duration::from_micros(250 << tries.min(6));
+    let mut random = [0_u8; 4];
+    let fraction = match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    };
+    cap.mul_f64(fraction)
 }
 
 /// Counts the keys both requests changed differently (this request's value won), and logs

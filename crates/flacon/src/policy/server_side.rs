@@ -246,10 +246,7 @@ impl<S: SessionStore> StorePolicy<S> {
                 }
                 telemetry::session_loaded(Layer::Store);
                 Ok(Loaded {
-                    loaded_as: Some(LoadedAs {
-                        data: record.data.clone(),
-                        version,
-                    }),
+                    version: Some(version),
                     data: record.data,
                     stored_until: Some(record.expires_at),
                     stored_id: Some(id.clone()),
@@ -299,7 +296,7 @@ impl<S: SessionStore> StorePolicy<S> {
             return Err(Failure::at_load(outcome.cause.clone()));
         }
         let saved = outcome.saved.clone();
-        let (decision, _) = self.write_back(outcome).await.map_err(|error| {
+        let (decision, _) = self.write_back(outcome, false).await.map_err(|error| {
             tracing::error!(%error, "cannot save the session; answering with the store-error response");
             Failure {
                 at_load: false,
@@ -324,7 +321,7 @@ impl<S: SessionStore> StorePolicy<S> {
         if outcome.failed {
             return Err(outcome.cause.unwrap_or_else(no_store_error));
         }
-        let (decision, stored) = self.write_back(outcome).await.map_err(|error| {
+        let (decision, stored) = self.write_back(outcome, true).await.map_err(|error| {
             tracing::error!(%error, "cannot save the session (explicit save)");
             Arc::new(error)
         })?;
@@ -334,9 +331,13 @@ impl<S: SessionStore> StorePolicy<S> {
 
     /// Flask-Session's `save_session`, update-only and with throttled expiry refresh: what
     /// the response carries, and the record's id and expiry when there is one.
+    ///
+    /// `then_more`: the handler goes on after this save (an explicit one), so the record as
+    /// stored is kept for its next save to compare against.
     async fn write_back(
         &self,
         outcome: Outcome,
+        then_more: bool,
     ) -> Result<(Decision, Option<Written>), StoreError> {
         let config = &self.settings.config;
         let mut decision = Decision {
@@ -396,13 +397,19 @@ impl<S: SessionStore> StorePolicy<S> {
         if modified {
             match &id {
                 Some(existing) => {
-                    match self
-                        .save_over(existing, record, outcome.loaded_as, now)
-                        .await?
-                    {
+                    // A handler that changed nothing kept no base: the data is it (but
+                    // for stamps, whose differences no merge reports).
+                    let loaded = outcome.version.map(|version| LoadedAs {
+                        data: outcome.base.unwrap_or_else(|| record.data.clone()),
+                        version,
+                    });
+                    match self.save_over(existing, record, loaded, now).await? {
                         Landed::Saved(stored, version) => {
+                            saved = version.filter(|_| then_more).map(|version| LoadedAs {
+                                data: stored.data.clone(),
+                                version,
+                            });
                             record = stored;
-                            saved = version;
                         }
                         Landed::Gone => {
                             // Deleted meanwhile (a logout racing this request): stay deleted.

@@ -119,6 +119,10 @@ impl Session {
         let mut state = self.lock();
         state.accessed = true;
         let rewrite = state.rewrite_on_equal_assignment;
+        if state.version.is_some() && state.base.is_none() {
+            // The base a compare-and-set save merges from, taken before the first change.
+            state.base = Some(state.load().clone());
+        }
         let (result, changed) = f(state.load(), rewrite);
         state.modified |= changed;
         result

@@ -30,9 +30,9 @@ pub(crate) struct Loaded {
     /// For a cookie session: the cookie that verified, so an unchanged session is re-signed
     /// from its payload segment without being serialized and compressed again.
     pub(crate) verified_cookie: Option<Arc<str>>,
-    /// For a server-side session found in its store: the record as loaded, which its save
-    /// compares against and merges from.
-    pub(crate) loaded_as: Option<LoadedAs>,
+    /// For a server-side session found in its store: the version of the record as loaded,
+    /// which its save compares against.
+    pub(crate) version: Option<Version>,
     /// For a session of an exclusive route: the lock it holds until its response.
     pub(crate) lease: Option<Lease>,
 }
@@ -128,7 +128,10 @@ pub(super) struct State {
     pub(super) stored_until: Option<u64>,
     pub(super) stored_id: Option<SessionId>,
     pub(super) verified_cookie: Option<Arc<str>>,
-    pub(super) loaded_as: Option<LoadedAs>,
+    pub(super) version: Option<Version>,
+    /// The data as loaded, kept by the first write of a session with a version: the base a
+    /// save merges from. Reads copy nothing.
+    pub(super) base: Option<Map>,
     pub(super) exclusive: Option<Exclusive>,
     pub(super) lease: Option<Lease>,
     pub(super) accessed: bool,
@@ -156,6 +159,7 @@ impl State {
         data: Map,
         saved: Option<Decision>,
         verified_cookie: Option<Arc<str>>,
+        stored: (Option<Version>, Option<Map>),
         lease: Option<Lease>,
     ) -> Outcome {
         Outcome {
@@ -172,7 +176,8 @@ impl State {
             signed_at: self.signed_at,
             stored_until: self.stored_until,
             verified_cookie,
-            loaded_as: self.loaded_as.clone(),
+            version: stored.0,
+            base: stored.1,
             lease,
         }
     }
@@ -208,7 +213,8 @@ impl State {
         self.stored_until = loaded.stored_until;
         self.stored_id = loaded.stored_id;
         self.verified_cookie = loaded.verified_cookie;
-        self.loaded_as = loaded.loaded_as;
+        self.version = loaded.version;
+        self.base = None;
         self.lease = loaded.lease;
     }
 
@@ -247,8 +253,10 @@ pub(crate) struct Outcome {
     pub(crate) signed_at: Option<u64>,
     pub(crate) stored_until: Option<u64>,
     pub(crate) verified_cookie: Option<Arc<str>>,
-    /// The record as loaded (or as last saved), for a compare-and-set save.
-    pub(crate) loaded_as: Option<LoadedAs>,
+    /// The version of the record as loaded (or as last saved), for a compare-and-set save.
+    pub(crate) version: Option<Version>,
+    /// The data as loaded, when the handler changed it (else it is the data itself).
+    pub(crate) base: Option<Map>,
     /// The lock to release once the response is decided (only the final outcome has it).
     pub(crate) lease: Option<Lease>,
 }
@@ -296,7 +304,8 @@ impl Session {
     pub(crate) fn outcome_to_save(&self) -> Outcome {
         let mut state = self.lock();
         let data = state.load().clone();
-        let outcome = state.outcome(data, None, None, None);
+        let stored = (state.version.clone(), state.base.clone());
+        let outcome = state.outcome(data, None, None, stored, None);
         state.modified = false;
         state.cycle_id = false;
         state.login = false;
@@ -314,8 +323,9 @@ impl Session {
                 // What overlapping requests wrote meanwhile is merged in: the handler goes
                 // on from the record as it now stands, so that its next save removes
                 // nothing they added.
-                state.data = saved.data.clone();
-                state.loaded_as = Some(saved);
+                state.data = saved.data;
+                state.version = Some(saved.version);
+                state.base = None;
             }
         }
         state.saved = Some(decision);
@@ -390,8 +400,9 @@ impl Session {
         let data = std::mem::take(state.load());
         let saved = state.saved.take();
         let verified_cookie = state.verified_cookie.take();
+        let stored = (state.version.take(), state.base.take());
         let lease = state.lease.take();
-        Some(state.outcome(data, saved, verified_cookie, lease))
+        Some(state.outcome(data, saved, verified_cookie, stored, lease))
     }
 }
 

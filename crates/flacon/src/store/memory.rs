@@ -22,13 +22,12 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    records: HashMap<SessionId, Record>,
+    /// Each record with its version: a number no earlier write of it had.
+    records: HashMap<SessionId, (Record, u64)>,
     /// (expires_at, id), to find expired and soonest-expiring records in order.
     by_expiry: BTreeSet<(u64, SessionId)>,
     /// The per-user index: user, then each session id with its sign-in time.
     users: HashMap<String, BTreeMap<SessionId, u64>>,
-    /// Each record's version: a number no earlier write of it had.
-    versions: HashMap<SessionId, u64>,
     next_version: u64,
     /// The per-session locks: the holder's token and when its hold runs out (Unix ms).
     locks: HashMap<SessionId, (String, u64)>,
@@ -36,12 +35,12 @@ struct Inner {
 
 impl Inner {
     fn live(&self, id: &SessionId, now: u64) -> Option<&Record> {
-        self.records.get(id).filter(|r| r.expires_at > now)
+        self.live_versioned(id, now).map(|(record, _)| record)
     }
 
-    fn version(&self, id: &SessionId) -> Version {
-        let number = self.versions.get(id).copied().unwrap_or_default();
-        Version::new(number.to_be_bytes().to_vec())
+    fn live_versioned(&self, id: &SessionId, now: u64) -> Option<(&Record, u64)> {
+        let (record, version) = self.records.get(id)?;
+        (record.expires_at > now).then_some((record, *version))
     }
 
     /// Removes a record for good, and its entry in the per-user index.
@@ -55,8 +54,7 @@ impl Inner {
 
     /// Takes a record out to put it back or elsewhere.
     fn take(&mut self, id: &SessionId) -> Option<Record> {
-        let record = self.records.remove(id)?;
-        self.versions.remove(id);
+        let (record, _) = self.records.remove(id)?;
         self.by_expiry.remove(&(record.expires_at, id.clone()));
         Some(record)
     }
@@ -70,12 +68,17 @@ impl Inner {
         }
     }
 
-    fn put(&mut self, id: &SessionId, record: Record) {
+    /// Stores `record` under `id` at a new version (or at `version`, for a write that does
+    /// not change the data).
+    fn put(&mut self, id: &SessionId, record: Record, version: Option<u64>) -> u64 {
         self.take(id);
         self.by_expiry.insert((record.expires_at, id.clone()));
-        self.records.insert(id.clone(), record);
-        self.next_version += 1;
-        self.versions.insert(id.clone(), self.next_version);
+        let version = version.unwrap_or_else(|| {
+            self.next_version += 1;
+            self.next_version
+        });
+        self.records.insert(id.clone(), (record, version));
+        version
     }
 
     fn purge_expired(&mut self, now: u64, limit: usize) -> usize {
@@ -136,6 +139,10 @@ impl Default for MemoryStore {
     }
 }
 
+fn version_of(number: u64) -> Version {
+    Version::new(number.to_be_bytes().to_vec())
+}
+
 impl SessionStore for MemoryStore {
     async fn create(&self, id: &SessionId, record: &Record, now: u64) -> Result<bool, StoreError> {
         let mut inner = self.lock();
@@ -143,7 +150,7 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         }
         inner.make_room(self.capacity, now);
-        inner.put(id, record.clone());
+        inner.put(id, record.clone(), None);
         Ok(true)
     }
 
@@ -161,7 +168,7 @@ impl SessionStore for MemoryStore {
         if inner.live(id, now).is_none() {
             return Ok(false);
         }
-        inner.put(id, record.clone());
+        inner.put(id, record.clone(), None);
         Ok(true)
     }
 
@@ -173,8 +180,8 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<(Record, Version)>, StoreError> {
         let inner = self.lock();
         Ok(inner
-            .live(id, now)
-            .map(|record| (record.clone(), inner.version(id))))
+            .live_versioned(id, now)
+            .map(|(record, version)| (record.clone(), version_of(version))))
     }
 
     async fn save_if(
@@ -185,14 +192,14 @@ impl SessionStore for MemoryStore {
         now: u64,
     ) -> Result<SaveOutcome, StoreError> {
         let mut inner = self.lock();
-        if inner.live(id, now).is_none() {
+        let Some((_, version)) = inner.live_versioned(id, now) else {
             return Ok(SaveOutcome::Gone);
-        }
-        if inner.version(id) != *expected {
+        };
+        if version_of(version) != *expected {
             return Ok(SaveOutcome::Changed);
         }
-        inner.put(id, record.clone());
-        Ok(SaveOutcome::Saved(inner.version(id)))
+        let version = inner.put(id, record.clone(), None);
+        Ok(SaveOutcome::Saved(version_of(version)))
     }
 
     async fn try_lock(
@@ -231,21 +238,21 @@ impl SessionStore for MemoryStore {
 
     async fn touch(&self, id: &SessionId, expires_at: u64, now: u64) -> Result<bool, StoreError> {
         let mut inner = self.lock();
-        let Some(record) = inner.live(id, now).cloned() else {
+        let Some((record, version)) = inner
+            .live_versioned(id, now)
+            .map(|(record, version)| (record.clone(), version))
+        else {
             return Ok(false);
         };
-        let version = inner.versions.get(id).copied();
+        // The data does not change: a save that loaded it still lands.
         inner.put(
             id,
             Record {
                 expires_at,
                 ..record
             },
+            Some(version),
         );
-        // The data did not change: a save that loaded it still lands.
-        if let Some(version) = version {
-            inner.versions.insert(id.clone(), version);
-        }
         Ok(true)
     }
 
@@ -267,7 +274,7 @@ impl SessionStore for MemoryStore {
         let Some(record) = inner.take(old) else {
             return Ok(false);
         };
-        inner.put(new, record);
+        inner.put(new, record, None);
         Ok(true)
     }
 

@@ -334,12 +334,12 @@ impl RedisStore {
 const RENAME_IF_EXISTS: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
      return redis.call('RENAMENX', KEYS[1], KEYS[2])";
 
-/// Compare-and-set on one key: 1 when the record was still the version `ARGV[1]` (the SHA-1
-/// of its bytes) and now holds `ARGV[2]` for `ARGV[3]` seconds, 0 when it is gone, -1 when
-/// another request wrote it since.
+/// Compare-and-set on one key: 1 when the record still held the bytes `ARGV[1]` and now
+/// holds `ARGV[2]` for `ARGV[3]` seconds, 0 when it is gone, -1 when another request wrote
+/// it since.
 const SAVE_IF_UNCHANGED: &str = "local stored = redis.call('GET', KEYS[1]) \
      if not stored then return 0 end \
-     if redis.sha1hex(stored) ~= ARGV[1] then return -1 end \
+     if stored ~= ARGV[1] then return -1 end \
      redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1";
 
 /// Releases a lock only for the token that holds it (a holder whose hold ran out must not
@@ -347,10 +347,17 @@ const SAVE_IF_UNCHANGED: &str = "local stored = redis.call('GET', KEYS[1]) \
 const UNLOCK_IF_HELD: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
      return redis.call('DEL', KEYS[1]) end return 0";
 
-/// Lowercase hex SHA-1, as Lua's `redis.sha1hex` writes it.
-fn sha1_hex(bytes: &[u8]) -> String {
+/// [`SAVE_IF_UNCHANGED`]'s SHA-1, the name `EVALSHA` calls it by.
+static SAVE_IF_UNCHANGED_SHA1: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     use sha1::Digest as _;
-    crate::value::hex_of(&sha1::Sha1::digest(bytes))
+    crate::value::hex_of(&sha1::Sha1::digest(SAVE_IF_UNCHANGED))
+});
+
+/// Redis does not have the script `EVALSHA` named (it restarted, or never saw it).
+fn is_unknown_script(error: &(dyn std::error::Error + 'static)) -> bool {
+    error
+        .downcast_ref::<redis::RedisError>()
+        .is_some_and(|error| error.kind() == redis::ErrorKind::NoScriptError)
 }
 
 /// Files a session in its user's index and keeps the index alive as long as its longest
@@ -487,9 +494,9 @@ impl SessionStore for RedisStore {
             .is_some())
     }
 
-    /// The version is the SHA-1 of the stored bytes, as Lua's `redis.sha1hex` gives it, so
-    /// that [`save_if`](SessionStore::save_if) is one script on the record's one key
-    /// (Cluster-safe) and the record stays what Flask-Session writes.
+    /// The version is the stored bytes, so that [`save_if`](SessionStore::save_if) is one
+    /// script on the record's one key (Cluster-safe) and the record stays what
+    /// Flask-Session writes. (Comparing the bytes costs Redis less than hashing them.)
     async fn load_versioned(
         &self,
         id: &SessionId,
@@ -499,7 +506,7 @@ impl SessionStore for RedisStore {
         self.load_stored(id, refresh_to, now)
             .await?
             .map(|(bytes, expires_at)| {
-                let version = Version::new(sha1_hex(&bytes).into_bytes());
+                let version = Version::new(bytes.clone());
                 let record = Record {
                     data: flask_session::decode(&bytes)?,
                     expires_at,
@@ -517,15 +524,30 @@ impl SessionStore for RedisStore {
         now: u64,
     ) -> Result<SaveOutcome, StoreError> {
         let bytes = self.serialization.encode(&record.data);
-        let version = Version::new(sha1_hex(&bytes).into_bytes());
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(SAVE_IF_UNCHANGED)
-            .arg(1)
-            .arg(self.key(id))
-            .arg(expected.as_bytes())
-            .arg(bytes)
-            .arg(ttl(record.expires_at, now));
-        Ok(match self.query::<i64>(Request::Command(&cmd)).await? {
+        let version = Version::new(bytes.clone());
+        let call = |name: &str, script: &str| {
+            let mut cmd = redis::cmd(name);
+            cmd.arg(script)
+                .arg(1)
+                .arg(self.key(id))
+                .arg(expected.as_bytes())
+                .arg(&bytes)
+                .arg(ttl(record.expires_at, now));
+            cmd
+        };
+        // By its SHA-1, so the hot path's script is not sent and hashed on every save; the
+        // body once per server that has not seen it (a restart, a new Cluster node).
+        let answer = match self
+            .query::<i64>(Request::Command(&call("EVALSHA", &SAVE_IF_UNCHANGED_SHA1)))
+            .await
+        {
+            Err(StoreError::Unavailable(error)) if is_unknown_script(&*error) => {
+                self.query::<i64>(Request::Command(&call("EVAL", SAVE_IF_UNCHANGED)))
+                    .await?
+            }
+            answer => answer?,
+        };
+        Ok(match answer {
             1 => SaveOutcome::Saved(version),
             0 => SaveOutcome::Gone,
             _ => SaveOutcome::Changed,
