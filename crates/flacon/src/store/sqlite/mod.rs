@@ -250,8 +250,9 @@ impl SessionStore for SqliteStore {
         now: u64,
     ) -> Result<SaveOutcome, StoreError> {
         let (id, bytes, expires) = row(id, record);
-        let version = Version::new(bytes.clone());
-        let expected = expected.as_bytes().to_vec();
+        // Shared, not copied, between the write and its answer.
+        let (version, expected) = (Version::new(bytes), expected.clone());
+        let written = version.clone();
         let exists = Arc::new(AtomicBool::new(false));
         let seen = exists.clone();
         let saved = self
@@ -260,7 +261,13 @@ impl SessionStore for SqliteStore {
                     c,
                     "UPDATE flacon_sessions SET data = ?2, expires_at = ?3 \
                      WHERE id = ?1 AND expires_at > ?4 AND data = ?5",
-                    params![id, bytes, expires, secs(now), expected],
+                    params![
+                        id,
+                        written.as_bytes(),
+                        expires,
+                        secs(now),
+                        expected.as_bytes()
+                    ],
                 )? {
                     return Ok(true);
                 }
