@@ -256,12 +256,17 @@ def measure_server(name, command, uses_redis, mixes, redis_port, duration, tick)
         print(f"  {name}: FAILED: {e}", file=sys.stderr)
         runs.append({"server": name, "mix": mixes[0], "failed": str(e)})
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return runs
+
+
+def stop(proc):
+    """SIGTERM, then SIGKILL if the server has not exited within 10 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def measure_round(server_list, only, redis_port, duration, tick):

@@ -12,7 +12,6 @@ Usage: bench/overlap-bench.sh [--before REV] [--duration SECS] [--pairs N]
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_bench import KEY, establish_session, free_port, request, cookies_of, run_wrk, wait_port  # noqa: E402
+from http_bench import (KEY, cookies_of, establish_session, free_port, request, run_wrk,  # noqa: E402
+                        stop, wait_port)
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = 256
@@ -76,11 +76,7 @@ def measure(binary, store, mix, duration, tmp):
             result = run_wrk(port, "write", cookies, duration, connections=8)
         return result
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def main():

@@ -137,12 +137,17 @@ fn overlapping_requests_lose_nothing_in_redis() {
 #[test]
 fn overlapping_requests_lose_nothing_in_a_redis_cluster() {
     let cluster = RedisCluster::start();
+    nothing_is_lost(&cluster_spec(&cluster));
+}
+
+/// `--store` for `cluster`: `redis+cluster://HOST:PORT,...`.
+fn cluster_spec(cluster: &RedisCluster) -> String {
     let nodes: Vec<String> = cluster
         .urls()
         .iter()
         .map(|url| url.trim_start_matches("redis://").to_owned())
         .collect();
-    nothing_is_lost(&format!("redis+cluster://{}", nodes.join(",")));
+    format!("redis+cluster://{}", nodes.join(","))
 }
 
 /// A session ended while other requests of it write: the writes that loaded it before it
@@ -333,17 +338,7 @@ fn measure_the_overlap_table() {
     let on_redis = flacon_serve(&["--secret-key", KEY, "--store", &redis.url()]);
     row("Redis", overlap_trials(&on_redis, trials));
     let cluster = RedisCluster::start();
-    let nodes: Vec<String> = cluster
-        .urls()
-        .iter()
-        .map(|url| url.trim_start_matches("redis://").to_owned())
-        .collect();
-    let on_cluster = flacon_serve(&[
-        "--secret-key",
-        KEY,
-        "--store",
-        &format!("redis+cluster://{}", nodes.join(",")),
-    ]);
+    let on_cluster = flacon_serve(&["--secret-key", KEY, "--store", &cluster_spec(&cluster)]);
     row("Redis Cluster", overlap_trials(&on_cluster, trials));
     let flask = flask_session_app(KEY, &redis.url());
     row(

@@ -552,6 +552,11 @@ mod tests {
         id_of(&policy.decide(&session).await.unwrap())
     }
 
+    async fn stored_record(policy: &Arc<StorePolicy<MemoryStore>>, sid: &str) -> Record {
+        let id = SessionId::parse(sid).unwrap();
+        policy.store.load(&id, None, NOW).await.unwrap().unwrap()
+    }
+
     fn add_to_cart(session: &Session, item: &str) {
         session.update(|data| {
             if let Some(Value::List(items)) = data.get_mut("cart") {
@@ -575,12 +580,7 @@ mod tests {
         for session in [&first, &second, &third] {
             policy.decide(session).await.unwrap();
         }
-        let stored = policy
-            .store
-            .load(&SessionId::parse(&sid).unwrap(), None, NOW)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = stored_record(&policy, &sid).await;
         assert_eq!(
             stored.data.get("cart"),
             Some(&Value::List(vec![
@@ -609,12 +609,7 @@ mod tests {
         // The handler goes on from the merged record: its next save removes nothing.
         slow.insert("lang", "fr").unwrap();
         policy.decide(&slow).await.unwrap();
-        let stored = policy
-            .store
-            .load(&SessionId::parse(&sid).unwrap(), None, NOW)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = stored_record(&policy, &sid).await;
         assert_eq!(
             stored.data.get("cart"),
             Some(&Value::List(vec![Value::from("bike"), Value::from("lock")]))
