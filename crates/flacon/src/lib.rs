@@ -30,8 +30,9 @@ pub mod guide {
         #![doc = include_str!("../docs/guide/combining.md")]
     }
 
-    /// Timeouts, sign-in and revocation.
-    #[cfg(all(feature = "axum", feature = "tokio"))]
+    /// Timeouts, sign-in and revocation. (Its examples need the `axum` and `tokio`
+    /// features; the page is in every build of the docs.)
+    #[cfg(any(doc, all(feature = "axum", feature = "tokio")))]
     pub mod lifecycle {
         #![doc = include_str!("../docs/guide/lifecycle.md")]
     }

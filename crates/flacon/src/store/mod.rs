@@ -6,8 +6,9 @@
 //! | store | for | feature |
 //! |---|---|---|
 //! | [`MemoryStore`] | one process, tests; bounded, evicts expired and oldest entries | always |
-//! | [`SqliteStore`](sqlite::SqliteStore) | one machine, persistent, embedded | `sqlite` |
-//! | [`RedisStore`](redis::RedisStore) | many machines; Flask-Session's layout | `redis` |
+//! | `sqlite::SqliteStore` | one machine, persistent, embedded | `sqlite` |
+//! | `redis::RedisStore` | many machines; Flask-Session's layout | `redis` |
+//! | `postgres::PostgresStore` | many machines; Flask-Session's SQLAlchemy layout | `postgres` |
 
 use std::future::Future;
 
